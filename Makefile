@@ -1,0 +1,18 @@
+# The two quick-start commands (see README.md). Each does its own set-up.
+#   make demo   build meshkv and run its example (a local database: writes, scan, log, verify)
+#   make test   run the whole test suite (what CI runs after fmt and clippy)
+#   make bench  the storage benchmark with its meshkv/raw RocksDB ratios
+
+.PHONY: demo test bench setup
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	cargo run --quiet --bin meshkv -- example
+
+test: setup
+	cargo test
+
+bench: setup
+	cargo bench --bench storage

@@ -1,0 +1,205 @@
+//! [`Db`]: the local API — put, get, delete, batches, scans — and the replication hooks.
+//!
+//! `Db` is synchronous (RocksDB calls block), `Send + Sync`, and a cheap clone around an `Arc`:
+//! every clone is the same database. It knows nothing about sockets. Every write commits its
+//! value, its log entry and its index record in one RocksDB batch (see `storage::commit`).
+
+use std::ops::RangeBounds;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use crate::log::Changes;
+use crate::scan::Scan;
+use crate::storage::commit::{ApplyReport, WriteOp};
+use crate::storage::keys::cf;
+use crate::storage::rocks::Store;
+use crate::verify::VerifyReport;
+use crate::{Batch, Entry, Error, NodeId, Op, Options, Record, Resolver, Result, Version};
+
+/// A meshkv database: an embedded, durable key-value store whose writes carry versions that
+/// replicate to peers. Cheap to clone; all clones share one database.
+#[derive(Clone)]
+pub struct Db {
+    store: Arc<Store>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("path", &self.store.path)
+            .field("node_id", &self.store.node_id)
+            .finish()
+    }
+}
+
+impl Db {
+    /// Opens the database at `path`, creating it (and a random node id) if missing.
+    ///
+    /// Errors: [`Error::InvalidOptions`], [`Error::NotMeshkv`] (another RocksDB database, or a
+    /// non-empty folder), [`Error::UnsupportedFormat`], [`Error::NodeIdMismatch`],
+    /// [`Error::Corrupt`], [`Error::Storage`] (e.g. another process holds the lock).
+    pub fn open(path: impl AsRef<Path>, options: Options) -> Result<Db> {
+        let store = Store::open(path.as_ref(), options)?;
+        Ok(Db {
+            store: Arc::new(store),
+        })
+    }
+
+    /// This database's node id: the `origin` of every local write.
+    pub fn node_id(&self) -> NodeId {
+        self.store.node_id
+    }
+
+    /// The options the database was opened with.
+    pub fn options(&self) -> &Options {
+        &self.store.options
+    }
+
+    /// The folder the database lives in.
+    pub fn path(&self) -> &Path {
+        &self.store.path
+    }
+
+    /// The highest committed local sequence number (0 for an empty database).
+    pub fn last_seq(&self) -> u64 {
+        self.store.last_seq.load(Ordering::Acquire)
+    }
+
+    /// Stores `value` at `key`; returns the write's version.
+    pub fn put(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<Version> {
+        let (key, value) = (key.as_ref(), value.as_ref());
+        self.store.check_key(key)?;
+        self.store.check_value(value)?;
+        let versions = self
+            .store
+            .write_local(vec![WriteOp::Put(key.to_vec(), value.to_vec())])?;
+        one(versions)
+    }
+
+    /// Deletes `key`, leaving a tombstone that replicates; returns the delete's version (the
+    /// key's clock + 1, or 1 for a key never seen).
+    pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<Version> {
+        let key = key.as_ref();
+        self.store.check_key(key)?;
+        let versions = self
+            .store
+            .write_local(vec![WriteOp::Delete(key.to_vec())])?;
+        one(versions)
+    }
+
+    /// The value at `key`, or `None` when it is absent or deleted.
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
+        let key = key.as_ref();
+        self.store.check_key(key)?;
+        let value = self.store.db.get_pinned_cf(self.store.cf(cf::DATA), key)?;
+        Ok(value.map(|v| v.to_vec()))
+    }
+
+    /// The key's value or tombstone with its version, read from one snapshot; `None` for a key
+    /// never written (or never learned from a peer).
+    pub fn get_versioned(&self, key: impl AsRef<[u8]>) -> Result<Option<Record>> {
+        let key = key.as_ref();
+        self.store.check_key(key)?;
+        let snapshot = self.store.db.snapshot();
+        let Some(bytes) = snapshot.get_pinned_cf(self.store.cf(cf::INDEX), key)? else {
+            return Ok(None);
+        };
+        let rec = crate::storage::keys::IndexRecord::decode(key, &bytes)?;
+        let value =
+            match rec.op {
+                Op::Delete => None,
+                Op::Put => Some(snapshot.get_cf(self.store.cf(cf::DATA), key)?.ok_or_else(
+                    || {
+                        Error::corrupt(
+                            format!("data of key {}", crate::storage::printable(key)),
+                            "the index says put but the value is missing",
+                        )
+                    },
+                )?),
+            };
+        Ok(Some(Record {
+            value,
+            version: rec.version,
+        }))
+    }
+
+    /// An empty batch for [`Db::write`].
+    pub fn batch(&self) -> Batch {
+        Batch::new()
+    }
+
+    /// Commits every operation of `batch` atomically; returns one version per operation, in
+    /// order. An empty batch writes nothing. A bad key or value anywhere rejects the whole batch.
+    pub fn write(&self, batch: Batch) -> Result<Vec<Version>> {
+        if batch.ops.is_empty() {
+            return Ok(Vec::new());
+        }
+        for op in &batch.ops {
+            self.store.check_key(op.key())?;
+            if let WriteOp::Put(_, v) = op {
+                self.store.check_value(v)?;
+            }
+        }
+        self.store.write_local(batch.ops)
+    }
+
+    /// Live keys and values in `range`, in key order (tombstones are skipped).
+    ///
+    /// ```no_run
+    /// # let db: meshkv::Db = unimplemented!();
+    /// for item in db.scan(b"a".as_slice()..b"m".as_slice()) {
+    ///     let (key, value) = item?;
+    /// }
+    /// # Ok::<(), meshkv::Error>(())
+    /// ```
+    pub fn scan<'k, R: RangeBounds<&'k [u8]>>(&self, range: R) -> Scan<'_> {
+        Scan::new(
+            &self.store,
+            range.start_bound().map(|k| *k),
+            range.end_bound().map(|k| *k),
+        )
+    }
+
+    /// Live keys that start with `prefix`, in key order.
+    pub fn scan_prefix(&self, prefix: impl AsRef<[u8]>) -> Scan<'_> {
+        Scan::prefix(&self.store, prefix.as_ref())
+    }
+
+    /// Checks the storage invariants (see [`VerifyReport`]); cheap enough for tests and ops.
+    pub fn verify(&self) -> Result<VerifyReport> {
+        crate::verify::verify(&self.store)
+    }
+
+    /// Replication hook: every log entry above sequence `after` (0 for all), newest first, each
+    /// with its value, from one snapshot. See [`Changes`].
+    pub fn changes_since(&self, after: u64) -> Changes<'_> {
+        Changes::new(&self.store, after)
+    }
+
+    /// Replication hook: applies entries received from a peer, in one atomic batch.
+    ///
+    /// Per entry (DESIGN.md invariant 5): a higher clock than the local version wins; a lower one
+    /// loses; an identical version is skipped; an equal clock with another write is decided by
+    /// `resolver` over the two candidates in canonical order. Winners are committed with their
+    /// original versions under new local sequence numbers (invariant 6), so this node relays them.
+    /// The clock observes every timestamp seen. Applying is idempotent and commutative.
+    ///
+    /// A key or value over this database's limits rejects the whole call, applying nothing.
+    pub fn apply(&self, entries: &[Entry], resolver: &dyn Resolver) -> Result<ApplyReport> {
+        if entries.is_empty() {
+            return Ok(ApplyReport {
+                last_seq: self.last_seq(),
+                ..ApplyReport::default()
+            });
+        }
+        self.store.apply(entries, resolver)
+    }
+}
+
+fn one(versions: Vec<Version>) -> Result<Version> {
+    versions
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::corrupt("commit", "a write returned no version"))
+}

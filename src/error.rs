@@ -1,0 +1,101 @@
+//! The one error type of meshkv and its `Result` alias.
+//!
+//! Every failure a caller can meet is a variant here, with a message that names what went wrong
+//! and where. Bad input (from a caller, a disk or, later, the network) always becomes one of these
+//! variants; it never panics and never writes anything.
+
+use std::path::PathBuf;
+
+/// The result type of every fallible meshkv call.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in meshkv.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An option has a value that cannot work; `field` names it.
+    #[error("invalid option `{field}`: {reason}")]
+    InvalidOptions {
+        /// The option's field name, e.g. `max_key_size`.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// Keys must hold at least one byte.
+    #[error("empty key: keys must hold at least one byte")]
+    EmptyKey,
+
+    /// A key longer than `Options::max_key_size`.
+    #[error("key of {len} bytes is over the limit of {max} bytes (Options::max_key_size)")]
+    KeyTooLarge {
+        /// The key's length.
+        len: usize,
+        /// The configured limit.
+        max: usize,
+    },
+
+    /// A value longer than `Options::max_value_size`.
+    #[error("value of {len} bytes is over the limit of {max} bytes (Options::max_value_size)")]
+    ValueTooLarge {
+        /// The value's length.
+        len: usize,
+        /// The configured limit.
+        max: usize,
+    },
+
+    /// The directory holds something that is not a meshkv database.
+    #[error("{path} is not a meshkv database: {reason}")]
+    NotMeshkv {
+        /// The directory given to `Db::open`.
+        path: PathBuf,
+        /// What was found there instead.
+        reason: String,
+    },
+
+    /// The database was written by a newer meshkv with an on-disk format this build cannot read.
+    #[error("on-disk format version {found} is newer than the {supported} this build supports")]
+    UnsupportedFormat {
+        /// The format version stored in the database.
+        found: u32,
+        /// The newest format version this build reads.
+        supported: u32,
+    },
+
+    /// `Options::node_id` asks for a node id other than the one stored in the database.
+    #[error(
+        "node id mismatch: the database belongs to node {stored}, options ask for {requested}"
+    )]
+    NodeIdMismatch {
+        /// The id kept in the database.
+        stored: crate::NodeId,
+        /// The id given in `Options::node_id`.
+        requested: crate::NodeId,
+    },
+
+    /// Bytes read from disk do not decode: the database is damaged.
+    #[error("corrupt {what}: {detail}")]
+    Corrupt {
+        /// Which record, e.g. `meta record "node_id"` or `log entry 42`.
+        what: String,
+        /// What is wrong with its bytes.
+        detail: String,
+    },
+
+    /// A failure reported by RocksDB (I/O error, lock held by another process...).
+    #[error("storage error: {0}")]
+    Storage(#[from] rocksdb::Error),
+
+    /// An operating-system I/O failure outside RocksDB.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl Error {
+    pub(crate) fn corrupt(what: impl Into<String>, detail: impl Into<String>) -> Self {
+        Error::Corrupt {
+            what: what.into(),
+            detail: detail.into(),
+        }
+    }
+}

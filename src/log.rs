@@ -1,0 +1,143 @@
+//! The changes feed: the log read newest-first from one snapshot.
+//!
+//! This is the replication hook: a puller that knows a peer up to sequence `c` asks for
+//! [`Db::changes_since(c)`](crate::Db::changes_since) and gets every entry above `c` — each key's
+//! newest write, tombstones included — newest first, each with its value read from the *same*
+//! snapshot (DESIGN.md invariant 7: a value is never paired with another write's version), then
+//! [`Changes::high_seq`] to store as the new cursor once everything is committed (invariant 8).
+//!
+//! `high_seq` is exact or conservative: it is the largest of the last committed sequence read
+//! before the snapshot was taken and the newest sequence found in the snapshot. Because of
+//! ordered visibility (invariant 3) every entry up to it is in the snapshot; a cursor set to it
+//! never skips an entry.
+
+use std::sync::atomic::Ordering;
+
+use rocksdb::{DBRawIteratorWithThreadMode, ReadOptions, SnapshotWithThreadMode, DB};
+
+use crate::storage::keys::{cf, LogEntry, SeqKey};
+use crate::storage::rocks::Store;
+use crate::{Entry, Error, Op, Result};
+
+/// Entries above a sequence, newest first, from one snapshot. See the module docs.
+///
+/// Iterates `Result<(u64, Entry)>`: the local sequence and the entry with its original version.
+pub struct Changes<'a> {
+    // Field order matters: the iterator must be dropped before the snapshot it reads.
+    iter: DBRawIteratorWithThreadMode<'a, DB>,
+    snapshot: SnapshotWithThreadMode<'a, DB>,
+    store: &'a Store,
+    after: u64,
+    high_seq: u64,
+    started: bool,
+    done: bool,
+}
+
+impl<'a> Changes<'a> {
+    pub(crate) fn new(store: &'a Store, after: u64) -> Changes<'a> {
+        let before = store.last_seq.load(Ordering::Acquire);
+        let snapshot = store.db.snapshot();
+        let mut opts = ReadOptions::default();
+        opts.set_snapshot(&snapshot);
+        opts.set_iterate_lower_bound(SeqKey(after.saturating_add(1)).encode().to_vec());
+        let mut iter = store.db.raw_iterator_cf_opt(store.cf(cf::LOG), opts);
+        iter.seek_to_last();
+        let newest = iter.key().and_then(|k| SeqKey::decode(k).ok()).map(|s| s.0);
+        Changes {
+            iter,
+            snapshot,
+            store,
+            after,
+            high_seq: before.max(newest.unwrap_or(0)).max(after),
+            started: false,
+            done: after == u64::MAX,
+        }
+    }
+
+    /// The snapshot's high sequence: every entry up to it is in this snapshot. A puller that has
+    /// committed everything this iterator yielded can store it as its cursor.
+    pub fn high_seq(&self) -> u64 {
+        self.high_seq
+    }
+
+    /// The sequence this read started above.
+    pub fn after(&self) -> u64 {
+        self.after
+    }
+
+    /// Takes the next entries until their encoded size reaches `max_bytes` (at least one entry
+    /// when any is left), for byte-bounded sync batches. Empty when the feed is exhausted.
+    pub fn next_batch(&mut self, max_bytes: usize) -> Result<Vec<(u64, Entry)>> {
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        while bytes < max_bytes {
+            match self.next() {
+                Some(item) => {
+                    let (seq, entry) = item?;
+                    bytes += entry.key.len() + entry.value.as_ref().map_or(0, Vec::len) + 48;
+                    out.push((seq, entry));
+                }
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    fn read_current(&self) -> Result<(u64, Entry)> {
+        let (k, v) = self
+            .iter
+            .item()
+            .ok_or_else(|| Error::corrupt("log", "iterator lost its position"))?;
+        let seq = SeqKey::decode(k)?.0;
+        let entry = LogEntry::decode(seq, v)?;
+        let value = match entry.op {
+            Op::Delete => None,
+            Op::Put => {
+                let value = self
+                    .snapshot
+                    .get_cf(self.store.cf(cf::DATA), &entry.key)?
+                    .ok_or_else(|| {
+                        Error::corrupt(
+                            format!("log entry {seq}"),
+                            "a put whose value is missing from the data column family",
+                        )
+                    })?;
+                Some(value)
+            }
+        };
+        Ok((
+            seq,
+            Entry {
+                key: entry.key,
+                value,
+                version: entry.version,
+            },
+        ))
+    }
+}
+
+impl Iterator for Changes<'_> {
+    type Item = Result<(u64, Entry)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        if self.started {
+            self.iter.prev();
+        }
+        self.started = true;
+        if !self.iter.valid() {
+            self.done = true;
+            return match self.iter.status() {
+                Ok(()) => None,
+                Err(e) => Some(Err(e.into())),
+            };
+        }
+        let item = self.read_current();
+        if item.is_err() {
+            self.done = true;
+        }
+        Some(item)
+    }
+}

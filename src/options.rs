@@ -1,0 +1,154 @@
+//! Options for opening a [`Db`](crate::Db).
+//!
+//! Plain structs with `Default` and [`Options::validate`]; every field is public so that
+//! `Options { durability: Durability::Sync, ..Options::default() }` works, and every field also
+//! has a consuming setter that states its default.
+
+use crate::{Error, NodeId, Result};
+
+/// How far a commit has gone before a write call returns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Durability {
+    /// Written to RocksDB's write-ahead log without fsync: survives a process crash, may lose the
+    /// last writes on power loss or a kernel crash. The default.
+    #[default]
+    Buffered,
+    /// The write-ahead log is fsynced before the call returns: survives power loss. Concurrent
+    /// writers share one fsync (group commit).
+    Sync,
+}
+
+/// Options for [`Db::open`](crate::Db::open).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// What a returned write survives. Default [`Durability::Buffered`].
+    pub durability: Durability,
+    /// The node id to give a new database. `None` (the default) draws a random one. Opening an
+    /// existing database with a different id is an [`Error::NodeIdMismatch`].
+    pub node_id: Option<NodeId>,
+    /// Largest accepted key, in bytes. Default 64 KiB; at most 16 MiB.
+    pub max_key_size: usize,
+    /// Largest accepted value, in bytes. Default 64 MiB; at most 1 GiB.
+    pub max_value_size: usize,
+    /// Size of RocksDB's block cache, in bytes. Default 64 MiB; at least 1 MiB.
+    pub cache_size: usize,
+}
+
+/// Default `max_key_size`: 64 KiB.
+pub const DEFAULT_MAX_KEY_SIZE: usize = 64 << 10;
+/// Default `max_value_size`: 64 MiB.
+pub const DEFAULT_MAX_VALUE_SIZE: usize = 64 << 20;
+/// Default `cache_size`: 64 MiB.
+pub const DEFAULT_CACHE_SIZE: usize = 64 << 20;
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            durability: Durability::Buffered,
+            node_id: None,
+            max_key_size: DEFAULT_MAX_KEY_SIZE,
+            max_value_size: DEFAULT_MAX_VALUE_SIZE,
+            cache_size: DEFAULT_CACHE_SIZE,
+        }
+    }
+}
+
+impl Options {
+    /// Sets [`Options::durability`] (default [`Durability::Buffered`]).
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// Sets [`Options::node_id`] (default: random at creation).
+    pub fn node_id(mut self, id: NodeId) -> Self {
+        self.node_id = Some(id);
+        self
+    }
+
+    /// Sets [`Options::max_key_size`] (default 64 KiB).
+    pub fn max_key_size(mut self, bytes: usize) -> Self {
+        self.max_key_size = bytes;
+        self
+    }
+
+    /// Sets [`Options::max_value_size`] (default 64 MiB).
+    pub fn max_value_size(mut self, bytes: usize) -> Self {
+        self.max_value_size = bytes;
+        self
+    }
+
+    /// Sets [`Options::cache_size`] (default 64 MiB).
+    pub fn cache_size(mut self, bytes: usize) -> Self {
+        self.cache_size = bytes;
+        self
+    }
+
+    /// Checks every field; the error names the first bad one.
+    pub fn validate(&self) -> Result<()> {
+        let bad =
+            |field: &'static str, reason: String| Err(Error::InvalidOptions { field, reason });
+        if self.max_key_size == 0 || self.max_key_size > 16 << 20 {
+            return bad(
+                "max_key_size",
+                format!("{} is outside 1 ..= 16 MiB", self.max_key_size),
+            );
+        }
+        if self.max_value_size > 1 << 30 {
+            return bad(
+                "max_value_size",
+                format!("{} is over 1 GiB", self.max_value_size),
+            );
+        }
+        if self.cache_size < 1 << 20 {
+            return bad("cache_size", format!("{} is below 1 MiB", self.cache_size));
+        }
+        if let Some(id) = self.node_id {
+            if id.is_nil() {
+                return bad("node_id", "the all-zero id is reserved".into());
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(o: Options) -> &'static str {
+        match o.validate() {
+            Err(Error::InvalidOptions { field, .. }) => field,
+            other => panic!("expected InvalidOptions, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn default_is_valid() {
+        Options::default().validate().unwrap();
+    }
+
+    #[test]
+    fn names_the_bad_field() {
+        assert_eq!(field_of(Options::default().max_key_size(0)), "max_key_size");
+        assert_eq!(
+            field_of(Options::default().max_key_size(17 << 20)),
+            "max_key_size"
+        );
+        assert_eq!(
+            field_of(Options::default().max_value_size(2 << 30)),
+            "max_value_size"
+        );
+        assert_eq!(field_of(Options::default().cache_size(10)), "cache_size");
+        assert_eq!(
+            field_of(Options::default().node_id(NodeId([0; 16]))),
+            "node_id"
+        );
+    }
+
+    #[test]
+    fn message_names_the_field() {
+        let err = Options::default().cache_size(1).validate().unwrap_err();
+        assert!(err.to_string().contains("cache_size"), "{err}");
+    }
+}

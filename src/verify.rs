@@ -1,0 +1,168 @@
+//! [`Db::verify`](crate::Db::verify): a consistency check of the storage invariants.
+//!
+//! From one snapshot, it checks:
+//! - every index record points at a log entry with the same key, op and version, and the data
+//!   column family holds a value exactly when the record is a put;
+//! - every value in `data` has an index record that says put;
+//! - every log entry is the one its key's index record points at (no orphans, one per key);
+//! - the sequence counter is at or above every log key.
+//!
+//! It reads every record once plus one point lookup per record; it returns a report and never
+//! panics on what it finds.
+
+use std::sync::atomic::Ordering;
+
+use rocksdb::{IteratorMode, ReadOptions};
+
+use crate::storage::keys::{cf, IndexRecord, LogEntry, SeqKey};
+use crate::storage::printable;
+use crate::storage::rocks::Store;
+use crate::{Op, Result};
+
+/// At most this many problems are listed; the rest are only counted.
+const MAX_LISTED: usize = 100;
+
+/// What [`Db::verify`](crate::Db::verify) found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Keys holding a value.
+    pub live_keys: u64,
+    /// Keys whose last write is a delete.
+    pub tombstones: u64,
+    /// Entries in the log.
+    pub log_entries: u64,
+    /// The highest sequence committed.
+    pub last_seq: u64,
+    /// The first problems found, described.
+    pub problems: Vec<String>,
+    /// How many problems in all (may exceed `problems.len()`).
+    pub problem_count: u64,
+}
+
+impl VerifyReport {
+    /// True when no problem was found.
+    pub fn is_clean(&self) -> bool {
+        self.problem_count == 0
+    }
+
+    fn problem(&mut self, text: String) {
+        self.problem_count += 1;
+        if self.problems.len() < MAX_LISTED {
+            self.problems.push(text);
+        }
+    }
+}
+
+pub(crate) fn verify(store: &Store) -> Result<VerifyReport> {
+    // Under the commit lock no batch is half-published: the snapshot and both counters agree.
+    let state = store.commit.lock();
+    let snapshot = store.db.snapshot();
+    let last_seq = store.last_seq.load(Ordering::Acquire);
+    let next_seq = state.next_seq;
+    drop(state);
+    let (data, log, index) = (store.cf(cf::DATA), store.cf(cf::LOG), store.cf(cf::INDEX));
+    let mut report = VerifyReport {
+        last_seq,
+        ..VerifyReport::default()
+    };
+    let opts = || {
+        let mut o = ReadOptions::default();
+        o.set_snapshot(&snapshot);
+        o
+    };
+
+    for item in store.db.iterator_cf_opt(index, opts(), IteratorMode::Start) {
+        let (key, bytes) = item?;
+        let shown = printable(&key);
+        let rec = match IndexRecord::decode(&key, &bytes) {
+            Ok(r) => r,
+            Err(e) => {
+                report.problem(e.to_string());
+                continue;
+            }
+        };
+        match rec.op {
+            Op::Put => report.live_keys += 1,
+            Op::Delete => report.tombstones += 1,
+        }
+        match snapshot.get_cf(log, SeqKey(rec.seq).encode())? {
+            None => report.problem(format!(
+                "index of key {shown} points at log entry {} which is missing",
+                rec.seq
+            )),
+            Some(raw) => match LogEntry::decode(rec.seq, &raw) {
+                Err(e) => report.problem(e.to_string()),
+                Ok(entry) => {
+                    if entry.key != *key || entry.op != rec.op || entry.version != rec.version {
+                        report.problem(format!(
+                            "index of key {shown} ({:?} {:?}) disagrees with log entry {} \
+                             (key {}, {:?} {:?})",
+                            rec.op,
+                            rec.version,
+                            rec.seq,
+                            printable(&entry.key),
+                            entry.op,
+                            entry.version
+                        ));
+                    }
+                }
+            },
+        }
+        let has_value = snapshot.get_pinned_cf(data, &key)?.is_some();
+        match (rec.op, has_value) {
+            (Op::Put, false) => report.problem(format!("key {shown} is a put without a value")),
+            (Op::Delete, true) => {
+                report.problem(format!("key {shown} is deleted but still has a value"))
+            }
+            _ => {}
+        }
+    }
+
+    for item in store.db.iterator_cf_opt(data, opts(), IteratorMode::Start) {
+        let (key, _) = item?;
+        // A value with an index record was checked from the index side above.
+        if snapshot.get_pinned_cf(index, &key)?.is_none() {
+            report.problem(format!(
+                "key {} has a value but no index record",
+                printable(&key)
+            ));
+        }
+    }
+
+    for item in store.db.iterator_cf_opt(log, opts(), IteratorMode::Start) {
+        let (k, v) = item?;
+        report.log_entries += 1;
+        let seq = match SeqKey::decode(&k) {
+            Ok(s) => s.0,
+            Err(e) => {
+                report.problem(e.to_string());
+                continue;
+            }
+        };
+        if seq > last_seq || seq >= next_seq {
+            report.problem(format!(
+                "log entry {seq} is above the sequence counter (last {last_seq}, next {next_seq})"
+            ));
+        }
+        let entry = match LogEntry::decode(seq, &v) {
+            Ok(e) => e,
+            Err(e) => {
+                report.problem(e.to_string());
+                continue;
+            }
+        };
+        let points_here = match snapshot.get_pinned_cf(index, &entry.key)? {
+            Some(bytes) => IndexRecord::decode(&entry.key, &bytes)
+                .map(|r| r.seq == seq)
+                .unwrap_or(false),
+            None => false,
+        };
+        if !points_here {
+            report.problem(format!(
+                "log entry {seq} (key {}) is an orphan: the key's index points elsewhere",
+                printable(&entry.key)
+            ));
+        }
+    }
+    Ok(report)
+}
