@@ -48,11 +48,11 @@ fn three_entries(db: &DB, batch: &mut WriteBatch, n: u64, seq: u64) {
     );
     let k = key(n);
     batch.put_cf(data, k, VALUE);
-    let mut entry = [0u8; 1 + 40 + 16];
+    let mut entry = [0u8; 1 + 32 + 16];
     entry[1..9].copy_from_slice(&1u64.to_be_bytes());
-    entry[41..].copy_from_slice(&k);
+    entry[33..].copy_from_slice(&k);
     batch.put_cf(log, seq.to_be_bytes(), entry);
-    let mut rec = [0u8; 49];
+    let mut rec = [0u8; 41];
     rec[..8].copy_from_slice(&seq.to_be_bytes());
     batch.put_cf(index, k, rec);
 }

@@ -9,7 +9,7 @@
 //!   the high 48 bits and a logical counter in the low 16 bits.
 //! - `origin`: the [`NodeId`] of the node that made the write.
 //!
-//! Byte layout (inside log entries and index records, see `storage::keys`): 40 bytes,
+//! Byte layout (inside log entries and index records, see `storage::keys`): 32 bytes,
 //! `clock: u64 BE | timestamp: u64 BE | origin: 16 bytes`.
 
 use std::fmt;
@@ -103,21 +103,21 @@ impl Version {
     /// Encoded length in bytes.
     pub(crate) const ENCODED_LEN: usize = 8 + 8 + NodeId::LEN;
 
-    /// Appends the 40-byte encoding.
+    /// Appends the 32-byte encoding.
     pub(crate) fn encode_into(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.clock.to_be_bytes());
         out.extend_from_slice(&self.timestamp.to_be_bytes());
         out.extend_from_slice(&self.origin.0);
     }
 
-    /// Decodes the 40-byte encoding; `None` when `bytes` is not exactly that long.
+    /// Decodes the 32-byte encoding; `None` when `bytes` is not exactly that long.
     pub(crate) fn decode(bytes: &[u8]) -> Option<Self> {
         if bytes.len() != Self::ENCODED_LEN {
             return None;
         }
         let clock = u64::from_be_bytes(bytes[0..8].try_into().ok()?);
         let timestamp = u64::from_be_bytes(bytes[8..16].try_into().ok()?);
-        let origin = NodeId::from_slice(&bytes[16..40])?;
+        let origin = NodeId::from_slice(&bytes[16..32])?;
         Some(Version {
             clock,
             timestamp,

@@ -8,8 +8,8 @@
 //! | `meta` | fixed ASCII names ([`meta`]) | per name, see there |
 //!
 //! Layouts (all integers big-endian; a version is `clock u64 | timestamp u64 | origin 16 B`):
-//! - `LogEntry`: `op u8 (0 put, 1 delete) | version 40 B | user key (rest)`.
-//! - `IndexRecord`: `seq u64 | op u8 | version 40 B` (49 bytes).
+//! - `LogEntry`: `op u8 (0 put, 1 delete) | version 32 B | user key (rest)`.
+//! - `IndexRecord`: `seq u64 | op u8 | version 32 B` (41 bytes).
 //!
 //! Big-endian sequence keys sort in numeric order under RocksDB's bytewise comparator, so the
 //! log iterates oldest to newest forwards and newest to oldest backwards. Decoders never panic:
@@ -136,7 +136,7 @@ pub struct IndexRecord {
 }
 
 impl IndexRecord {
-    /// Encoded length: 49 bytes.
+    /// Encoded length: 41 bytes.
     pub const ENCODED_LEN: usize = 8 + 1 + Version::ENCODED_LEN;
 
     /// The byte encoding.
