@@ -82,6 +82,16 @@ pub enum Error {
         detail: String,
     },
 
+    /// An entry from a peer carries a version no honest node produces (clock 0 or absurdly
+    /// high, a nil origin, a timestamp more than a day ahead). Nothing of its batch is applied.
+    #[error("invalid remote entry for key {key}: {reason}")]
+    InvalidEntry {
+        /// The entry's key, printable.
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// A failure reported by RocksDB (I/O error, lock held by another process...).
     #[error("storage error: {0}")]
     Storage(#[from] rocksdb::Error),

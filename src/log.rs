@@ -29,6 +29,7 @@ pub struct Changes<'a> {
     store: &'a Store,
     after: u64,
     high_seq: u64,
+    cursor_ahead: bool,
     started: bool,
     done: bool,
 }
@@ -43,12 +44,14 @@ impl<'a> Changes<'a> {
         let mut iter = store.db.raw_iterator_cf_opt(store.cf(cf::LOG), opts);
         iter.seek_to_last();
         let newest = iter.key().and_then(|k| SeqKey::decode(k).ok()).map(|s| s.0);
+        let high = before.max(newest.unwrap_or(0));
         Changes {
             iter,
             snapshot,
             store,
             after,
-            high_seq: before.max(newest.unwrap_or(0)).max(after),
+            high_seq: high.max(after),
+            cursor_ahead: after > high,
             started: false,
             done: after == u64::MAX,
         }
@@ -58,6 +61,13 @@ impl<'a> Changes<'a> {
     /// committed everything this iterator yielded can store it as its cursor.
     pub fn high_seq(&self) -> u64 {
         self.high_seq
+    }
+
+    /// True when the cursor asked for is above every sequence this database has committed: the
+    /// peer's cursor belongs to another life of this database (say, a folder restored from an
+    /// old copy). Nothing is yielded; a puller should drop its cursor and pull from 0.
+    pub fn cursor_ahead(&self) -> bool {
+        self.cursor_ahead
     }
 
     /// The sequence this read started above.

@@ -174,3 +174,118 @@ fn a_second_open_of_the_same_folder_is_an_error() {
     let err = Db::open(dir.path(), Options::default()).unwrap_err();
     assert!(matches!(err, Error::Storage(_)), "{err}");
 }
+
+#[test]
+fn implausible_remote_versions_are_rejected_whole() {
+    use meshkv::{Entry, LastWriteWins, NodeId, Version};
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let ok = Entry {
+        key: b"fine".to_vec(),
+        value: Some(b"v".to_vec()),
+        version: Version {
+            clock: 1,
+            timestamp: 1,
+            origin: NodeId([1; 16]),
+        },
+    };
+    let far_future =
+        meshkv::hlc::wall_clock() + ((2 * 24 * 3600 * 1000) << meshkv::hlc::LOGICAL_BITS);
+    for version in [
+        Version {
+            clock: 0,
+            ..ok.version
+        },
+        Version {
+            clock: u64::MAX,
+            ..ok.version
+        },
+        Version {
+            origin: NodeId([0; 16]),
+            ..ok.version
+        },
+        Version {
+            timestamp: u64::MAX,
+            ..ok.version
+        },
+        Version {
+            timestamp: far_future,
+            ..ok.version
+        },
+    ] {
+        let bad = Entry {
+            key: b"bad".to_vec(),
+            value: None,
+            version,
+        };
+        let err = db.apply(&[ok.clone(), bad], &LastWriteWins).unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidEntry { .. }),
+            "{version:?}: {err}"
+        );
+    }
+    assert_eq!(db.last_seq(), 0, "nothing of a rejected batch is applied");
+    assert_eq!(db.get(b"fine").unwrap(), None);
+    // The clock was not dragged along: a local write gets a timestamp near the wall clock.
+    let v = db.put(b"local", b"x").unwrap();
+    assert!(v.timestamp < far_future);
+}
+
+/// Every file's name, length and modification time: enough to see that nothing was written.
+fn listing(path: &std::path::Path) -> Vec<(String, u64, std::time::SystemTime)> {
+    let mut out: Vec<_> = std::fs::read_dir(path)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let m = e.metadata().unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                m.len(),
+                m.modified().unwrap(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn refusals_leave_the_folder_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        db.put(b"k", b"v").unwrap();
+    }
+    {
+        let raw = open_raw(dir.path());
+        let meta_cf = raw.cf_handle(cf::META).unwrap();
+        raw.put_cf(meta_cf, meta::FORMAT, (FORMAT_VERSION + 1).to_be_bytes())
+            .unwrap();
+    }
+    let before = listing(dir.path());
+    std::thread::sleep(std::time::Duration::from_millis(20)); // let a rewrite show in mtimes
+    assert!(matches!(
+        Db::open(dir.path(), Options::default()),
+        Err(Error::UnsupportedFormat { .. })
+    ));
+    assert_eq!(listing(dir.path()), before);
+
+    let other = tempfile::tempdir().unwrap();
+    drop(
+        Db::open(
+            other.path(),
+            Options::default().node_id(meshkv::NodeId([1; 16])),
+        )
+        .unwrap(),
+    );
+    let before = listing(other.path());
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert!(matches!(
+        Db::open(
+            other.path(),
+            Options::default().node_id(meshkv::NodeId([2; 16]))
+        ),
+        Err(Error::NodeIdMismatch { .. })
+    ));
+    assert_eq!(listing(other.path()), before);
+}

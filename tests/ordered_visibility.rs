@@ -1,4 +1,4 @@
-//! Invariant 3, ordered visibility: with several writer threads, a reader that follows the log
+//! Invariant 3, ordered visibility: with several writer threads and a concurrent apply, a reader that follows the log
 //! never finds an entry below a sequence it already passed, and a puller that stores each read's
 //! high sequence as its cursor misses no write.
 
@@ -11,6 +11,7 @@ use meshkv::{Db, Durability, Options};
 
 const WRITERS: usize = 4;
 const PER_WRITER: usize = 1500;
+const APPLIED: usize = 2000;
 
 fn run(durability: Durability) {
     let dir = tempfile::tempdir().unwrap();
@@ -83,13 +84,37 @@ fn run(durability: Durability) {
             })
         })
         .collect();
+    // A replicator applying remote entries at the same time: its entries take sequences from
+    // the same counter, outside the local writers' group-commit queue.
+    let applier = {
+        let db = db.clone();
+        thread::spawn(move || {
+            let origin = meshkv::NodeId([9; 16]);
+            for i in 0..APPLIED / 10 {
+                let entries: Vec<meshkv::Entry> = (0..10)
+                    .map(|j| meshkv::Entry {
+                        key: format!("remote/{i}/{j}").into_bytes(),
+                        value: Some(b"r".to_vec()),
+                        version: meshkv::Version {
+                            clock: 1,
+                            timestamp: 1,
+                            origin,
+                        },
+                    })
+                    .collect();
+                let report = db.apply(&entries, &meshkv::LastWriteWins).unwrap();
+                assert_eq!(report.applied, 10);
+            }
+        })
+    };
     for w in writers {
         w.join().unwrap();
     }
+    applier.join().unwrap();
     done.store(true, Ordering::Release);
     let rounds = follower.join().unwrap();
     let pulled = puller.join().unwrap();
-    let expected = WRITERS * (PER_WRITER + PER_WRITER / 10);
+    let expected = WRITERS * (PER_WRITER + PER_WRITER / 10) + APPLIED;
     assert_eq!(db.changes_since(0).count(), expected);
     assert_eq!(
         pulled.len(),

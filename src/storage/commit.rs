@@ -9,14 +9,21 @@
 //! holding the commit lock, so batches reach RocksDB in sequence order and a reader that saw
 //! `seq = N` can never later find an entry below `N` appear.
 //!
-//! Group commit: a local writer pushes its operations onto a queue, then takes the commit lock.
-//! If a leader already committed its operations meanwhile, it returns that result; otherwise it
-//! becomes the leader, drains the whole queue and commits every waiting writer's operations in
-//! one batch with one write (and with `Durability::Sync`, one fsync). Writers that queue up while
-//! a leader syncs are all committed by the next leader, so the lock never costs more than one
-//! fsync per group, not one per writer, and the order stays the lock's order.
+//! Group commit: a local writer pushes its operations onto a queue. The first writer that finds
+//! no leader active becomes the leader: it takes everything queued and commits it as one batch
+//! with one write (and with `Durability::Sync`, one fsync) under the commit lock, then hands each
+//! writer its result. Writers that queue up while a leader syncs are all committed by the next
+//! leader, so an fsync is paid once per group, not once per writer, and the order stays the
+//! commit lock's order. Followers never take the commit lock.
 //!
 //! Remote applies take the commit lock directly and commit their batch the same way.
+//!
+//! Leases (invariant 4 and the clock, across power loss too): `meta.seq_lease` is above every
+//! sequence handed out and `meta.hlc_lease` above every timestamp. A batch that needs a value past
+//! a lease extends it in the same batch and is written with fsync whatever the durability, so
+//! even after losing the unsynced tail of the write-ahead log a reopened database starts above
+//! everything it may have handed out to a peer. That costs one fsync per `SEQ_LEASE_AHEAD`
+//! sequences and at most one per second of clock time.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -31,8 +38,17 @@ use crate::hlc::{self, Hlc};
 use crate::resolver::{decide, Candidate, Verdict};
 use crate::{Entry, Error, Op, Resolver, Result, Version};
 
-/// How far past the last timestamp the persisted clock lease reaches: 10 s of HLC time.
-const HLC_LEASE_AHEAD: u64 = 10_000 << hlc::LOGICAL_BITS;
+/// How far past the last timestamp the persisted clock lease reaches: 1 s of HLC time.
+const HLC_LEASE_AHEAD: u64 = 1_000 << hlc::LOGICAL_BITS;
+
+/// How many sequences one extension of the sequence lease covers.
+pub(crate) const SEQ_LEASE_AHEAD: u64 = 1 << 16;
+
+/// Largest clock accepted from a peer: far beyond any real key's write count, far below overflow.
+pub(crate) const MAX_REMOTE_CLOCK: u64 = 1 << 62;
+
+/// How far ahead of this node's wall clock a remote timestamp may be: one day.
+pub(crate) const MAX_REMOTE_FUTURE: u64 = (24 * 3600 * 1000) << hlc::LOGICAL_BITS;
 
 /// State guarded by the commit lock.
 pub(crate) struct CommitState {
@@ -42,6 +58,8 @@ pub(crate) struct CommitState {
     pub(crate) hlc: Hlc,
     /// The persisted clock lease: every timestamp handed out is at most this.
     pub(crate) hlc_lease: u64,
+    /// The persisted sequence lease: every sequence handed out is below this.
+    pub(crate) seq_lease: u64,
 }
 
 /// One operation of a local write.
@@ -57,6 +75,15 @@ impl WriteOp {
             WriteOp::Put(k, _) | WriteOp::Delete(k) => k,
         }
     }
+}
+
+/// The group-commit queue, guarded by `Store::queue`.
+#[derive(Default)]
+pub(crate) struct Queue {
+    /// Writes waiting for a leader.
+    pub(crate) waiting: Vec<Arc<Pending>>,
+    /// True while a leader is committing a group.
+    pub(crate) leader_active: bool,
 }
 
 /// A local write waiting in the group-commit queue.
@@ -82,19 +109,45 @@ pub struct ApplyReport {
 
 impl Store {
     /// Commits local operations (already validated) through the group-commit queue.
+    ///
+    /// The writer queues its operations. The first writer to find no leader active becomes the
+    /// leader: it takes everything queued, commits it as one batch under the commit lock, hands
+    /// every writer of the group its result and wakes them. Followers never touch the commit
+    /// lock; they sleep on the queue's condition variable until their result is in, or until no
+    /// leader is active and they take the role.
     pub(crate) fn write_local(&self, ops: Vec<WriteOp>) -> Result<Vec<Version>> {
         let pending = Arc::new(Pending {
             ops,
             result: Mutex::new(None),
         });
-        self.queue.lock().push(Arc::clone(&pending));
-        let mut state = self.commit.lock();
-        if let Some(done) = pending.result.lock().take() {
-            return done;
+        let mut queue = self.queue.lock();
+        queue.waiting.push(Arc::clone(&pending));
+        loop {
+            if let Some(done) = pending.result.lock().take() {
+                return done;
+            }
+            if !queue.leader_active {
+                break;
+            }
+            self.queue_cv.wait(&mut queue);
         }
-        let group = std::mem::take(&mut *self.queue.lock());
-        self.commit_group(&mut state, &group);
-        drop(state);
+        queue.leader_active = true;
+        let group = std::mem::take(&mut queue.waiting);
+        drop(queue);
+
+        let results = {
+            let mut state = self.commit.lock();
+            self.commit_group(&mut state, &group)
+        };
+
+        let mut queue = self.queue.lock();
+        for (p, r) in group.iter().zip(results) {
+            *p.result.lock() = Some(r);
+        }
+        queue.leader_active = false;
+        drop(queue);
+        // Wake the group's writers, and any writer queued meanwhile to lead the next group.
+        self.queue_cv.notify_all();
         let done = pending.result.lock().take();
         done.unwrap_or_else(|| {
             Err(Error::corrupt(
@@ -104,13 +157,17 @@ impl Store {
         })
     }
 
-    /// Commits every queued write in one batch; stores each writer's result in its slot.
-    fn commit_group(&self, state: &mut CommitState, group: &[Arc<Pending>]) {
+    /// Commits every queued write in one batch; returns each writer's result, in order.
+    fn commit_group(
+        &self,
+        state: &mut CommitState,
+        group: &[Arc<Pending>],
+    ) -> Vec<Result<Vec<Version>>> {
         let (data, log, index) = (self.cf(cf::DATA), self.cf(cf::LOG), self.cf(cf::INDEX));
         let mut batch = WriteBatch::default();
         let mut overlay: HashMap<&[u8], IndexRecord> = HashMap::new();
         let physical = hlc::wall_clock();
-        let mut results: Vec<Option<Result<Vec<Version>>>> = Vec::with_capacity(group.len());
+        let mut results: Vec<Result<Vec<Version>>> = Vec::with_capacity(group.len());
         for pending in group {
             // Read every previous index record first, so a failed read leaves nothing of this
             // writer in the batch.
@@ -125,7 +182,7 @@ impl Store {
             let prevs = match prevs {
                 Ok(p) => p,
                 Err(e) => {
-                    results.push(Some(Err(e)));
+                    results.push(Err(e));
                     continue;
                 }
             };
@@ -134,7 +191,7 @@ impl Store {
                 let key = op.key();
                 let prev = overlay.get(key).copied().or(from_disk);
                 let version = Version {
-                    clock: prev.map_or(1, |p| p.version.clock + 1),
+                    clock: prev.map_or(1, |p| p.version.clock.saturating_add(1)),
                     timestamp: state.hlc.now(physical),
                     origin: self.node_id,
                 };
@@ -167,16 +224,14 @@ impl Store {
                 overlay.insert(key, record);
                 versions.push(version);
             }
-            results.push(Some(Ok(versions)));
+            results.push(Ok(versions));
         }
-        let outcome = self.finish(state, batch);
-        for (pending, result) in group.iter().zip(results) {
-            let result = match (&outcome, result) {
-                (Ok(()), r) => r,
-                (Err(e), Some(Ok(_))) => Some(Err(Error::Storage(e.clone()))),
-                (Err(_), r) => r,
-            };
-            *pending.result.lock() = result;
+        match self.finish(state, batch) {
+            Ok(()) => results,
+            Err(e) => results
+                .into_iter()
+                .map(|r| r.and_then(|_| Err(Error::Storage(e.clone()))))
+                .collect(),
         }
     }
 
@@ -189,24 +244,62 @@ impl Store {
         if batch.is_empty() {
             return Ok(());
         }
-        let mut lease = state.hlc_lease;
-        if state.hlc.last() > lease {
-            lease = state.hlc.last().saturating_add(HLC_LEASE_AHEAD);
-            batch.put_cf(self.cf(cf::META), meta::HLC_LEASE, lease.to_be_bytes());
+        let mut hlc_lease = state.hlc_lease;
+        let mut seq_lease = state.seq_lease;
+        if state.hlc.last() > hlc_lease {
+            hlc_lease = state.hlc.last().saturating_add(HLC_LEASE_AHEAD);
+            batch.put_cf(self.cf(cf::META), meta::HLC_LEASE, hlc_lease.to_be_bytes());
         }
-        self.db.write_opt(batch, &self.write_opts)?;
-        state.hlc_lease = lease;
+        if state.next_seq > seq_lease {
+            seq_lease = state.next_seq.saturating_add(SEQ_LEASE_AHEAD);
+            batch.put_cf(self.cf(cf::META), meta::SEQ_LEASE, seq_lease.to_be_bytes());
+        }
+        let extends = hlc_lease != state.hlc_lease || seq_lease != state.seq_lease;
+        let opts = if extends {
+            &self.sync_opts
+        } else {
+            &self.write_opts
+        };
+        self.db.write_opt(batch, opts)?;
+        state.hlc_lease = hlc_lease;
+        state.seq_lease = seq_lease;
         self.last_seq.store(state.next_seq - 1, Ordering::Release);
+        Ok(())
+    }
+
+    /// Rejects a remote entry whose version no honest peer can have produced.
+    fn check_remote(&self, e: &Entry) -> Result<()> {
+        self.check_key(&e.key)?;
+        if let Some(v) = &e.value {
+            self.check_value(v)?;
+        }
+        let bad = |reason: String| {
+            Err(Error::InvalidEntry {
+                key: crate::storage::printable(&e.key),
+                reason,
+            })
+        };
+        let v = &e.version;
+        if v.clock == 0 || v.clock > MAX_REMOTE_CLOCK {
+            return bad(format!("clock {} is outside 1 ..= 2^62", v.clock));
+        }
+        if v.origin.is_nil() {
+            return bad("the origin node id is all zeros".into());
+        }
+        let limit = hlc::wall_clock().saturating_add(MAX_REMOTE_FUTURE);
+        if v.timestamp > limit {
+            return bad(format!(
+                "timestamp {} ms is more than a day ahead of this node's clock",
+                hlc::millis(v.timestamp)
+            ));
+        }
         Ok(())
     }
 
     /// Applies remote entries (DESIGN.md invariants 5 and 6) in one batch.
     pub(crate) fn apply(&self, entries: &[Entry], resolver: &dyn Resolver) -> Result<ApplyReport> {
         for e in entries {
-            self.check_key(&e.key)?;
-            if let Some(v) = &e.value {
-                self.check_value(v)?;
-            }
+            self.check_remote(e)?;
         }
         let (data, log, index) = (self.cf(cf::DATA), self.cf(cf::LOG), self.cf(cf::INDEX));
         let mut state = self.commit.lock();

@@ -39,6 +39,8 @@ pub mod meta {
     pub const NODE_ID: &[u8] = b"node_id";
     /// Hybrid logical clock lease, `u64` big-endian: above every timestamp handed out.
     pub const HLC_LEASE: &[u8] = b"hlc_lease";
+    /// Sequence lease, `u64` big-endian: above every sequence handed out.
+    pub const SEQ_LEASE: &[u8] = b"seq_lease";
 }
 
 /// The on-disk format this build writes and the newest it reads.

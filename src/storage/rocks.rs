@@ -15,13 +15,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, WriteBatch,
     WriteOptions, DB,
 };
 
-use super::commit::{CommitState, Pending};
+use super::commit::{CommitState, Queue};
 use super::keys::{cf, decode_u32, decode_u64, meta, IndexRecord, SeqKey, FORMAT_VERSION};
 use crate::hlc::Hlc;
 use crate::{Durability, Error, NodeId, Options, Result};
@@ -70,8 +70,12 @@ pub(crate) struct Store {
     pub(crate) options: Options,
     pub(crate) path: PathBuf,
     pub(crate) write_opts: WriteOptions,
+    /// Synced writes, for batches that extend a lease.
+    pub(crate) sync_opts: WriteOptions,
     /// Local writes waiting for a leader to commit them (group commit).
-    pub(crate) queue: Mutex<Vec<std::sync::Arc<Pending>>>,
+    pub(crate) queue: Mutex<Queue>,
+    /// Signalled when a group is committed (results are in, the leader role is free).
+    pub(crate) queue_cv: Condvar,
     /// The commit lock: sequence allocation, clock, and the batch write happen under it.
     pub(crate) commit: Mutex<CommitState>,
     /// Highest sequence known committed (may lag RocksDB briefly, never lead it).
@@ -109,47 +113,34 @@ impl Store {
                     "a RocksDB database without the column families {missing:?} (it has {found:?})"
                 )));
             }
+            // Check the metadata through a read-only open first, so that a refusal (newer
+            // format, corrupt record, another node id) leaves the folder exactly as it was.
+            let (_, ro_descriptors) = rocksdb_options(&options);
+            let ro = DB::open_cf_descriptors_read_only(&db_opts, path, ro_descriptors, false)?;
+            read_meta(&ro, &options)?;
+            drop(ro);
+            let extra: Vec<&String> = found
+                .iter()
+                .filter(|f| f.as_str() != "default" && !cf::ALL.contains(&f.as_str()))
+                .collect();
+            if !extra.is_empty() {
+                return Err(not_meshkv(format!(
+                    "unexpected column families {extra:?} for format {FORMAT_VERSION}"
+                )));
+            }
         } else {
             db_opts.create_if_missing(true);
             db_opts.create_missing_column_families(true);
         }
         let db = DB::open_cf_descriptors(&db_opts, path, descriptors)?;
 
-        let meta_cf = handle(&db, cf::META)?;
-        let format = db.get_cf(meta_cf, meta::FORMAT)?;
-        let node_id = match format {
-            Some(bytes) => {
-                let found = decode_u32(meta::FORMAT, &bytes)?;
-                if found > FORMAT_VERSION || found == 0 {
-                    return Err(Error::UnsupportedFormat {
-                        found,
-                        supported: FORMAT_VERSION,
-                    });
-                }
-                let stored = db
-                    .get_cf(meta_cf, meta::NODE_ID)?
-                    .ok_or_else(|| Error::corrupt("meta record \"node_id\"", "missing"))?;
-                let stored = NodeId::from_slice(&stored)
-                    .filter(|id| !id.is_nil())
-                    .ok_or_else(|| {
-                        Error::corrupt(
-                            "meta record \"node_id\"",
-                            format!("{} bytes, expected 16 non-zero bytes", stored.len()),
-                        )
-                    })?;
-                if let Some(requested) = options.node_id {
-                    if requested != stored {
-                        return Err(Error::NodeIdMismatch { stored, requested });
-                    }
-                }
-                stored
-            }
+        let node_id = match read_meta(&db, &options)? {
+            Some(id) => id,
             None => {
-                // A database with meshkv's column families but no format record is either one
-                // whose creation was cut short (all empty: finish it) or not ours.
+                // meshkv's column families but no format record: either a creation cut short
+                // (all empty: finish it) or not ours.
                 let empty = cf::ALL.iter().try_fold(true, |acc, name| {
-                    let h = handle(&db, name)?;
-                    let mut it = db.raw_iterator_cf(h);
+                    let mut it = db.raw_iterator_cf(handle(&db, name)?);
                     it.seek_to_first();
                     it.status()?;
                     Ok::<bool, Error>(acc && !it.valid())
@@ -160,6 +151,7 @@ impl Store {
                     ));
                 }
                 let id = options.node_id.unwrap_or_else(NodeId::random);
+                let meta_cf = handle(&db, cf::META)?;
                 let mut batch = WriteBatch::default();
                 batch.put_cf(meta_cf, meta::FORMAT, FORMAT_VERSION.to_be_bytes());
                 batch.put_cf(meta_cf, meta::NODE_ID, id.as_bytes());
@@ -170,10 +162,15 @@ impl Store {
             }
         };
 
-        let lease = match db.get_cf(meta_cf, meta::HLC_LEASE)? {
-            Some(bytes) => decode_u64(meta::HLC_LEASE, &bytes)?,
-            None => 0,
+        let meta_cf = handle(&db, cf::META)?;
+        let read_u64 = |name: &[u8]| -> Result<u64> {
+            match db.get_cf(meta_cf, name)? {
+                Some(bytes) => decode_u64(name, &bytes),
+                None => Ok(0),
+            }
         };
+        let hlc_lease = read_u64(meta::HLC_LEASE)?;
+        let seq_lease = read_u64(meta::SEQ_LEASE)?;
         let last_seq = {
             let mut it = db.raw_iterator_cf(handle(&db, cf::LOG)?);
             it.seek_to_last();
@@ -183,20 +180,34 @@ impl Store {
                 None => 0,
             }
         };
+        if last_seq > u64::MAX / 2 || seq_lease > u64::MAX / 2 {
+            return Err(Error::corrupt(
+                "log",
+                format!("implausible sequence {} (lease {seq_lease})", last_seq),
+            ));
+        }
+        // Every sequence handed out before is below the lease (and at most the last log key),
+        // even if the unsynced tail of the write-ahead log was lost: never reuse one.
+        let next_seq = (last_seq + 1).max(seq_lease);
 
         let mut write_opts = WriteOptions::default();
         write_opts.set_sync(options.durability == Durability::Sync);
+        let mut sync_opts = WriteOptions::default();
+        sync_opts.set_sync(true);
         Ok(Store {
             db,
             node_id,
             options,
             path: path.to_path_buf(),
             write_opts,
-            queue: Mutex::new(Vec::new()),
+            sync_opts,
+            queue: Mutex::new(Queue::default()),
+            queue_cv: Condvar::new(),
             commit: Mutex::new(CommitState {
-                next_seq: last_seq + 1,
-                hlc: Hlc::new(lease),
-                hlc_lease: lease,
+                next_seq,
+                hlc: Hlc::new(hlc_lease),
+                hlc_lease,
+                seq_lease: next_seq,
             }),
             last_seq: AtomicU64::new(last_seq),
         })
@@ -240,6 +251,43 @@ impl Store {
             None => Ok(None),
         }
     }
+}
+
+/// Reads and checks the format and node id: `None` when there is no format record.
+fn read_meta(db: &DB, options: &Options) -> Result<Option<NodeId>> {
+    let meta_cf = handle(db, cf::META)?;
+    let Some(format) = db.get_cf(meta_cf, meta::FORMAT)? else {
+        return Ok(None);
+    };
+    let found = decode_u32(meta::FORMAT, &format)?;
+    if found > FORMAT_VERSION || found == 0 {
+        return Err(Error::UnsupportedFormat {
+            found,
+            supported: FORMAT_VERSION,
+        });
+    }
+    let stored = db
+        .get_cf(meta_cf, meta::NODE_ID)?
+        .ok_or_else(|| Error::corrupt("meta record \"node_id\"", "missing"))?;
+    let stored = NodeId::from_slice(&stored)
+        .filter(|id| !id.is_nil())
+        .ok_or_else(|| {
+            Error::corrupt(
+                "meta record \"node_id\"",
+                format!("{} bytes, expected 16 non-zero bytes", stored.len()),
+            )
+        })?;
+    if let Some(requested) = options.node_id {
+        if requested != stored {
+            return Err(Error::NodeIdMismatch { stored, requested });
+        }
+    }
+    for name in [meta::HLC_LEASE, meta::SEQ_LEASE] {
+        if let Some(bytes) = db.get_cf(meta_cf, name)? {
+            decode_u64(name, &bytes)?;
+        }
+    }
+    Ok(Some(stored))
 }
 
 fn handle<'a>(db: &'a DB, name: &str) -> Result<&'a ColumnFamily> {
