@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use crate::log::Changes;
 use crate::scan::Scan;
-use crate::storage::commit::{ApplyReport, WriteOp};
+use crate::storage::commit::{ApplyReport, OpRef};
 use crate::storage::keys::cf;
 use crate::storage::rocks::Store;
 use crate::verify::VerifyReport;
@@ -71,9 +71,7 @@ impl Db {
         let (key, value) = (key.as_ref(), value.as_ref());
         self.store.check_key(key)?;
         self.store.check_value(value)?;
-        let versions = self
-            .store
-            .write_local(vec![WriteOp::Put(key.to_vec(), value.to_vec())])?;
+        let versions = self.store.write_local(&[OpRef::Put(key, value)])?;
         one(versions)
     }
 
@@ -82,9 +80,7 @@ impl Db {
     pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<Version> {
         let key = key.as_ref();
         self.store.check_key(key)?;
-        let versions = self
-            .store
-            .write_local(vec![WriteOp::Delete(key.to_vec())])?;
+        let versions = self.store.write_local(&[OpRef::Delete(key)])?;
         one(versions)
     }
 
@@ -132,16 +128,17 @@ impl Db {
     /// Commits every operation of `batch` atomically; returns one version per operation, in
     /// order. An empty batch writes nothing. A bad key or value anywhere rejects the whole batch.
     pub fn write(&self, batch: Batch) -> Result<Vec<Version>> {
-        if batch.ops.is_empty() {
+        if batch.is_empty() {
             return Ok(Vec::new());
         }
-        for op in &batch.ops {
+        let ops = batch.op_refs();
+        for op in &ops {
             self.store.check_key(op.key())?;
-            if let WriteOp::Put(_, v) = op {
+            if let OpRef::Put(_, v) = op {
                 self.store.check_value(v)?;
             }
         }
-        self.store.write_local(batch.ops)
+        self.store.write_local(&ops)
     }
 
     /// Live keys and values in `range`, in key order (tombstones are skipped).

@@ -70,9 +70,32 @@ pub(crate) enum WriteOp {
 }
 
 impl WriteOp {
-    pub(crate) fn key(&self) -> &[u8] {
+    pub(crate) fn as_ref(&self) -> OpRef<'_> {
         match self {
-            WriteOp::Put(k, _) | WriteOp::Delete(k) => k,
+            WriteOp::Put(k, v) => OpRef::Put(k, v),
+            WriteOp::Delete(k) => OpRef::Delete(k),
+        }
+    }
+}
+
+/// One operation of a local write, borrowing the caller's bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OpRef<'a> {
+    Put(&'a [u8], &'a [u8]),
+    Delete(&'a [u8]),
+}
+
+impl<'a> OpRef<'a> {
+    pub(crate) fn key(&self) -> &'a [u8] {
+        match *self {
+            OpRef::Put(k, _) | OpRef::Delete(k) => k,
+        }
+    }
+
+    fn to_write_op(self) -> WriteOp {
+        match self {
+            OpRef::Put(k, v) => WriteOp::Put(k.to_vec(), v.to_vec()),
+            OpRef::Delete(k) => WriteOp::Delete(k.to_vec()),
         }
     }
 }
@@ -115,12 +138,23 @@ impl Store {
     /// every writer of the group its result and wakes them. Followers never touch the commit
     /// lock; they sleep on the queue's condition variable until their result is in, or until no
     /// leader is active and they take the role.
-    pub(crate) fn write_local(&self, ops: Vec<WriteOp>) -> Result<Vec<Version>> {
+    pub(crate) fn write_local(&self, ops: &[OpRef<'_>]) -> Result<Vec<Version>> {
+        let mut queue = self.queue.lock();
+        if !queue.leader_active && queue.waiting.is_empty() {
+            // Nobody else is writing: lead a group of one, straight from the caller's bytes.
+            queue.leader_active = true;
+            drop(queue);
+            let result = {
+                let mut state = self.commit.lock();
+                self.commit_group(&mut state, &[ops]).pop()
+            };
+            self.release_leadership();
+            return result.unwrap_or_else(|| Err(lost_result()));
+        }
         let pending = Arc::new(Pending {
-            ops,
+            ops: ops.iter().map(|op| op.to_write_op()).collect(),
             result: Mutex::new(None),
         });
-        let mut queue = self.queue.lock();
         queue.waiting.push(Arc::clone(&pending));
         loop {
             if let Some(done) = pending.result.lock().take() {
@@ -135,50 +169,56 @@ impl Store {
         let group = std::mem::take(&mut queue.waiting);
         drop(queue);
 
+        let refs: Vec<Vec<OpRef<'_>>> = group
+            .iter()
+            .map(|p| p.ops.iter().map(WriteOp::as_ref).collect())
+            .collect();
+        let requests: Vec<&[OpRef<'_>]> = refs.iter().map(Vec::as_slice).collect();
         let results = {
             let mut state = self.commit.lock();
-            self.commit_group(&mut state, &group)
+            self.commit_group(&mut state, &requests)
         };
-
-        let mut queue = self.queue.lock();
         for (p, r) in group.iter().zip(results) {
             *p.result.lock() = Some(r);
         }
+        self.release_leadership();
+        let done = pending.result.lock().take();
+        done.unwrap_or_else(|| Err(lost_result()))
+    }
+
+    /// Ends a leader's turn: wakes the group's writers (their results are in) and any writer
+    /// queued meanwhile, one of which leads the next group.
+    fn release_leadership(&self) {
+        let mut queue = self.queue.lock();
         queue.leader_active = false;
         drop(queue);
-        // Wake the group's writers, and any writer queued meanwhile to lead the next group.
         self.queue_cv.notify_all();
-        let done = pending.result.lock().take();
-        done.unwrap_or_else(|| {
-            Err(Error::corrupt(
-                "commit queue",
-                "a write left the queue without a result",
-            ))
-        })
     }
 
     /// Commits every queued write in one batch; returns each writer's result, in order.
     fn commit_group(
         &self,
         state: &mut CommitState,
-        group: &[Arc<Pending>],
+        group: &[&[OpRef<'_>]],
     ) -> Vec<Result<Vec<Version>>> {
         let (data, log, index) = (self.cf(cf::DATA), self.cf(cf::LOG), self.cf(cf::INDEX));
         let mut batch = WriteBatch::default();
+        // Every previous index record of the group, read with one call (RocksDB's batched
+        // MultiGet): the largest cost of a write after the batch itself.
+        let keys: Vec<&[u8]> = group
+            .iter()
+            .flat_map(|ops| ops.iter().map(OpRef::key))
+            .collect();
+        let mut found = self.read_indexes(&keys).into_iter();
+        // Records this group already wrote, for keys named more than once.
         let mut overlay: HashMap<&[u8], IndexRecord> = HashMap::new();
+        let track = keys.len() > 1;
         let physical = hlc::wall_clock();
         let mut results: Vec<Result<Vec<Version>>> = Vec::with_capacity(group.len());
-        for pending in group {
-            // Read every previous index record first, so a failed read leaves nothing of this
-            // writer in the batch.
-            let prevs: Result<Vec<Option<IndexRecord>>> = pending
-                .ops
-                .iter()
-                .map(|op| match overlay.get(op.key()) {
-                    Some(_) => Ok(None),
-                    None => self.read_index(op.key()),
-                })
-                .collect();
+        let mut scratch = Vec::with_capacity(128);
+        for ops in group {
+            // A failed read rejects its writer before anything of it enters the batch.
+            let prevs: Result<Vec<Option<IndexRecord>>> = found.by_ref().take(ops.len()).collect();
             let prevs = match prevs {
                 Ok(p) => p,
                 Err(e) => {
@@ -186,8 +226,8 @@ impl Store {
                     continue;
                 }
             };
-            let mut versions = Vec::with_capacity(pending.ops.len());
-            for (op, from_disk) in pending.ops.iter().zip(prevs) {
+            let mut versions = Vec::with_capacity(ops.len());
+            for (op, from_disk) in ops.iter().zip(prevs) {
                 let key = op.key();
                 let prev = overlay.get(key).copied().or(from_disk);
                 let version = Version {
@@ -197,12 +237,12 @@ impl Store {
                 };
                 let seq = state.next_seq;
                 state.next_seq += 1;
-                let kind = match op {
-                    WriteOp::Put(_, value) => {
+                let kind = match *op {
+                    OpRef::Put(_, value) => {
                         batch.put_cf(data, key, value);
                         Op::Put
                     }
-                    WriteOp::Delete(_) => {
+                    OpRef::Delete(_) => {
                         batch.delete_cf(data, key);
                         Op::Delete
                     }
@@ -210,18 +250,18 @@ impl Store {
                 if let Some(p) = prev {
                     batch.delete_cf(log, SeqKey(p.seq).encode());
                 }
-                batch.put_cf(
-                    log,
-                    SeqKey(seq).encode(),
-                    LogEntry::encode_parts(kind, &version, key),
-                );
+                scratch.clear();
+                LogEntry::encode_parts_into(&mut scratch, kind, &version, key);
+                batch.put_cf(log, SeqKey(seq).encode(), &scratch);
                 let record = IndexRecord {
                     seq,
                     op: kind,
                     version,
                 };
                 batch.put_cf(index, key, record.encode());
-                overlay.insert(key, record);
+                if track {
+                    overlay.insert(key, record);
+                }
                 versions.push(version);
             }
             results.push(Ok(versions));
@@ -233,6 +273,23 @@ impl Store {
                 .map(|r| r.and_then(|_| Err(Error::Storage(e.clone()))))
                 .collect(),
         }
+    }
+
+    /// The committed index records of `keys`, in order (one point read, or one MultiGet).
+    fn read_indexes(&self, keys: &[&[u8]]) -> Vec<Result<Option<IndexRecord>>> {
+        if let [key] = keys {
+            return vec![self.read_index(key)];
+        }
+        self.db
+            .batched_multi_get_cf(self.cf(cf::INDEX), keys.iter(), false)
+            .into_iter()
+            .zip(keys)
+            .map(|(got, key)| match got {
+                Ok(Some(bytes)) => IndexRecord::decode(key, &bytes).map(Some),
+                Ok(None) => Ok(None),
+                Err(e) => Err(e.into()),
+            })
+            .collect()
     }
 
     /// Extends the clock lease if needed, writes the batch, publishes the new last sequence.
@@ -387,4 +444,8 @@ impl Store {
         report.last_seq = self.last_seq.load(Ordering::Acquire);
         Ok(report)
     }
+}
+
+fn lost_result() -> Error {
+    Error::corrupt("commit queue", "a write left the queue without a result")
 }

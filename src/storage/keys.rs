@@ -94,10 +94,15 @@ impl LogEntry {
     /// Encodes `op | version | key` without building a `LogEntry`.
     pub fn encode_parts(op: Op, version: &Version, key: &[u8]) -> Vec<u8> {
         let mut out = Vec::with_capacity(1 + Version::ENCODED_LEN + key.len());
-        out.push(op_byte(op));
-        version.encode_into(&mut out);
-        out.extend_from_slice(key);
+        Self::encode_parts_into(&mut out, op, version, key);
         out
+    }
+
+    /// Appends the encoding of `op | version | key` to `out`.
+    pub fn encode_parts_into(out: &mut Vec<u8>, op: Op, version: &Version, key: &[u8]) {
+        out.push(op_byte(op));
+        version.encode_into(out);
+        out.extend_from_slice(key);
     }
 
     /// The byte encoding.
@@ -146,9 +151,9 @@ impl IndexRecord {
         let mut out = [0u8; Self::ENCODED_LEN];
         out[..8].copy_from_slice(&self.seq.to_be_bytes());
         out[8] = op_byte(self.op);
-        let mut v = Vec::with_capacity(Version::ENCODED_LEN);
-        self.version.encode_into(&mut v);
-        out[9..].copy_from_slice(&v);
+        out[9..17].copy_from_slice(&self.version.clock.to_be_bytes());
+        out[17..25].copy_from_slice(&self.version.timestamp.to_be_bytes());
+        out[25..].copy_from_slice(self.version.origin.as_bytes());
         out
     }
 
