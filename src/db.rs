@@ -71,8 +71,7 @@ impl Db {
         let (key, value) = (key.as_ref(), value.as_ref());
         self.store.check_key(key)?;
         self.store.check_value(value)?;
-        let versions = self.store.write_local(&[OpRef::Put(key, value)])?;
-        one(versions)
+        self.store.write_one(OpRef::Put(key, value))
     }
 
     /// Deletes `key`, leaving a tombstone that replicates; returns the delete's version (the
@@ -80,8 +79,7 @@ impl Db {
     pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<Version> {
         let key = key.as_ref();
         self.store.check_key(key)?;
-        let versions = self.store.write_local(&[OpRef::Delete(key)])?;
-        one(versions)
+        self.store.write_one(OpRef::Delete(key))
     }
 
     /// The value at `key`, or `None` when it is absent or deleted.
@@ -192,11 +190,4 @@ impl Db {
         }
         self.store.apply(entries, resolver)
     }
-}
-
-fn one(versions: Vec<Version>) -> Result<Version> {
-    versions
-        .into_iter()
-        .next()
-        .ok_or_else(|| Error::corrupt("commit", "a write returned no version"))
 }

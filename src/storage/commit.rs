@@ -18,12 +18,9 @@
 //!
 //! Remote applies take the commit lock directly and commit their batch the same way.
 //!
-//! Leases (invariant 4 and the clock, across power loss too): `meta.seq_lease` is above every
-//! sequence handed out and `meta.hlc_lease` above every timestamp. A batch that needs a value past
-//! a lease extends it in the same batch and is written with fsync whatever the durability, so
-//! even after losing the unsynced tail of the write-ahead log a reopened database starts above
-//! everything it may have handed out to a peer. That costs one fsync per `SEQ_LEASE_AHEAD`
-//! sequences and at most one per second of clock time.
+//! Leases (invariant 4 and the clock, across power loss too): see `storage::lease`. A commit
+//! near a lease extends it in its own batch; a background fsync makes it durable; only a commit
+//! past the durable lease is itself written with fsync.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -33,16 +30,11 @@ use parking_lot::Mutex;
 use rocksdb::WriteBatch;
 
 use super::keys::{cf, meta, IndexRecord, LogEntry, SeqKey};
+use super::lease::{LeaseValues, HLC_HEADROOM, HLC_LEASE_AHEAD, SEQ_HEADROOM, SEQ_LEASE_AHEAD};
 use super::rocks::Store;
 use crate::hlc::{self, Hlc};
 use crate::resolver::{decide, Candidate, Verdict};
 use crate::{Entry, Error, Op, Resolver, Result, Version};
-
-/// How far past the last timestamp the persisted clock lease reaches: 1 s of HLC time.
-const HLC_LEASE_AHEAD: u64 = 1_000 << hlc::LOGICAL_BITS;
-
-/// How many sequences one extension of the sequence lease covers.
-pub(crate) const SEQ_LEASE_AHEAD: u64 = 1 << 16;
 
 /// Largest clock accepted from a peer: far beyond any real key's write count, far below overflow.
 pub(crate) const MAX_REMOTE_CLOCK: u64 = 1 << 62;
@@ -56,10 +48,8 @@ pub(crate) struct CommitState {
     pub(crate) next_seq: u64,
     /// The hybrid logical clock.
     pub(crate) hlc: Hlc,
-    /// The persisted clock lease: every timestamp handed out is at most this.
-    pub(crate) hlc_lease: u64,
-    /// The persisted sequence lease: every sequence handed out is below this.
-    pub(crate) seq_lease: u64,
+    /// The leases written (maybe not yet synced): above every sequence and timestamp used.
+    pub(crate) leases: LeaseValues,
 }
 
 /// One operation of a local write.
@@ -139,18 +129,10 @@ impl Store {
     /// lock; they sleep on the queue's condition variable until their result is in, or until no
     /// leader is active and they take the role.
     pub(crate) fn write_local(&self, ops: &[OpRef<'_>]) -> Result<Vec<Version>> {
-        let mut queue = self.queue.lock();
-        if !queue.leader_active && queue.waiting.is_empty() {
-            // Nobody else is writing: lead a group of one, straight from the caller's bytes.
-            queue.leader_active = true;
-            drop(queue);
-            let result = {
-                let mut state = self.commit.lock();
-                self.commit_group(&mut state, &[ops]).pop()
-            };
-            self.release_leadership();
+        if let Some(result) = self.lead_alone(|state| self.commit_group(state, &[ops]).pop()) {
             return result.unwrap_or_else(|| Err(lost_result()));
         }
+        let mut queue = self.queue.lock();
         let pending = Arc::new(Pending {
             ops: ops.iter().map(|op| op.to_write_op()).collect(),
             result: Mutex::new(None),
@@ -186,6 +168,30 @@ impl Store {
         done.unwrap_or_else(|| Err(lost_result()))
     }
 
+    /// Commits one local operation (already validated): `put` and `delete`. Uncontended, it
+    /// commits straight from the caller's bytes; otherwise it joins the group-commit queue.
+    pub(crate) fn write_one(&self, op: OpRef<'_>) -> Result<Version> {
+        if let Some(result) = self.lead_alone(|state| self.commit_one(state, op)) {
+            return result;
+        }
+        let versions = self.write_local(&[op])?;
+        versions.into_iter().next().ok_or_else(lost_result)
+    }
+
+    /// When nobody else is writing, leads a group of one: runs `commit` under the commit lock
+    /// straight from the caller's bytes. `None` when another writer is active or queued.
+    fn lead_alone<R>(&self, commit: impl FnOnce(&mut CommitState) -> R) -> Option<R> {
+        let mut queue = self.queue.lock();
+        if queue.leader_active || !queue.waiting.is_empty() {
+            return None;
+        }
+        queue.leader_active = true;
+        drop(queue);
+        let result = commit(&mut self.commit.lock());
+        self.release_leadership();
+        Some(result)
+    }
+
     /// Ends a leader's turn: wakes the group's writers (their results are in) and any writer
     /// queued meanwhile, one of which leads the next group.
     fn release_leadership(&self) {
@@ -201,8 +207,17 @@ impl Store {
         state: &mut CommitState,
         group: &[&[OpRef<'_>]],
     ) -> Vec<Result<Vec<Version>>> {
-        let (data, log, index) = (self.cf(cf::DATA), self.cf(cf::LOG), self.cf(cf::INDEX));
-        let mut batch = WriteBatch::default();
+        // Sized up front: per operation the value, the key twice, a log entry, an index record
+        // and RocksDB's record headers, so the batch never regrows and copies itself.
+        let bytes: usize = group
+            .iter()
+            .flat_map(|ops| ops.iter())
+            .map(|op| match *op {
+                OpRef::Put(k, v) => batch_bytes(k, v),
+                OpRef::Delete(k) => batch_bytes(k, &[]),
+            })
+            .sum();
+        let mut batch = WriteBatch::with_capacity_bytes(bytes + 64);
         // Every previous index record of the group, read with one call (RocksDB's batched
         // MultiGet): the largest cost of a write after the batch itself.
         let keys: Vec<&[u8]> = group
@@ -211,11 +226,11 @@ impl Store {
             .collect();
         let mut found = self.read_indexes(&keys).into_iter();
         // Records this group already wrote, for keys named more than once.
-        let mut overlay: HashMap<&[u8], IndexRecord> = HashMap::new();
         let track = keys.len() > 1;
+        let mut overlay: HashMap<&[u8], IndexRecord, KeyHasher> =
+            HashMap::with_capacity_and_hasher(if track { keys.len() } else { 0 }, KeyHasher);
         let physical = hlc::wall_clock();
         let mut results: Vec<Result<Vec<Version>>> = Vec::with_capacity(group.len());
-        let mut scratch = Vec::with_capacity(128);
         for ops in group {
             // A failed read rejects its writer before anything of it enters the batch.
             let prevs: Result<Vec<Option<IndexRecord>>> = found.by_ref().take(ops.len()).collect();
@@ -230,39 +245,11 @@ impl Store {
             for (op, from_disk) in ops.iter().zip(prevs) {
                 let key = op.key();
                 let prev = overlay.get(key).copied().or(from_disk);
-                let version = Version {
-                    clock: prev.map_or(1, |p| p.version.clock.saturating_add(1)),
-                    timestamp: state.hlc.now(physical),
-                    origin: self.node_id,
-                };
-                let seq = state.next_seq;
-                state.next_seq += 1;
-                let kind = match *op {
-                    OpRef::Put(_, value) => {
-                        batch.put_cf(data, key, value);
-                        Op::Put
-                    }
-                    OpRef::Delete(_) => {
-                        batch.delete_cf(data, key);
-                        Op::Delete
-                    }
-                };
-                if let Some(p) = prev {
-                    batch.delete_cf(log, SeqKey(p.seq).encode());
-                }
-                scratch.clear();
-                LogEntry::encode_parts_into(&mut scratch, kind, &version, key);
-                batch.put_cf(log, SeqKey(seq).encode(), &scratch);
-                let record = IndexRecord {
-                    seq,
-                    op: kind,
-                    version,
-                };
-                batch.put_cf(index, key, record.encode());
+                let record = self.stage(state, &mut batch, *op, prev, physical);
                 if track {
                     overlay.insert(key, record);
                 }
-                versions.push(version);
+                versions.push(record.version);
             }
             results.push(Ok(versions));
         }
@@ -273,6 +260,75 @@ impl Store {
                 .map(|r| r.and_then(|_| Err(Error::Storage(e.clone()))))
                 .collect(),
         }
+    }
+
+    /// Commits one operation alone: the uncontended path of `put` and `delete`, with no
+    /// allocation beyond RocksDB's batch.
+    fn commit_one(&self, state: &mut CommitState, op: OpRef<'_>) -> Result<Version> {
+        let (key, value) = match op {
+            OpRef::Put(k, v) => (k, v),
+            OpRef::Delete(k) => (k, &[][..]),
+        };
+        let prev = self.read_index(key)?;
+        let mut batch = WriteBatch::with_capacity_bytes(batch_bytes(key, value) + 64);
+        let record = self.stage(state, &mut batch, op, prev, hlc::wall_clock());
+        self.finish(state, batch)?;
+        Ok(record.version)
+    }
+
+    /// Stages one local operation into `batch` (DESIGN.md invariant 1): allocates its sequence
+    /// and version, puts or deletes the value, deletes the key's previous log entry, puts the new
+    /// log entry and index record. Returns the new index record.
+    fn stage(
+        &self,
+        state: &mut CommitState,
+        batch: &mut WriteBatch,
+        op: OpRef<'_>,
+        prev: Option<IndexRecord>,
+        physical: u64,
+    ) -> IndexRecord {
+        let (data, log, index) = (self.cf(cf::DATA), self.cf(cf::LOG), self.cf(cf::INDEX));
+        let key = op.key();
+        let version = Version {
+            clock: prev.map_or(1, |p| p.version.clock.saturating_add(1)),
+            timestamp: state.hlc.now(physical),
+            origin: self.node_id,
+        };
+        let seq = state.next_seq;
+        state.next_seq += 1;
+        let kind = match op {
+            OpRef::Put(_, value) => {
+                batch.put_cf(data, key, value);
+                Op::Put
+            }
+            OpRef::Delete(_) => {
+                batch.delete_cf(data, key);
+                Op::Delete
+            }
+        };
+        if let Some(p) = prev {
+            batch.delete_cf(log, SeqKey(p.seq).encode());
+        }
+        // The log entry is encoded on the stack when the key is short (the common case).
+        let mut stack = [0u8; 160];
+        let len = 1 + Version::ENCODED_LEN + key.len();
+        if len <= stack.len() {
+            LogEntry::encode_parts_to_slice(&mut stack[..len], kind, &version, key);
+            batch.put_cf(log, SeqKey(seq).encode(), &stack[..len]);
+        } else {
+            batch.put_cf(
+                log,
+                SeqKey(seq).encode(),
+                LogEntry::encode_parts(kind, &version, key),
+            );
+        }
+        let record = IndexRecord {
+            seq,
+            op: kind,
+            version,
+        };
+        batch.put_cf(index, key, record.encode());
+        record
     }
 
     /// The committed index records of `keys`, in order (one point read, or one MultiGet).
@@ -301,25 +357,41 @@ impl Store {
         if batch.is_empty() {
             return Ok(());
         }
-        let mut hlc_lease = state.hlc_lease;
-        let mut seq_lease = state.seq_lease;
-        if state.hlc.last() > hlc_lease {
-            hlc_lease = state.hlc.last().saturating_add(HLC_LEASE_AHEAD);
-            batch.put_cf(self.cf(cf::META), meta::HLC_LEASE, hlc_lease.to_be_bytes());
+        let used_hlc = state.hlc.last();
+        let mut written = state.leases;
+        let mut extended = false;
+        if state.next_seq.saturating_add(SEQ_HEADROOM) > written.seq {
+            written.seq = state.next_seq.saturating_add(SEQ_LEASE_AHEAD);
+            batch.put_cf(
+                self.cf(cf::META),
+                meta::SEQ_LEASE,
+                written.seq.to_be_bytes(),
+            );
+            extended = true;
         }
-        if state.next_seq > seq_lease {
-            seq_lease = state.next_seq.saturating_add(SEQ_LEASE_AHEAD);
-            batch.put_cf(self.cf(cf::META), meta::SEQ_LEASE, seq_lease.to_be_bytes());
+        if used_hlc.saturating_add(HLC_HEADROOM) > written.hlc {
+            written.hlc = used_hlc.saturating_add(HLC_LEASE_AHEAD);
+            batch.put_cf(
+                self.cf(cf::META),
+                meta::HLC_LEASE,
+                written.hlc.to_be_bytes(),
+            );
+            extended = true;
         }
-        let extends = hlc_lease != state.hlc_lease || seq_lease != state.seq_lease;
-        let opts = if extends {
+        // Past the durable lease, this commit syncs itself (the background syncer fell behind).
+        let must_sync = !self.leases.durable().covers(state.next_seq, used_hlc);
+        let opts = if must_sync {
             &self.sync_opts
         } else {
             &self.write_opts
         };
         self.db.write_opt(batch, opts)?;
-        state.hlc_lease = hlc_lease;
-        state.seq_lease = seq_lease;
+        state.leases = written;
+        if must_sync || self.options.durability == crate::Durability::Sync {
+            self.leases.mark_durable(written);
+        } else if extended {
+            self.leases.request_sync(written);
+        }
         self.last_seq.store(state.next_seq - 1, Ordering::Release);
         Ok(())
     }
@@ -444,6 +516,46 @@ impl Store {
         report.last_seq = self.last_seq.load(Ordering::Acquire);
         Ok(report)
     }
+}
+
+/// A fast hasher for the commit's overlay of keys: keys come from this node's own writers, so
+/// resistance to hash flooding is not needed here (FNV-1a over 8-byte words).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct KeyHasher;
+
+impl std::hash::BuildHasher for KeyHasher {
+    type Hasher = WordHasher;
+    fn build_hasher(&self) -> WordHasher {
+        WordHasher(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+/// The hasher state of [`KeyHasher`].
+pub(crate) struct WordHasher(u64);
+
+impl std::hash::Hasher for WordHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.0 = (self.0 ^ u64::from_le_bytes(w)).wrapping_mul(0x0100_0000_01b3);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn finish(&self) -> u64 {
+        // Mix the high bits down: hashbrown uses the top 7 bits and the low bits.
+        let h = self.0;
+        h ^ (h >> 29) ^ (h >> 47)
+    }
+}
+
+/// Bytes a batch needs for one operation: the value, the key three times (data, log entry,
+/// index), the fixed parts of a log entry and an index record, and RocksDB's record headers.
+fn batch_bytes(key: &[u8], value: &[u8]) -> usize {
+    3 * key.len() + value.len() + 128
 }
 
 fn lost_result() -> Error {

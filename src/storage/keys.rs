@@ -98,6 +98,16 @@ impl LogEntry {
         out
     }
 
+    /// Writes the encoding of `op | version | key` into `out`, which must be exactly
+    /// `1 + 32 + key.len()` bytes long.
+    pub fn encode_parts_to_slice(out: &mut [u8], op: Op, version: &Version, key: &[u8]) {
+        out[0] = op_byte(op);
+        out[1..9].copy_from_slice(&version.clock.to_be_bytes());
+        out[9..17].copy_from_slice(&version.timestamp.to_be_bytes());
+        out[17..33].copy_from_slice(version.origin.as_bytes());
+        out[33..].copy_from_slice(key);
+    }
+
     /// Appends the encoding of `op | version | key` to `out`.
     pub fn encode_parts_into(out: &mut Vec<u8>, op: Op, version: &Version, key: &[u8]) {
         out.push(op_byte(op));

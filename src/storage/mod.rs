@@ -2,6 +2,7 @@
 //!
 //! - [`keys`]: typed keys and values of each column family and their byte layouts.
 //! - `rocks`: opening (creating, checking the format, the node id), the RocksDB tuning, reads.
+//! - `lease`: durable leases that keep the sequence and the clock from going back.
 //! - `commit`: the one writer: local writes and remote applies, each one `WriteBatch` under the
 //!   commit lock, with group commit so concurrent writers share one fsync.
 //!
@@ -11,6 +12,7 @@
 
 pub(crate) mod commit;
 pub mod keys;
+pub(crate) mod lease;
 pub(crate) mod rocks;
 
 pub use rocks::rocksdb_options;

