@@ -172,6 +172,40 @@ impl Db {
         Changes::new(&self.store, after)
     }
 
+    /// Replication hook: the last sequence of `peer`'s log committed here, as stored by
+    /// [`Db::set_peer_cursor`]; `None` before the first complete sync with it.
+    pub fn peer_cursor(&self, peer: NodeId) -> Result<Option<u64>> {
+        let key = crate::storage::keys::meta::cursor_key(&peer);
+        match self.store.db.get_cf(self.store.cf(cf::META), &key)? {
+            Some(bytes) => crate::storage::keys::decode_u64(&key, &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Replication hook: stores `peer`'s cursor. Call it only once every entry up to `seq` is
+    /// committed here (DESIGN.md invariant 8); a crash before it only means re-pulling.
+    pub fn set_peer_cursor(&self, peer: NodeId, seq: u64) -> Result<()> {
+        let key = crate::storage::keys::meta::cursor_key(&peer);
+        self.store.db.put_cf_opt(
+            self.store.cf(cf::META),
+            key,
+            seq.to_be_bytes(),
+            &self.store.write_opts,
+        )?;
+        Ok(())
+    }
+
+    /// Replication hook: a receiver that changes whenever a commit raises the last sequence,
+    /// so a task can wait for new writes without polling.
+    pub fn subscribe_commits(&self) -> tokio::sync::watch::Receiver<u64> {
+        let rx = self.store.commits.subscribe();
+        let now = self.last_seq();
+        self.store
+            .commits
+            .send_modify(|seen| *seen = (*seen).max(now));
+        rx
+    }
+
     /// Replication hook: applies entries received from a peer, in one atomic batch.
     ///
     /// Per entry (DESIGN.md invariant 5): a higher clock than the local version wins; a lower one

@@ -92,6 +92,36 @@ pub enum Error {
         reason: String,
     },
 
+    /// A peer's hello was refused (another cluster or protocol version, our own node id), by us
+    /// or by the peer.
+    #[error("peer {peer} refused: {reason}")]
+    Refused {
+        /// The peer's address.
+        peer: String,
+        /// Why.
+        reason: String,
+    },
+
+    /// The connection could not be established: Noise failed (a wrong cluster key, or a
+    /// plaintext peer talking to a keyed one), or the peer closed it during the handshake.
+    #[error("handshake with {peer} failed: {detail}")]
+    Handshake {
+        /// The peer's address.
+        peer: String,
+        /// What failed.
+        detail: String,
+    },
+
+    /// A peer broke the protocol: an oversized or corrupt frame, an undecodable or misplaced
+    /// message, a frame that fails authentication. The connection is closed.
+    #[error("protocol error from {peer}: {detail}")]
+    Protocol {
+        /// The peer's address.
+        peer: String,
+        /// What was wrong.
+        detail: String,
+    },
+
     /// A failure reported by RocksDB (I/O error, lock held by another process...).
     #[error("storage error: {0}")]
     Storage(#[from] rocksdb::Error),

@@ -42,6 +42,7 @@ mod error;
 pub mod hlc;
 mod log;
 mod options;
+pub mod replication;
 mod resolver;
 mod scan;
 pub mod storage;
@@ -56,6 +57,7 @@ pub use log::Changes;
 pub use options::{
     Durability, Options, DEFAULT_CACHE_SIZE, DEFAULT_MAX_KEY_SIZE, DEFAULT_MAX_VALUE_SIZE,
 };
+pub use replication::{Node, NodeConfig, NodeStatus, PeerSource, PeerStatus};
 pub use resolver::{Candidate, Choice, LastWriteWins, Resolver};
 pub use scan::Scan;
 pub use storage::commit::ApplyReport;

@@ -156,7 +156,7 @@ mod tests {
             let mut codec = FrameCodec::new(1 << 20);
             let mut buf = BytesMut::new();
             let mut out = Vec::new();
-            let mut pos = 0;
+            let mut pos = 0usize;
             for cut in cuts.into_iter().chain(std::iter::once(usize::MAX)) {
                 let end = pos.saturating_add(cut).min(wire.len());
                 buf.extend_from_slice(&wire[pos..end]);

@@ -392,7 +392,11 @@ impl Store {
         } else if extended {
             self.leases.request_sync(written);
         }
-        self.last_seq.store(state.next_seq - 1, Ordering::Release);
+        let last = state.next_seq - 1;
+        self.last_seq.store(last, Ordering::Release);
+        if self.commits.receiver_count() > 0 {
+            self.commits.send_modify(|seen| *seen = (*seen).max(last));
+        }
         Ok(())
     }
 

@@ -41,6 +41,16 @@ pub mod meta {
     pub const HLC_LEASE: &[u8] = b"hlc_lease";
     /// Sequence lease, `u64` big-endian: above every sequence handed out.
     pub const SEQ_LEASE: &[u8] = b"seq_lease";
+    /// Prefix of per-peer cursors: `cursor/` + the peer's 16-byte node id -> `u64` big-endian,
+    /// the last sequence of that peer's log committed here.
+    pub const CURSOR_PREFIX: &[u8] = b"cursor/";
+
+    /// The meta key of a peer's cursor.
+    pub fn cursor_key(peer: &crate::NodeId) -> Vec<u8> {
+        let mut k = CURSOR_PREFIX.to_vec();
+        k.extend_from_slice(peer.as_bytes());
+        k
+    }
 }
 
 /// The on-disk format this build writes and the newest it reads.

@@ -86,6 +86,8 @@ pub(crate) struct Store {
     pub(crate) queue_cv: Condvar,
     /// The commit lock: sequence allocation, clock, and the batch write happen under it.
     pub(crate) commit: Mutex<CommitState>,
+    /// The last committed sequence, for tasks that wait for new commits (replication).
+    pub(crate) commits: tokio::sync::watch::Sender<u64>,
     /// Leases known durable, and their background syncer.
     pub(crate) leases: Leases,
     /// Highest sequence known committed (may lag RocksDB briefly, never lead it).
@@ -225,6 +227,7 @@ impl Store {
                 leases: on_disk,
             }),
             leases,
+            commits: tokio::sync::watch::Sender::new(last_seq),
             last_seq: AtomicU64::new(last_seq),
         })
     }

@@ -1,0 +1,237 @@
+//! [`NodeConfig`]: how a [`Node`](super::Node) listens, whom it dials, and its limits.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::{Error, LastWriteWins, Resolver, Result};
+
+/// Configuration of a replicating [`Node`](super::Node). `Default` plus the fields you need:
+///
+/// ```
+/// use meshkv::NodeConfig;
+/// let config = NodeConfig {
+///     listen: "127.0.0.1:0".parse().unwrap(),
+///     cluster: "prod-cache".into(),
+///     ..NodeConfig::default()
+/// };
+/// config.validate().unwrap();
+/// ```
+#[derive(Clone)]
+pub struct NodeConfig {
+    /// Address to listen on for peers. Default `127.0.0.1:7070`; port 0 picks a free port
+    /// (read it back with `Node::local_addr`).
+    pub listen: SocketAddr,
+    /// Address peers should dial to reach this node, if not `listen` (behind NAT, or when
+    /// listening on a wildcard address). Default `None`.
+    pub advertise: Option<String>,
+    /// Peers to dial, `host:port`; names are resolved again on every reconnect. Default empty.
+    pub peers: Vec<String>,
+    /// Cluster name; peers of another cluster are refused. Default `"meshkv"`.
+    pub cluster: String,
+    /// Cluster keys: the first is used to dial, any is accepted (rotation). Empty (the default)
+    /// means plaintext, which is refused on a non-loopback `listen` unless `allow_insecure`.
+    /// Never logged or shown.
+    pub cluster_keys: Vec<Vec<u8>>,
+    /// Chooses between two writes of a key with equal clocks. Default [`LastWriteWins`].
+    pub resolver: Arc<dyn Resolver>,
+    /// How long `Node::start` waits for one sync round with each configured peer. Default 5 s.
+    pub initial_sync_timeout: Duration,
+    /// Heartbeat period; a connection silent for 3 periods is dead. Default 1 s.
+    pub heartbeat_interval: Duration,
+    /// First reconnect delay; doubles (with jitter) up to `reconnect_max`. Default 100 ms.
+    pub reconnect_min: Duration,
+    /// Longest reconnect delay. Default 10 s.
+    pub reconnect_max: Duration,
+    /// Largest message accepted from an authenticated peer, in bytes. Default 80 MiB (a 64 MiB
+    /// value and its key fit).
+    pub max_frame_size: usize,
+    /// Target size of one sync batch, in bytes. Default 1 MiB.
+    pub sync_batch_bytes: usize,
+    /// Largest number of accepted connections at once. Default 256.
+    pub max_connections: usize,
+    /// Time an accepted connection has to complete its handshake. Default 5 s.
+    pub handshake_timeout: Duration,
+    /// Allow plaintext on a non-loopback address. Default `false`.
+    pub allow_insecure: bool,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7070)),
+            advertise: None,
+            peers: Vec::new(),
+            cluster: "meshkv".into(),
+            cluster_keys: Vec::new(),
+            resolver: Arc::new(LastWriteWins),
+            initial_sync_timeout: Duration::from_secs(5),
+            heartbeat_interval: Duration::from_secs(1),
+            reconnect_min: Duration::from_millis(100),
+            reconnect_max: Duration::from_secs(10),
+            max_frame_size: 80 << 20,
+            sync_batch_bytes: 1 << 20,
+            max_connections: 256,
+            handshake_timeout: Duration::from_secs(5),
+            allow_insecure: false,
+        }
+    }
+}
+
+impl fmt::Debug for NodeConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NodeConfig")
+            .field("listen", &self.listen)
+            .field("advertise", &self.advertise)
+            .field("peers", &self.peers)
+            .field("cluster", &self.cluster)
+            .field(
+                "cluster_keys",
+                &format_args!("[{} keys, redacted]", self.cluster_keys.len()),
+            )
+            .field("initial_sync_timeout", &self.initial_sync_timeout)
+            .field("heartbeat_interval", &self.heartbeat_interval)
+            .field("reconnect_min", &self.reconnect_min)
+            .field("reconnect_max", &self.reconnect_max)
+            .field("max_frame_size", &self.max_frame_size)
+            .field("sync_batch_bytes", &self.sync_batch_bytes)
+            .field("max_connections", &self.max_connections)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .field("allow_insecure", &self.allow_insecure)
+            .finish()
+    }
+}
+
+impl NodeConfig {
+    /// Checks every field; the error names the first bad one.
+    pub fn validate(&self) -> Result<()> {
+        let bad =
+            |field: &'static str, reason: String| Err(Error::InvalidOptions { field, reason });
+        if self.cluster.is_empty() || self.cluster.len() > 255 {
+            return bad("cluster", "must hold 1 to 255 bytes".into());
+        }
+        if self.cluster_keys.iter().any(|k| k.len() < 16) {
+            return bad(
+                "cluster_keys",
+                "every key must hold at least 16 bytes (use 32 random bytes)".into(),
+            );
+        }
+        if self.cluster_keys.is_empty() && !self.listen.ip().is_loopback() && !self.allow_insecure {
+            return bad(
+                "cluster_keys",
+                format!(
+                    "no cluster key: refusing to serve plaintext on non-loopback address {}; set \
+                     cluster keys, or allow_insecure to accept the risk",
+                    self.listen
+                ),
+            );
+        }
+        if self.heartbeat_interval < Duration::from_millis(10) {
+            return bad("heartbeat_interval", "must be at least 10 ms".into());
+        }
+        if self.reconnect_min.is_zero() || self.reconnect_min > self.reconnect_max {
+            return bad(
+                "reconnect_min",
+                "must be above zero and at most reconnect_max".into(),
+            );
+        }
+        if self.max_frame_size < 1 << 16 || self.max_frame_size > 1 << 30 {
+            return bad("max_frame_size", "must be within 64 KiB ..= 1 GiB".into());
+        }
+        if self.sync_batch_bytes == 0 || self.sync_batch_bytes > self.max_frame_size / 2 {
+            return bad(
+                "sync_batch_bytes",
+                "must be above zero and at most half of max_frame_size".into(),
+            );
+        }
+        if self.max_connections == 0 {
+            return bad("max_connections", "must be at least 1".into());
+        }
+        if self.handshake_timeout.is_zero() || self.initial_sync_timeout.is_zero() {
+            return bad("handshake_timeout", "timeouts must be above zero".into());
+        }
+        for p in &self.peers {
+            if p.rsplit_once(':')
+                .and_then(|(_, port)| port.parse::<u16>().ok())
+                .is_none()
+            {
+                return bad("peers", format!("{p:?} is not host:port"));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(c: NodeConfig) -> &'static str {
+        match c.validate() {
+            Err(Error::InvalidOptions { field, .. }) => field,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn default_is_valid_and_bad_fields_are_named() {
+        NodeConfig::default().validate().unwrap();
+        let wild = NodeConfig {
+            listen: "0.0.0.0:7070".parse().unwrap(),
+            ..NodeConfig::default()
+        };
+        assert_eq!(field(wild.clone()), "cluster_keys");
+        NodeConfig {
+            allow_insecure: true,
+            ..wild.clone()
+        }
+        .validate()
+        .unwrap();
+        NodeConfig {
+            cluster_keys: vec![vec![1; 32]],
+            ..wild
+        }
+        .validate()
+        .unwrap();
+        assert_eq!(
+            field(NodeConfig {
+                cluster: String::new(),
+                ..NodeConfig::default()
+            }),
+            "cluster"
+        );
+        assert_eq!(
+            field(NodeConfig {
+                cluster_keys: vec![vec![1; 3]],
+                ..NodeConfig::default()
+            }),
+            "cluster_keys"
+        );
+        assert_eq!(
+            field(NodeConfig {
+                peers: vec!["nope".into()],
+                ..NodeConfig::default()
+            }),
+            "peers"
+        );
+        assert_eq!(
+            field(NodeConfig {
+                max_frame_size: 10,
+                ..NodeConfig::default()
+            }),
+            "max_frame_size"
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_keys() {
+        let c = NodeConfig {
+            cluster_keys: vec![b"super-secret-key-bytes".to_vec()],
+            ..NodeConfig::default()
+        };
+        let text = format!("{c:?}");
+        assert!(!text.contains("super-secret"));
+        assert!(!text.contains("115, 117")); // nor as numbers
+    }
+}

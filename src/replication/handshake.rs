@@ -1,0 +1,388 @@
+//! Establishing a connection: the Noise handshake (with cluster keys) and the hello exchange.
+//!
+//! The hello check is a plain function ([`check_hello`]); the async parts only move bytes.
+//!
+//! - Keys: each configured cluster key is turned into a 32-byte pre-shared key with SHA-256
+//!   (`"meshkv-psk-v1" || key`). The dialer uses the first; the listener tries each in turn on the
+//!   dialer's first Noise message, so keys can be rotated by adding the new one everywhere, then
+//!   moving it first, then dropping the old one.
+//! - Before the hello is accepted a connection may only carry small frames ([`PRE_AUTH_MAX`]).
+//! - A refusal is sent to the other side as [`Message::Refuse`] before closing, so both sides log
+//!   the same reason.
+
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_util::codec::Framed;
+
+use super::channel::{Channel, NOISE_MAX};
+use super::frame::FrameCodec;
+use super::message::{Hello, Message, MAGIC, PROTOCOL_VERSION};
+use crate::{Error, NodeId, Result};
+
+/// Largest frame before the hello is accepted.
+pub const PRE_AUTH_MAX: usize = 64 << 10;
+
+/// The Noise protocol name.
+pub const NOISE_PARAMS: &str = "Noise_NNpsk0_25519_ChaChaPoly_BLAKE2s";
+
+/// What a node says about itself and expects of its peers.
+#[derive(Clone)]
+pub(crate) struct HandshakeConfig {
+    pub(crate) cluster: String,
+    pub(crate) node_id: NodeId,
+    /// Pre-shared keys derived from the cluster keys; empty for plaintext.
+    pub(crate) psks: Vec<[u8; 32]>,
+    pub(crate) advertise: Option<String>,
+    /// Largest message once the hello is accepted.
+    pub(crate) max_message: usize,
+}
+
+/// The 32-byte Noise pre-shared key for a cluster key of any length.
+pub fn derive_psk(key: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"meshkv-psk-v1");
+    h.update(key);
+    h.finalize().into()
+}
+
+/// Checks a peer's hello against our own identity; the error is the refusal's reason.
+pub fn check_hello(own_cluster: &str, own_id: NodeId, hello: &Hello) -> Result<(), String> {
+    if hello.magic != MAGIC {
+        return Err("not a meshkv peer (bad magic)".into());
+    }
+    if hello.version != PROTOCOL_VERSION {
+        return Err(format!(
+            "protocol version {} is not ours ({PROTOCOL_VERSION})",
+            hello.version
+        ));
+    }
+    if hello.cluster != own_cluster {
+        return Err(format!(
+            "cluster {:?} is not ours ({own_cluster:?})",
+            hello.cluster
+        ));
+    }
+    if hello.node_id == own_id {
+        return Err(format!(
+            "the peer presents our own node id {own_id} (a copied data directory, or a node dialing itself)"
+        ));
+    }
+    Ok(())
+}
+
+fn hello(cfg: &HandshakeConfig) -> Message {
+    let mut nonce = [0u8; 16];
+    rand::rng().fill_bytes(&mut nonce);
+    Message::Hello(Hello {
+        magic: MAGIC,
+        version: PROTOCOL_VERSION,
+        cluster: cfg.cluster.clone(),
+        node_id: cfg.node_id,
+        nonce,
+        advertise: cfg.advertise.clone(),
+    })
+}
+
+fn handshake_error(peer: &str, detail: impl Into<String>) -> Error {
+    Error::Handshake {
+        peer: peer.to_string(),
+        detail: detail.into(),
+    }
+}
+
+async fn next_frame<S: AsyncRead + AsyncWrite + Unpin>(
+    framed: &mut Framed<S, FrameCodec>,
+    peer: &str,
+) -> Result<bytes::Bytes> {
+    use futures_util::StreamExt;
+    match framed.next().await {
+        Some(Ok(frame)) => Ok(frame),
+        Some(Err(e)) => Err(handshake_error(peer, e.to_string())),
+        None => Err(handshake_error(
+            peer,
+            "connection closed during the handshake",
+        )),
+    }
+}
+
+async fn send_frame<S: AsyncRead + AsyncWrite + Unpin>(
+    framed: &mut Framed<S, FrameCodec>,
+    peer: &str,
+    bytes: Vec<u8>,
+) -> Result<()> {
+    use futures_util::SinkExt;
+    framed
+        .send(bytes::Bytes::from(bytes))
+        .await
+        .map_err(|e| handshake_error(peer, e.to_string()))
+}
+
+fn noise_builder(psk: &[u8; 32]) -> Result<snow::Builder<'_>> {
+    let params = NOISE_PARAMS
+        .parse()
+        .map_err(|e| handshake_error("-", format!("noise parameters: {e:?}")))?;
+    Ok(snow::Builder::new(params).psk(0, psk))
+}
+
+/// Dials: Noise as initiator (with keys), then hello out, hello or refusal in.
+pub(crate) async fn dial<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    peer: String,
+    cfg: &HandshakeConfig,
+) -> Result<(Channel<S>, Hello)> {
+    let mut framed = Framed::new(stream, FrameCodec::new(PRE_AUTH_MAX));
+    let mut channel = match cfg.psks.first() {
+        None => Channel::plaintext(framed, PRE_AUTH_MAX, peer.clone()),
+        Some(psk) => {
+            let mut noise = noise_builder(psk)?
+                .build_initiator()
+                .map_err(|e| handshake_error(&peer, e.to_string()))?;
+            let mut buf = vec![0u8; NOISE_MAX];
+            let n = noise
+                .write_message(&[], &mut buf)
+                .map_err(|e| handshake_error(&peer, e.to_string()))?;
+            send_frame(&mut framed, &peer, buf[..n].to_vec()).await?;
+            let reply = next_frame(&mut framed, &peer).await?;
+            noise.read_message(&reply, &mut buf).map_err(|_| {
+                handshake_error(
+                    &peer,
+                    "the peer does not hold our cluster key (or speaks plaintext)",
+                )
+            })?;
+            let transport = noise
+                .into_transport_mode()
+                .map_err(|e| handshake_error(&peer, e.to_string()))?;
+            Channel::secure(framed, transport, PRE_AUTH_MAX, peer.clone())
+        }
+    };
+    channel.send(&hello(cfg)).await?;
+    let theirs = match channel.recv().await {
+        Ok(Some(Message::Hello(h))) => h,
+        Ok(Some(Message::Refuse { reason })) => {
+            return Err(Error::Refused {
+                peer,
+                reason: format!("the peer refused us: {reason}"),
+            })
+        }
+        Ok(Some(other)) => {
+            return Err(handshake_error(
+                &peer,
+                format!("expected a hello, got a {}", other.kind()),
+            ))
+        }
+        Ok(None) => return Err(handshake_error(&peer, "the peer closed the connection")),
+        Err(e) => return Err(e),
+    };
+    if let Err(reason) = check_hello(&cfg.cluster, cfg.node_id, &theirs) {
+        let _ = channel
+            .send(&Message::Refuse {
+                reason: reason.clone(),
+            })
+            .await;
+        return Err(Error::Refused { peer, reason });
+    }
+    channel.set_max_message(cfg.max_message);
+    Ok((channel, theirs))
+}
+
+/// Accepts: Noise as responder (trying every key), then hello in, hello or refusal out.
+pub(crate) async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    peer: String,
+    cfg: &HandshakeConfig,
+) -> Result<(Channel<S>, Hello)> {
+    let mut framed = Framed::new(stream, FrameCodec::new(PRE_AUTH_MAX));
+    let mut channel = if cfg.psks.is_empty() {
+        Channel::plaintext(framed, PRE_AUTH_MAX, peer.clone())
+    } else {
+        let first = next_frame(&mut framed, &peer).await?;
+        let mut buf = vec![0u8; NOISE_MAX];
+        let mut accepted = None;
+        for psk in &cfg.psks {
+            let mut noise = noise_builder(psk)?
+                .build_responder()
+                .map_err(|e| handshake_error(&peer, e.to_string()))?;
+            if noise.read_message(&first, &mut buf).is_ok() {
+                accepted = Some(noise);
+                break;
+            }
+        }
+        let Some(mut noise) = accepted else {
+            return Err(handshake_error(
+                &peer,
+                "the dialer does not hold any of our cluster keys (or speaks plaintext)",
+            ));
+        };
+        let n = noise
+            .write_message(&[], &mut buf)
+            .map_err(|e| handshake_error(&peer, e.to_string()))?;
+        send_frame(&mut framed, &peer, buf[..n].to_vec()).await?;
+        let transport = noise
+            .into_transport_mode()
+            .map_err(|e| handshake_error(&peer, e.to_string()))?;
+        Channel::secure(framed, transport, PRE_AUTH_MAX, peer.clone())
+    };
+    let theirs = match channel.recv().await {
+        Ok(Some(Message::Hello(h))) => h,
+        Ok(Some(other)) => {
+            let reason = format!("expected a hello, got a {}", other.kind());
+            let _ = channel
+                .send(&Message::Refuse {
+                    reason: reason.clone(),
+                })
+                .await;
+            return Err(handshake_error(&peer, reason));
+        }
+        Ok(None) => return Err(handshake_error(&peer, "the dialer closed the connection")),
+        Err(e) => {
+            if cfg.psks.is_empty() {
+                let reason = "expected a plaintext hello (does the dialer use a cluster key?)";
+                let _ = channel
+                    .send(&Message::Refuse {
+                        reason: reason.into(),
+                    })
+                    .await;
+                return Err(handshake_error(&peer, format!("{reason}: {e}")));
+            }
+            return Err(e);
+        }
+    };
+    if let Err(reason) = check_hello(&cfg.cluster, cfg.node_id, &theirs) {
+        let _ = channel
+            .send(&Message::Refuse {
+                reason: reason.clone(),
+            })
+            .await;
+        return Err(Error::Refused { peer, reason });
+    }
+    channel.send(&hello(cfg)).await?;
+    channel.set_max_message(cfg.max_message);
+    Ok((channel, theirs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn good() -> Hello {
+        Hello {
+            magic: MAGIC,
+            version: PROTOCOL_VERSION,
+            cluster: "c".into(),
+            node_id: NodeId([2; 16]),
+            nonce: [0; 16],
+            advertise: None,
+        }
+    }
+
+    #[test]
+    fn hello_checks_name_the_problem() {
+        let me = NodeId([1; 16]);
+        assert!(check_hello("c", me, &good()).is_ok());
+        let mut h = good();
+        h.magic = *b"xxxxxxxx";
+        assert!(check_hello("c", me, &h).unwrap_err().contains("magic"));
+        let mut h = good();
+        h.version = 99;
+        assert!(check_hello("c", me, &h).unwrap_err().contains("version 99"));
+        assert!(check_hello("other", me, &good())
+            .unwrap_err()
+            .contains("cluster"));
+        assert!(check_hello("c", NodeId([2; 16]), &good())
+            .unwrap_err()
+            .contains("own node id"));
+    }
+
+    #[test]
+    fn psks_differ_per_key_and_are_stable() {
+        assert_eq!(derive_psk(b"a"), derive_psk(b"a"));
+        assert_ne!(derive_psk(b"a"), derive_psk(b"b"));
+    }
+
+    async fn pair(
+        dialer: HandshakeConfig,
+        listener: HandshakeConfig,
+    ) -> (
+        Result<(Channel<tokio::io::DuplexStream>, Hello)>,
+        Result<(Channel<tokio::io::DuplexStream>, Hello)>,
+    ) {
+        let (a, b) = tokio::io::duplex(1 << 20);
+        tokio::join!(
+            dial(a, "listener".into(), &dialer),
+            accept(b, "dialer".into(), &listener)
+        )
+    }
+
+    fn cfg(id: u8, keys: &[&[u8]]) -> HandshakeConfig {
+        HandshakeConfig {
+            cluster: "c".into(),
+            node_id: NodeId([id; 16]),
+            psks: keys.iter().map(|k| derive_psk(k)).collect(),
+            advertise: Some(format!("node{id}")),
+            max_message: 1 << 20,
+        }
+    }
+
+    #[tokio::test]
+    async fn keyed_and_plaintext_handshakes() {
+        let (d, l) = pair(cfg(1, &[b"k"]), cfg(2, &[b"k"])).await;
+        let (mut dc, lh) = d.unwrap();
+        let (mut lc, dh) = l.unwrap();
+        assert_eq!(lh.node_id, NodeId([2; 16]));
+        assert_eq!(dh.advertise.as_deref(), Some("node1"));
+        // A message larger than one Noise message travels in chunks.
+        let big = Message::Batch {
+            entries: vec![(
+                1,
+                crate::Entry {
+                    key: b"k".to_vec(),
+                    value: Some(vec![7; 200_000]),
+                    version: crate::Version {
+                        clock: 1,
+                        timestamp: 1,
+                        origin: NodeId([1; 16]),
+                    },
+                },
+            )],
+        };
+        dc.send(&big).await.unwrap();
+        assert_eq!(lc.recv().await.unwrap(), Some(big));
+
+        let (d, l) = pair(cfg(1, &[]), cfg(2, &[])).await;
+        assert!(d.is_ok() && l.is_ok());
+    }
+
+    #[tokio::test]
+    async fn rotation_wrong_keys_and_downgrades() {
+        // The listener accepts any of its keys.
+        let (d, l) = pair(cfg(1, &[b"k1"]), cfg(2, &[b"k2", b"k1"])).await;
+        assert!(d.is_ok() && l.is_ok());
+        let (d, l) = pair(cfg(1, &[b"k1"]), cfg(2, &[b"k2"])).await;
+        assert!(matches!(d, Err(Error::Handshake { .. })), "{:?}", d.err());
+        assert!(matches!(l, Err(Error::Handshake { .. })));
+        // Plaintext dialer against a keyed listener, and the other way round.
+        let (d, l) = pair(cfg(1, &[]), cfg(2, &[b"k"])).await;
+        assert!(d.is_err() && l.is_err());
+        let (d, l) = pair(cfg(1, &[b"k"]), cfg(2, &[])).await;
+        assert!(d.is_err() && l.is_err());
+    }
+
+    #[tokio::test]
+    async fn refusals_reach_both_sides() {
+        let mut other = cfg(2, &[b"k"]);
+        other.cluster = "other".into();
+        let (d, l) = pair(cfg(1, &[b"k"]), other).await;
+        assert!(
+            matches!(d, Err(Error::Refused { ref reason, .. }) if reason.contains("cluster")),
+            "{:?}",
+            d.err()
+        );
+        assert!(matches!(l, Err(Error::Refused { .. })));
+        let (d, l) = pair(cfg(1, &[]), cfg(1, &[])).await;
+        assert!(
+            matches!(d, Err(Error::Refused { ref reason, .. }) if reason.contains("own node id"))
+        );
+        assert!(l.is_err());
+    }
+}

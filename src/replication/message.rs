@@ -1,0 +1,212 @@
+//! The messages of the replication protocol and their one bincode configuration.
+//!
+//! Every message travels as one frame payload (see [`frame`](super::frame)): the bincode
+//! encoding of [`Message`] with [`config`]: big-endian, fixed-width integers, and a decode limit
+//! equal to the frame limit so a length inside the payload can never make the decoder allocate
+//! more than the frame it came in.
+//!
+//! Flow on one connection (the dialer pulls, the listener serves):
+//!
+//! ```text
+//! dialer                                   listener
+//!   |-- [Noise NNpsk0 msg1] -------------->|   only with cluster keys
+//!   |<------------- [Noise NNpsk0 msg2] ---|
+//!   |-- Hello ---------------------------->|   checked: magic, version, cluster, node id
+//!   |<------------------- Hello | Refuse --|
+//!   |-- Pull { cursor } ------------------>|
+//!   |<------------ Batch, Batch, ..., End -|   one snapshot, newest first, byte-bounded
+//!   |<------------ Batch, ..., End --------|   again whenever new writes commit
+//!   |<-------------- Heartbeat ----------->|   both ways, every heartbeat interval
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Entry, NodeId};
+
+/// Bytes every hello starts with.
+pub const MAGIC: [u8; 8] = *b"meshkv\0\x01";
+
+/// The protocol version this build speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// A node's introduction, the first message each way.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// Always [`MAGIC`].
+    pub magic: [u8; 8],
+    /// The sender's [`PROTOCOL_VERSION`].
+    pub version: u32,
+    /// The cluster name the sender belongs to.
+    pub cluster: String,
+    /// The sender's node id.
+    pub node_id: NodeId,
+    /// A fresh random value per connection.
+    pub nonce: [u8; 16],
+    /// The address peers should dial to reach the sender, if it listens.
+    pub advertise: Option<String>,
+}
+
+/// One message of the replication protocol.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Message {
+    /// Introduction; see [`Hello`].
+    Hello(Hello),
+    /// The hello was not accepted; the sender closes the connection after this.
+    Refuse {
+        /// Why, for the other side's logs and status.
+        reason: String,
+    },
+    /// The dialer asks for every entry above `cursor` (`None`: everything).
+    Pull {
+        /// The last sequence of the listener's log the dialer has committed.
+        cursor: Option<u64>,
+    },
+    /// Log entries with their local sequence on the sender, newest first within a round.
+    Batch {
+        /// `(sequence, entry)` pairs.
+        entries: Vec<(u64, Entry)>,
+    },
+    /// The end of a round: every entry up to `high_seq` has been sent.
+    End {
+        /// The high sequence of the round's snapshot: the dialer's next cursor.
+        high_seq: u64,
+    },
+    /// Liveness, both ways; carries the sender's last committed sequence.
+    Heartbeat {
+        /// The sender's last committed sequence.
+        last_seq: u64,
+    },
+}
+
+impl Message {
+    /// A short name for logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Message::Hello(_) => "hello",
+            Message::Refuse { .. } => "refuse",
+            Message::Pull { .. } => "pull",
+            Message::Batch { .. } => "batch",
+            Message::End { .. } => "end",
+            Message::Heartbeat { .. } => "heartbeat",
+        }
+    }
+}
+
+/// Why a payload is not a message.
+#[derive(Debug, thiserror::Error)]
+#[error("undecodable message: {0}")]
+pub struct DecodeError(String);
+
+/// The decode limit: no message may claim more bytes than the largest frame allowed.
+pub const DECODE_LIMIT: usize = 1 << 30;
+
+/// The one bincode configuration of the protocol.
+pub fn config() -> impl bincode::config::Config {
+    bincode::config::standard()
+        .with_big_endian()
+        .with_fixed_int_encoding()
+        .with_limit::<DECODE_LIMIT>()
+}
+
+/// Encodes a message as a frame payload.
+pub fn encode(message: &Message) -> Vec<u8> {
+    // Encoding plain data into a Vec cannot fail.
+    bincode::serde::encode_to_vec(message, config()).unwrap_or_default()
+}
+
+/// Decodes a frame payload; the whole payload must be one message.
+pub fn decode(payload: &[u8]) -> Result<Message, DecodeError> {
+    // With a limit set, bincode checks each claimed collection length against it before it
+    // allocates, and serde preallocates cautiously; the frame bounds the payload itself.
+    let (message, used): (Message, usize) = bincode::serde::decode_from_slice(payload, config())
+        .map_err(|e| DecodeError(e.to_string()))?;
+    if used != payload.len() {
+        return Err(DecodeError(format!(
+            "{} trailing bytes after a {}",
+            payload.len() - used,
+            message.kind()
+        )));
+    }
+    Ok(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Version;
+    use proptest::prelude::*;
+
+    fn samples() -> Vec<Message> {
+        let entry = Entry {
+            key: b"k".to_vec(),
+            value: Some(b"v".to_vec()),
+            version: Version {
+                clock: 3,
+                timestamp: 99,
+                origin: NodeId([7; 16]),
+            },
+        };
+        vec![
+            Message::Hello(Hello {
+                magic: MAGIC,
+                version: PROTOCOL_VERSION,
+                cluster: "prod".into(),
+                node_id: NodeId([1; 16]),
+                nonce: [2; 16],
+                advertise: Some("10.0.0.1:7070".into()),
+            }),
+            Message::Refuse {
+                reason: "no".into(),
+            },
+            Message::Pull { cursor: Some(5) },
+            Message::Pull { cursor: None },
+            Message::Batch {
+                entries: vec![
+                    (4, entry.clone()),
+                    (
+                        2,
+                        Entry {
+                            value: None,
+                            ..entry
+                        },
+                    ),
+                ],
+            },
+            Message::End { high_seq: 9 },
+            Message::Heartbeat { last_seq: 9 },
+        ]
+    }
+
+    #[test]
+    fn every_message_round_trips() {
+        for m in samples() {
+            assert_eq!(decode(&encode(&m)).unwrap(), m);
+        }
+    }
+
+    #[test]
+    fn trailing_bytes_and_truncation_are_errors() {
+        for m in samples() {
+            let mut bytes = encode(&m);
+            bytes.push(0);
+            assert!(decode(&bytes).is_err());
+            bytes.truncate(bytes.len() - 2);
+            assert!(decode(&bytes).is_err());
+        }
+    }
+
+    #[test]
+    fn a_huge_claimed_length_does_not_allocate() {
+        // Batch variant tag, then a vector length of 2^60.
+        let mut bytes = 3u32.to_be_bytes().to_vec();
+        bytes.extend_from_slice(&(1u64 << 60).to_be_bytes());
+        assert!(decode(&bytes).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = decode(&bytes);
+        }
+    }
+}

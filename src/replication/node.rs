@@ -1,0 +1,632 @@
+//! [`Node`]: the replicator's tasks. They only move bytes and timers; what a message means is
+//! decided by the `Db` hooks (`changes_since`, `apply`, cursors) and the handshake checks.
+//!
+//! Tasks:
+//! - the accept loop: caps connections with a semaphore, gives each a handshake deadline, then
+//!   serves the dialer: a round of `Batch` frames and an `End` from one snapshot, again whenever
+//!   a commit raises the last sequence, and heartbeats;
+//! - one puller per known peer address: dials (re-resolving names), handshakes, sends its
+//!   cursor, applies batches, stores the cursor after each `End` (invariant 8), heartbeats, and
+//!   reconnects with exponential backoff and jitter.
+//!
+//! RocksDB work goes through [`blocking`], the one seam between async and blocking code.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use rand::Rng;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::task::JoinSet;
+
+use super::channel::Channel;
+use super::config::NodeConfig;
+use super::handshake::{self, HandshakeConfig};
+use super::message::Message;
+use super::transport::{Tcp, Transport};
+use crate::{Db, Entry, Error, NodeId, Result};
+
+/// How the node came to know a peer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PeerSource {
+    /// Listed in `NodeConfig::peers`.
+    Configured,
+    /// Given to `Node::add_peer`.
+    Added,
+    /// Learned from the hello of a peer that dialed us.
+    Dialed,
+}
+
+/// What the node knows of one peer address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerStatus {
+    /// The address dialed.
+    pub address: String,
+    /// How the node came to know it.
+    pub source: PeerSource,
+    /// The peer's node id, once a handshake succeeded.
+    pub node_id: Option<NodeId>,
+    /// True while a pulling connection is up.
+    pub connected: bool,
+    /// The last sequence of the peer's log committed here.
+    pub cursor: Option<u64>,
+    /// The peer's last sequence minus our cursor, as of its last heartbeat or round.
+    pub entries_behind: Option<u64>,
+    /// The last error on this peer's connection.
+    pub last_error: Option<String>,
+    /// Handshakes with this peer refused (by either side).
+    pub refused: u64,
+}
+
+/// A snapshot of the node's state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeStatus {
+    /// This node's id.
+    pub node_id: NodeId,
+    /// The bound listen address.
+    pub local_addr: SocketAddr,
+    /// Every known peer address.
+    pub peers: Vec<PeerStatus>,
+    /// Accepted connections whose handshake failed or was refused.
+    pub refused_inbound: u64,
+}
+
+struct PeerState {
+    status: PeerStatus,
+    peer_last_seq: Option<u64>,
+    /// Set once the first sync attempt ended (a complete round, or a failure).
+    attempted: watch::Sender<bool>,
+}
+
+struct Shared<T: Transport> {
+    db: Db,
+    config: NodeConfig,
+    handshake: HandshakeConfig,
+    transport: T,
+    local_addr: SocketAddr,
+    peers: Mutex<BTreeMap<String, PeerState>>,
+    refused_inbound: AtomicU64,
+    shutdown: watch::Sender<bool>,
+    tasks: Mutex<JoinSet<()>>,
+    runtime: tokio::runtime::Handle,
+}
+
+/// A replicating node: serves this database's log to peers and pulls theirs.
+///
+/// Dropping it stops its tasks; [`Node::shutdown`] also waits for them.
+pub struct Node<T: Transport = Tcp> {
+    shared: Arc<Shared<T>>,
+}
+
+impl Node<Tcp> {
+    /// Starts replication over TCP; returns once one sync attempt with each configured peer has
+    /// ended, or `initial_sync_timeout` passed, so a restarted node catches up before it takes
+    /// writes.
+    pub async fn start(db: Db, config: NodeConfig) -> Result<Node<Tcp>> {
+        Node::start_with(Tcp, db, config).await
+    }
+}
+
+impl<T: Transport> Node<T> {
+    /// [`Node::start`] over another transport (a network simulator in tests).
+    pub async fn start_with(transport: T, db: Db, config: NodeConfig) -> Result<Node<T>> {
+        config.validate()?;
+        let listener = transport.bind(config.listen).await?;
+        let local_addr = T::local_addr(&listener)?;
+        let advertise = config
+            .advertise
+            .clone()
+            .or_else(|| (!local_addr.ip().is_unspecified()).then(|| local_addr.to_string()));
+        let handshake = HandshakeConfig {
+            cluster: config.cluster.clone(),
+            node_id: db.node_id(),
+            psks: config
+                .cluster_keys
+                .iter()
+                .map(|k| handshake::derive_psk(k))
+                .collect(),
+            advertise,
+            max_message: config.max_frame_size,
+        };
+        let (shutdown, _) = watch::channel(false);
+        let shared = Arc::new(Shared {
+            db,
+            handshake,
+            transport,
+            local_addr,
+            peers: Mutex::new(BTreeMap::new()),
+            refused_inbound: AtomicU64::new(0),
+            shutdown,
+            tasks: Mutex::new(JoinSet::new()),
+            runtime: tokio::runtime::Handle::current(),
+            config,
+        });
+        tracing::info!(node = %shared.db.node_id(), addr = %local_addr, "meshkv node listening");
+        {
+            let s = Arc::clone(&shared);
+            let runtime = shared.runtime.clone();
+            shared
+                .tasks
+                .lock()
+                .spawn_on(accept_loop(s, listener), &runtime);
+        }
+        let mut waits = Vec::new();
+        for peer in shared.config.peers.clone() {
+            if let Some(rx) = add_peer(&shared, peer, PeerSource::Configured) {
+                waits.push(rx);
+            }
+        }
+        let deadline = tokio::time::sleep(shared.config.initial_sync_timeout);
+        tokio::pin!(deadline);
+        for mut rx in waits {
+            tokio::select! {
+                _ = rx.wait_for(|done| *done) => {}
+                _ = &mut deadline => break,
+            }
+        }
+        Ok(Node { shared })
+    }
+
+    /// The bound listen address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared.local_addr
+    }
+
+    /// Dials and pulls from another peer (`host:port`), from now on.
+    pub fn add_peer(&self, address: String) {
+        add_peer(&self.shared, address, PeerSource::Added);
+    }
+
+    /// Per-peer state: address, node id, connection, cursor, lag, last error.
+    pub fn status(&self) -> NodeStatus {
+        let peers = self.shared.peers.lock();
+        NodeStatus {
+            node_id: self.shared.db.node_id(),
+            local_addr: self.shared.local_addr,
+            peers: peers.values().map(|p| p.status.clone()).collect(),
+            refused_inbound: self.shared.refused_inbound.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Stops every task, closes every socket and waits for them.
+    pub async fn shutdown(self) -> Result<()> {
+        let _ = self.shared.shutdown.send(true);
+        let mut tasks = std::mem::take(&mut *self.shared.tasks.lock());
+        let drain = async { while tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(Duration::from_secs(5), drain)
+            .await
+            .is_err()
+        {
+            tasks.abort_all();
+        }
+        Ok(())
+    }
+}
+
+impl<T: Transport> Drop for Node<T> {
+    fn drop(&mut self) {
+        let _ = self.shared.shutdown.send(true);
+        self.shared.tasks.lock().abort_all();
+    }
+}
+
+/// Registers `address` and starts its puller, unless known; returns its first-attempt signal.
+fn add_peer<T: Transport>(
+    shared: &Arc<Shared<T>>,
+    address: String,
+    source: PeerSource,
+) -> Option<watch::Receiver<bool>> {
+    if Some(&address) == shared.handshake.advertise.as_ref() {
+        return None;
+    }
+    let mut peers = shared.peers.lock();
+    if peers.contains_key(&address) {
+        return None;
+    }
+    let (attempted, rx) = watch::channel(false);
+    peers.insert(
+        address.clone(),
+        PeerState {
+            status: PeerStatus {
+                address: address.clone(),
+                source,
+                node_id: None,
+                connected: false,
+                cursor: None,
+                entries_behind: None,
+                last_error: None,
+                refused: 0,
+            },
+            peer_last_seq: None,
+            attempted,
+        },
+    );
+    drop(peers);
+    let s = Arc::clone(shared);
+    shared
+        .tasks
+        .lock()
+        .spawn_on(puller(s, address), &shared.runtime);
+    Some(rx)
+}
+
+/// Runs blocking RocksDB work off the runtime's workers: the one seam between async and
+/// blocking code (a simulation build would call `f` inline here).
+pub(crate) async fn blocking<F, R>(f: F) -> Result<R>
+where
+    F: FnOnce() -> Result<R> + Send + 'static,
+    R: Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?
+}
+
+impl<T: Transport> Shared<T> {
+    fn with_peer(&self, address: &str, f: impl FnOnce(&mut PeerState)) {
+        if let Some(p) = self.peers.lock().get_mut(address) {
+            f(p);
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+}
+
+/// The delay before reconnect attempt `n`: exponential from `reconnect_min`, capped at
+/// `reconnect_max`, with up to 50% random jitter.
+pub fn backoff(config: &NodeConfig, attempt: u32) -> Duration {
+    let base = config
+        .reconnect_min
+        .saturating_mul(1u32 << attempt.min(20))
+        .min(config.reconnect_max);
+    let jitter = rand::rng().random_range(0.5..=1.0);
+    base.mul_f64(jitter)
+}
+
+async fn puller<T: Transport>(shared: Arc<Shared<T>>, address: String) {
+    let mut shutdown = shared.shutdown.subscribe();
+    let mut attempt = 0u32;
+    while !shared.stopping() {
+        let started = Instant::now();
+        let result = tokio::select! {
+            r = pull_session(&shared, &address) => r,
+            _ = stopped(&mut shutdown) => return,
+        };
+        let error = match &result {
+            Ok(()) => "connection closed".to_string(),
+            Err(e) => e.to_string(),
+        };
+        shared.with_peer(&address, |p| {
+            p.status.connected = false;
+            if matches!(
+                result,
+                Err(Error::Refused { .. }) | Err(Error::Handshake { .. })
+            ) {
+                p.status.refused += 1;
+            }
+            p.status.last_error = Some(error.clone());
+            p.attempted.send_replace(true);
+        });
+        tracing::warn!(peer = %address, error = %error, "replication connection ended");
+        if started.elapsed() > shared.config.reconnect_max {
+            attempt = 0;
+        }
+        let delay = backoff(&shared.config, attempt);
+        attempt = attempt.saturating_add(1);
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = stopped(&mut shutdown) => return,
+        }
+    }
+}
+
+async fn pull_session<T: Transport>(shared: &Arc<Shared<T>>, address: &str) -> Result<()> {
+    let config = &shared.config;
+    let stream = tokio::time::timeout(config.handshake_timeout, shared.transport.connect(address))
+        .await
+        .map_err(|_| handshake_timeout(address))??;
+    let (mut channel, hello) = tokio::time::timeout(
+        config.handshake_timeout,
+        handshake::dial(stream, address.to_string(), &shared.handshake),
+    )
+    .await
+    .map_err(|_| handshake_timeout(address))??;
+    let peer_id = hello.node_id;
+    let duplicate = shared.peers.lock().values().any(|p| {
+        p.status.address != address && p.status.connected && p.status.node_id == Some(peer_id)
+    });
+    if duplicate {
+        return Err(Error::Protocol {
+            peer: address.to_string(),
+            detail: format!("node {peer_id} is already connected through another address"),
+        });
+    }
+    let db = shared.db.clone();
+    let cursor = blocking(move || db.peer_cursor(peer_id)).await?;
+    shared.with_peer(address, |p| {
+        p.status.node_id = Some(peer_id);
+        p.status.connected = true;
+        p.status.cursor = cursor;
+        p.status.last_error = None;
+    });
+    tracing::info!(peer = %address, node = %peer_id, cursor = ?cursor, "pulling");
+    channel.send(&Message::Pull { cursor }).await?;
+
+    let mut heartbeat = tokio::time::interval(config.heartbeat_interval);
+    let dead_after = config.heartbeat_interval * 3;
+    let mut round = RoundStats::new();
+    loop {
+        tokio::select! {
+            msg = tokio::time::timeout(dead_after, channel.recv()) => {
+                let msg = msg.map_err(|_| Error::Protocol {
+                    peer: address.to_string(),
+                    detail: format!("silent for {dead_after:?}: connection presumed dead"),
+                })??;
+                match msg {
+                    None => return Ok(()),
+                    Some(Message::Batch { entries }) => {
+                        round.add(&entries);
+                        let entries: Vec<Entry> = entries.into_iter().map(|(_, e)| e).collect();
+                        let (db, resolver) = (shared.db.clone(), Arc::clone(&config.resolver));
+                        blocking(move || db.apply(&entries, &*resolver)).await?;
+                    }
+                    Some(Message::End { high_seq }) => {
+                        let db = shared.db.clone();
+                        blocking(move || db.set_peer_cursor(peer_id, high_seq)).await?;
+                        round.finish(address, high_seq);
+                        shared.with_peer(address, |p| {
+                            p.status.cursor = Some(high_seq);
+                            let last = p.peer_last_seq.unwrap_or(high_seq).max(high_seq);
+                            p.peer_last_seq = Some(last);
+                            p.status.entries_behind = Some(last - high_seq);
+                            p.attempted.send_replace(true);
+                        });
+                    }
+                    Some(Message::Heartbeat { last_seq }) => {
+                        shared.with_peer(address, |p| {
+                            p.peer_last_seq = Some(last_seq);
+                            let cursor = p.status.cursor.unwrap_or(0);
+                            p.status.entries_behind = Some(last_seq.saturating_sub(cursor));
+                        });
+                    }
+                    Some(other) => {
+                        return Err(Error::Protocol {
+                            peer: address.to_string(),
+                            detail: format!("unexpected {} while pulling", other.kind()),
+                        })
+                    }
+                }
+            }
+            _ = heartbeat.tick() => {
+                channel.send(&Message::Heartbeat { last_seq: shared.db.last_seq() }).await?;
+            }
+        }
+    }
+}
+
+/// Counts a round's entries and bytes, for the catch-up log line.
+struct RoundStats {
+    started: Instant,
+    entries: u64,
+    bytes: u64,
+}
+
+impl RoundStats {
+    fn new() -> Self {
+        RoundStats {
+            started: Instant::now(),
+            entries: 0,
+            bytes: 0,
+        }
+    }
+
+    fn add(&mut self, entries: &[(u64, Entry)]) {
+        self.entries += entries.len() as u64;
+        self.bytes += entries
+            .iter()
+            .map(|(_, e)| (e.key.len() + e.value.as_ref().map_or(0, Vec::len)) as u64)
+            .sum::<u64>();
+    }
+
+    fn finish(&mut self, peer: &str, high_seq: u64) {
+        let secs = self.started.elapsed().as_secs_f64();
+        if self.entries >= 1000 {
+            tracing::info!(
+                peer,
+                entries = self.entries,
+                bytes = self.bytes,
+                seconds = secs,
+                high_seq,
+                "catch-up round done"
+            );
+        } else {
+            tracing::debug!(peer, entries = self.entries, high_seq, "sync round done");
+        }
+        *self = RoundStats::new();
+    }
+}
+
+/// Resolves once shutdown is signalled.
+async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+fn handshake_timeout(peer: &str) -> Error {
+    Error::Handshake {
+        peer: peer.to_string(),
+        detail: "timed out".into(),
+    }
+}
+
+async fn accept_loop<T: Transport>(shared: Arc<Shared<T>>, listener: T::Listener) {
+    let limit = Arc::new(Semaphore::new(shared.config.max_connections));
+    let mut shutdown = shared.shutdown.subscribe();
+    loop {
+        let accepted = tokio::select! {
+            a = T::accept(&listener) => a,
+            _ = stopped(&mut shutdown) => return,
+        };
+        let (stream, addr) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = Arc::clone(&limit).try_acquire_owned() else {
+            tracing::warn!(peer = %addr, "connection limit reached; closing");
+            continue;
+        };
+        let s = Arc::clone(&shared);
+        let runtime = shared.runtime.clone();
+        shared.tasks.lock().spawn_on(
+            async move {
+                let _permit = permit;
+                if let Err(e) = serve(&s, stream, addr).await {
+                    tracing::info!(peer = %addr, error = %e, "serving connection ended");
+                }
+            },
+            &runtime,
+        );
+    }
+}
+
+enum RoundItem {
+    Batch(Vec<(u64, Entry)>),
+    End(u64),
+}
+
+async fn serve<T: Transport>(
+    shared: &Arc<Shared<T>>,
+    stream: T::Stream,
+    addr: SocketAddr,
+) -> Result<()> {
+    let config = &shared.config;
+    let peer = addr.to_string();
+    let (mut channel, hello) = match tokio::time::timeout(
+        config.handshake_timeout,
+        handshake::accept(stream, peer.clone(), &shared.handshake),
+    )
+    .await
+    {
+        Ok(Ok(ok)) => ok,
+        Ok(Err(e)) => {
+            shared.refused_inbound.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(peer = %peer, error = %e, "refused an inbound connection");
+            return Err(e);
+        }
+        Err(_) => {
+            shared.refused_inbound.fetch_add(1, Ordering::Relaxed);
+            return Err(handshake_timeout(&peer));
+        }
+    };
+    // The dialer pulls from us; we pull from it too (level-replicator's addPeer).
+    if let Some(adv) = hello.advertise.clone() {
+        add_peer(shared, adv, PeerSource::Dialed);
+    }
+    let dead_after = config.heartbeat_interval * 3;
+    let mut cursor = match tokio::time::timeout(dead_after, channel.recv()).await {
+        Ok(Ok(Some(Message::Pull { cursor }))) => cursor.unwrap_or(0),
+        Ok(Ok(Some(other))) => {
+            return Err(Error::Protocol {
+                peer,
+                detail: format!("expected a pull, got a {}", other.kind()),
+            })
+        }
+        Ok(Ok(None)) => return Ok(()),
+        Ok(Err(e)) => return Err(e),
+        Err(_) => {
+            return Err(Error::Protocol {
+                peer,
+                detail: "no pull request".into(),
+            })
+        }
+    };
+    tracing::info!(peer = %peer, node = %hello.node_id, cursor, "serving");
+    let mut commits = shared.db.subscribe_commits();
+    let mut shutdown = shared.shutdown.subscribe();
+    let mut heartbeat = tokio::time::interval(config.heartbeat_interval);
+    let mut first = true;
+    loop {
+        if first || shared.db.last_seq() > cursor {
+            first = false;
+            cursor = send_round(shared, &mut channel, cursor).await?;
+        }
+        let silence = tokio::time::sleep(dead_after);
+        tokio::select! {
+            _ = commits.changed() => {}
+            _ = heartbeat.tick() => {
+                channel.send(&Message::Heartbeat { last_seq: shared.db.last_seq() }).await?;
+            }
+            msg = channel.recv() => match msg? {
+                None => return Ok(()),
+                Some(Message::Heartbeat { .. }) => {}
+                Some(other) => return Err(Error::Protocol {
+                    peer,
+                    detail: format!("unexpected {} while serving", other.kind()),
+                }),
+            },
+            _ = silence => return Err(Error::Protocol {
+                peer,
+                detail: format!("silent for {dead_after:?}: connection presumed dead"),
+            }),
+            _ = stopped(&mut shutdown) => return Ok(()),
+        }
+    }
+}
+
+/// Streams every entry above `cursor` from one snapshot, in byte-bounded batches, then `End`.
+/// A blocking thread reads RocksDB; a channel of two batches bounds what waits in memory.
+async fn send_round<T: Transport, S: AsyncRead + AsyncWrite + Unpin>(
+    shared: &Arc<Shared<T>>,
+    channel: &mut Channel<S>,
+    cursor: u64,
+) -> Result<u64> {
+    let (tx, mut rx) = mpsc::channel::<Result<RoundItem>>(2);
+    let db = shared.db.clone();
+    let batch_bytes = shared.config.sync_batch_bytes;
+    tokio::task::spawn_blocking(move || {
+        let mut changes = db.changes_since(cursor);
+        if changes.cursor_ahead() {
+            // The puller's cursor belongs to another life of this database: send everything.
+            changes = db.changes_since(0);
+        }
+        let high = changes.high_seq();
+        loop {
+            match changes.next_batch(batch_bytes) {
+                Ok(batch) if batch.is_empty() => break,
+                Ok(batch) => {
+                    if tx.blocking_send(Ok(RoundItem::Batch(batch))).is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    return;
+                }
+            }
+        }
+        let _ = tx.blocking_send(Ok(RoundItem::End(high)));
+    });
+    while let Some(item) = rx.recv().await {
+        match item? {
+            RoundItem::Batch(entries) => channel.send(&Message::Batch { entries }).await?,
+            RoundItem::End(high) => {
+                channel.send(&Message::End { high_seq: high }).await?;
+                return Ok(high);
+            }
+        }
+    }
+    Err(Error::Protocol {
+        peer: channel.peer().to_string(),
+        detail: "the log reader stopped".into(),
+    })
+}

@@ -1,0 +1,81 @@
+//! Helpers shared by the replication tests: nodes on loopback with port 0, polling until a
+//! deadline, comparing whole contents.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use meshkv::{Db, Node, NodeConfig, Options, Version};
+
+/// A test node: its folder, database and replicator.
+pub struct TestNode {
+    pub dir: tempfile::TempDir,
+    pub db: Db,
+    pub node: Node,
+}
+
+impl TestNode {
+    pub fn addr(&self) -> String {
+        self.node.local_addr().to_string()
+    }
+}
+
+/// A config on 127.0.0.1, port 0, fast heartbeats and reconnects.
+pub fn config(peers: Vec<String>) -> NodeConfig {
+    NodeConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        peers,
+        cluster: "test".into(),
+        heartbeat_interval: Duration::from_millis(100),
+        reconnect_min: Duration::from_millis(20),
+        reconnect_max: Duration::from_millis(500),
+        initial_sync_timeout: Duration::from_secs(3),
+        ..NodeConfig::default()
+    }
+}
+
+pub async fn start(config: NodeConfig) -> TestNode {
+    let dir = tempfile::tempdir().unwrap();
+    start_in(dir, config).await
+}
+
+pub async fn start_in(dir: tempfile::TempDir, config: NodeConfig) -> TestNode {
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let node = Node::start(db.clone(), config).await.unwrap();
+    TestNode { dir, db, node }
+}
+
+/// Every key's value (or tombstone) and version.
+pub fn contents(db: &Db) -> BTreeMap<Vec<u8>, (Option<Vec<u8>>, Version)> {
+    db.changes_since(0)
+        .map(|r| {
+            let (_, e) = r.unwrap();
+            (e.key, (e.value, e.version))
+        })
+        .collect()
+}
+
+/// Polls `check` every 20 ms until it holds or `timeout` passes; panics with `what` then.
+pub async fn wait_until(timeout: Duration, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !check() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until every database holds identical contents and versions with `keys` live keys or
+/// tombstones in all.
+pub async fn converged(dbs: &[&Db], keys: usize, timeout: Duration) {
+    wait_until(timeout, "convergence", || {
+        let first = contents(dbs[0]);
+        first.len() == keys && dbs[1..].iter().all(|db| contents(db) == first)
+    })
+    .await;
+    for db in dbs {
+        assert!(db.verify().unwrap().is_clean());
+    }
+}
