@@ -125,14 +125,22 @@ fn noise_builder(psk: &[u8; 32]) -> Result<snow::Builder<'_>> {
     Ok(snow::Builder::new(params).psk(0, psk))
 }
 
-/// Dials: Noise as initiator (with keys), then hello out, hello or refusal in.
+/// Dials: Noise as initiator with key number `key` (the node starts with the first and moves to
+/// the next after a failed handshake, so a peer that does not know the new key yet is still
+/// reached), then hello out, hello or refusal in.
 pub(crate) async fn dial<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     peer: String,
     cfg: &HandshakeConfig,
+    key: usize,
 ) -> Result<(Channel<S>, Hello)> {
     let mut framed = Framed::new(stream, FrameCodec::new(PRE_AUTH_MAX));
-    let mut channel = match cfg.psks.first() {
+    let psk = if cfg.psks.is_empty() {
+        None
+    } else {
+        cfg.psks.get(key % cfg.psks.len())
+    };
+    let mut channel = match psk {
         None => Channel::plaintext(framed, PRE_AUTH_MAX, peer.clone()),
         Some(psk) => {
             let mut noise = noise_builder(psk)?
@@ -309,7 +317,7 @@ mod tests {
     ) {
         let (a, b) = tokio::io::duplex(1 << 20);
         tokio::join!(
-            dial(a, "listener".into(), &dialer),
+            dial(a, "listener".into(), &dialer, 0),
             accept(b, "dialer".into(), &listener)
         )
     }
@@ -358,6 +366,14 @@ mod tests {
         // The listener accepts any of its keys.
         let (d, l) = pair(cfg(1, &[b"k1"]), cfg(2, &[b"k2", b"k1"])).await;
         assert!(d.is_ok() && l.is_ok());
+        // A dialer whose first key the listener lacks is refused; its second key works.
+        let (a, b) = tokio::io::duplex(1 << 16);
+        let (rotating, old) = (cfg(1, &[b"k2", b"k1"]), cfg(2, &[b"k1"]));
+        let (d, _) = tokio::join!(
+            dial(a, "l".into(), &rotating, 1),
+            accept(b, "d".into(), &old)
+        );
+        assert!(d.is_ok());
         let (d, l) = pair(cfg(1, &[b"k1"]), cfg(2, &[b"k2"])).await;
         assert!(matches!(d, Err(Error::Handshake { .. })), "{:?}", d.err());
         assert!(matches!(l, Err(Error::Handshake { .. })));

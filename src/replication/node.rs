@@ -79,6 +79,8 @@ pub struct NodeStatus {
 struct PeerState {
     status: PeerStatus,
     peer_last_seq: Option<u64>,
+    /// Which cluster key to dial with: moves on after a failed handshake (key rotation).
+    key_index: usize,
     /// Set once the first sync attempt ended (a complete round, or a failure).
     attempted: watch::Sender<bool>,
 }
@@ -243,6 +245,7 @@ fn add_peer<T: Transport>(
                 refused: 0,
             },
             peer_last_seq: None,
+            key_index: 0,
             attempted,
         },
     );
@@ -311,6 +314,10 @@ async fn puller<T: Transport>(shared: Arc<Shared<T>>, address: String) {
             ) {
                 p.status.refused += 1;
             }
+            if matches!(result, Err(Error::Handshake { .. })) {
+                // Perhaps the peer does not know this key (yet, or any more): try the next.
+                p.key_index = p.key_index.wrapping_add(1);
+            }
             p.status.last_error = Some(error.clone());
             p.attempted.send_replace(true);
         });
@@ -332,9 +339,10 @@ async fn pull_session<T: Transport>(shared: &Arc<Shared<T>>, address: &str) -> R
     let stream = tokio::time::timeout(config.handshake_timeout, shared.transport.connect(address))
         .await
         .map_err(|_| handshake_timeout(address))??;
+    let key = shared.peers.lock().get(address).map_or(0, |p| p.key_index);
     let (mut channel, hello) = tokio::time::timeout(
         config.handshake_timeout,
-        handshake::dial(stream, address.to_string(), &shared.handshake),
+        handshake::dial(stream, address.to_string(), &shared.handshake, key),
     )
     .await
     .map_err(|_| handshake_timeout(address))??;
