@@ -370,14 +370,15 @@ async fn pull_session<T: Transport>(shared: &Arc<Shared<T>>, address: &str) -> R
     let mut heartbeat = tokio::time::interval(config.heartbeat_interval);
     let dead_after = config.heartbeat_interval * 3;
     let mut round = RoundStats::new();
+    // One deadline, moved only when a message arrives: a peer that goes silent without
+    // closing its socket is noticed within three heartbeat intervals.
+    let mut last_recv = tokio::time::Instant::now();
     loop {
         tokio::select! {
-            msg = tokio::time::timeout(dead_after, channel.recv()) => {
-                let msg = msg.map_err(|_| Error::Protocol {
-                    peer: address.to_string(),
-                    detail: format!("silent for {dead_after:?}: connection presumed dead"),
-                })??;
-                match msg {
+            biased;
+            msg = channel.recv() => {
+                last_recv = tokio::time::Instant::now();
+                match msg? {
                     None => return Ok(()),
                     Some(Message::Batch { entries }) => {
                         round.add(&entries);
@@ -415,7 +416,17 @@ async fn pull_session<T: Transport>(shared: &Arc<Shared<T>>, address: &str) -> R
             _ = heartbeat.tick() => {
                 channel.send(&Message::Heartbeat { last_seq: shared.db.last_seq() }).await?;
             }
+            _ = tokio::time::sleep_until(last_recv + dead_after) => {
+                return Err(silent(address, dead_after));
+            }
         }
+    }
+}
+
+fn silent(peer: &str, after: Duration) -> Error {
+    Error::Protocol {
+        peer: peer.to_string(),
+        detail: format!("silent for {after:?}: connection presumed dead"),
     }
 }
 
@@ -563,29 +574,34 @@ async fn serve<T: Transport>(
     let mut shutdown = shared.shutdown.subscribe();
     let mut heartbeat = tokio::time::interval(config.heartbeat_interval);
     let mut first = true;
+    let mut last_recv = tokio::time::Instant::now();
     loop {
         if first || shared.db.last_seq() > cursor {
             first = false;
             cursor = send_round(shared, &mut channel, cursor).await?;
+            // The dialer's heartbeats wait unread during a round: count from its end.
+            last_recv = last_recv.max(tokio::time::Instant::now() - config.heartbeat_interval);
         }
-        let silence = tokio::time::sleep(dead_after);
         tokio::select! {
+            biased;
+            msg = channel.recv() => {
+                last_recv = tokio::time::Instant::now();
+                match msg? {
+                    None => return Ok(()),
+                    Some(Message::Heartbeat { .. }) => {}
+                    Some(other) => return Err(Error::Protocol {
+                        peer,
+                        detail: format!("unexpected {} while serving", other.kind()),
+                    }),
+                }
+            }
             _ = commits.changed() => {}
             _ = heartbeat.tick() => {
                 channel.send(&Message::Heartbeat { last_seq: shared.db.last_seq() }).await?;
             }
-            msg = channel.recv() => match msg? {
-                None => return Ok(()),
-                Some(Message::Heartbeat { .. }) => {}
-                Some(other) => return Err(Error::Protocol {
-                    peer,
-                    detail: format!("unexpected {} while serving", other.kind()),
-                }),
-            },
-            _ = silence => return Err(Error::Protocol {
-                peer,
-                detail: format!("silent for {dead_after:?}: connection presumed dead"),
-            }),
+            _ = tokio::time::sleep_until(last_recv + dead_after) => {
+                return Err(silent(&peer, dead_after));
+            }
             _ = stopped(&mut shutdown) => return Ok(()),
         }
     }
