@@ -56,6 +56,7 @@ pub use error::{Error, Result};
 pub use log::Changes;
 pub use options::{
     Durability, Options, DEFAULT_CACHE_SIZE, DEFAULT_MAX_KEY_SIZE, DEFAULT_MAX_VALUE_SIZE,
+    DEFAULT_WRITE_BUFFER_SIZE,
 };
 pub use replication::{Node, NodeConfig, NodeStatus, PeerSource, PeerStatus};
 pub use resolver::{Candidate, Choice, LastWriteWins, Resolver};

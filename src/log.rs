@@ -75,61 +75,43 @@ impl<'a> Changes<'a> {
         self.after
     }
 
-    /// Takes the next entries until their encoded size reaches `max_bytes` (at least one entry
-    /// when any is left), for byte-bounded sync batches. Empty when the feed is exhausted.
+    /// Takes the next entries until their size reaches `max_bytes` (at least one entry when any
+    /// is left), for byte-bounded sync batches. Empty when the feed is exhausted.
+    ///
+    /// Values are read from the snapshot with one MultiGet per chunk of entries; a chunk holds
+    /// as many entries as the average size seen so far says fit in what is left of the budget
+    /// (one at first, at most 256), so the overshoot stays within about one chunk.
     pub fn next_batch(&mut self, max_bytes: usize) -> Result<Vec<(u64, Entry)>> {
         let mut out = Vec::new();
         let mut bytes = 0usize;
         while bytes < max_bytes {
-            match self.next() {
-                Some(item) => {
-                    let (seq, entry) = item?;
-                    bytes += entry.key.len() + entry.value.as_ref().map_or(0, Vec::len) + 48;
-                    out.push((seq, entry));
+            let average = if out.is_empty() {
+                max_bytes
+            } else {
+                bytes / out.len()
+            }
+            .max(1);
+            let room = ((max_bytes - bytes) / average).clamp(1, 256);
+            let mut chunk = Vec::with_capacity(room);
+            while chunk.len() < room {
+                match self.next_log() {
+                    Some(item) => chunk.push(item?),
+                    None => break,
                 }
-                None => break,
+            }
+            if chunk.is_empty() {
+                break;
+            }
+            for (seq, entry) in self.with_values(chunk)? {
+                bytes += entry.key.len() + entry.value.as_ref().map_or(0, Vec::len) + 48;
+                out.push((seq, entry));
             }
         }
         Ok(out)
     }
 
-    fn read_current(&self) -> Result<(u64, Entry)> {
-        let (k, v) = self
-            .iter
-            .item()
-            .ok_or_else(|| Error::corrupt("log", "iterator lost its position"))?;
-        let seq = SeqKey::decode(k)?.0;
-        let entry = LogEntry::decode(seq, v)?;
-        let value = match entry.op {
-            Op::Delete => None,
-            Op::Put => {
-                let value = self
-                    .snapshot
-                    .get_cf(self.store.cf(cf::DATA), &entry.key)?
-                    .ok_or_else(|| {
-                        Error::corrupt(
-                            format!("log entry {seq}"),
-                            "a put whose value is missing from the data column family",
-                        )
-                    })?;
-                Some(value)
-            }
-        };
-        Ok((
-            seq,
-            Entry {
-                key: entry.key,
-                value,
-                version: entry.version,
-            },
-        ))
-    }
-}
-
-impl Iterator for Changes<'_> {
-    type Item = Result<(u64, Entry)>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+    /// The next log entry without its value.
+    fn next_log(&mut self) -> Option<Result<(u64, LogEntry)>> {
         if self.done {
             return None;
         }
@@ -144,10 +126,76 @@ impl Iterator for Changes<'_> {
                 Err(e) => Some(Err(e.into())),
             };
         }
-        let item = self.read_current();
+        let item = self
+            .iter
+            .item()
+            .ok_or_else(|| Error::corrupt("log", "iterator lost its position"));
+        let item = item.and_then(|(k, v)| {
+            let seq = SeqKey::decode(k)?.0;
+            Ok((seq, LogEntry::decode(seq, v)?))
+        });
         if item.is_err() {
             self.done = true;
         }
         Some(item)
+    }
+
+    /// Reads the values of `entries` (puts) from the snapshot with one MultiGet.
+    fn with_values(&self, entries: Vec<(u64, LogEntry)>) -> Result<Vec<(u64, Entry)>> {
+        let puts: Vec<&[u8]> = entries
+            .iter()
+            .filter(|(_, e)| e.op == Op::Put)
+            .map(|(_, e)| e.key.as_slice())
+            .collect();
+        let mut opts = ReadOptions::default();
+        opts.set_snapshot(&self.snapshot);
+        let mut values = self
+            .store
+            .db
+            .batched_multi_get_cf_opt(self.store.cf(cf::DATA), puts.iter(), false, &opts)
+            .into_iter();
+        let mut out = Vec::with_capacity(entries.len());
+        for (seq, e) in entries {
+            let value = match e.op {
+                Op::Delete => None,
+                Op::Put => match values.next() {
+                    Some(Ok(Some(v))) => Some(v.to_vec()),
+                    Some(Err(err)) => return Err(err.into()),
+                    _ => {
+                        return Err(Error::corrupt(
+                            format!("log entry {seq}"),
+                            "a put whose value is missing from the data column family",
+                        ))
+                    }
+                },
+            };
+            out.push((
+                seq,
+                Entry {
+                    key: e.key,
+                    value,
+                    version: e.version,
+                },
+            ));
+        }
+        Ok(out)
+    }
+}
+
+impl Iterator for Changes<'_> {
+    type Item = Result<(u64, Entry)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let item = self.next_log()?;
+        let result = item
+            .and_then(|entry| self.with_values(vec![entry]))
+            .and_then(|mut one| {
+                one.pop()
+                    .ok_or_else(|| Error::corrupt("log", "lost an entry"))
+            });
+        if result.is_err() {
+            self.done = true;
+        }
+        Some(result)
     }
 }

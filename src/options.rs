@@ -32,6 +32,9 @@ pub struct Options {
     pub max_value_size: usize,
     /// Size of RocksDB's block cache, in bytes. Default 64 MiB; at least 1 MiB.
     pub cache_size: usize,
+    /// Memory for RocksDB's memtables, all column families together, in bytes: writes are
+    /// flushed to disk before they take more. Default 64 MiB; at least 4 MiB.
+    pub write_buffer_size: usize,
 }
 
 /// Default `max_key_size`: 64 KiB.
@@ -40,6 +43,8 @@ pub const DEFAULT_MAX_KEY_SIZE: usize = 64 << 10;
 pub const DEFAULT_MAX_VALUE_SIZE: usize = 64 << 20;
 /// Default `cache_size`: 64 MiB.
 pub const DEFAULT_CACHE_SIZE: usize = 64 << 20;
+/// Default `write_buffer_size`: 64 MiB.
+pub const DEFAULT_WRITE_BUFFER_SIZE: usize = 64 << 20;
 
 impl Default for Options {
     fn default() -> Self {
@@ -49,6 +54,7 @@ impl Default for Options {
             max_key_size: DEFAULT_MAX_KEY_SIZE,
             max_value_size: DEFAULT_MAX_VALUE_SIZE,
             cache_size: DEFAULT_CACHE_SIZE,
+            write_buffer_size: DEFAULT_WRITE_BUFFER_SIZE,
         }
     }
 }
@@ -84,6 +90,12 @@ impl Options {
         self
     }
 
+    /// Sets [`Options::write_buffer_size`] (default 64 MiB).
+    pub fn write_buffer_size(mut self, bytes: usize) -> Self {
+        self.write_buffer_size = bytes;
+        self
+    }
+
     /// Checks every field; the error names the first bad one.
     pub fn validate(&self) -> Result<()> {
         let bad =
@@ -102,6 +114,12 @@ impl Options {
         }
         if self.cache_size < 1 << 20 {
             return bad("cache_size", format!("{} is below 1 MiB", self.cache_size));
+        }
+        if self.write_buffer_size < 4 << 20 {
+            return bad(
+                "write_buffer_size",
+                format!("{} is below 4 MiB", self.write_buffer_size),
+            );
         }
         if let Some(id) = self.node_id {
             if id.is_nil() {

@@ -401,7 +401,7 @@ impl Store {
     }
 
     /// Rejects a remote entry whose version no honest peer can have produced.
-    fn check_remote(&self, e: &Entry) -> Result<()> {
+    fn check_remote(&self, e: &Entry, future_limit: u64) -> Result<()> {
         self.check_key(&e.key)?;
         if let Some(v) = &e.value {
             self.check_value(v)?;
@@ -419,8 +419,7 @@ impl Store {
         if v.origin.is_nil() {
             return bad("the origin node id is all zeros".into());
         }
-        let limit = hlc::wall_clock().saturating_add(MAX_REMOTE_FUTURE);
-        if v.timestamp > limit {
+        if v.timestamp > future_limit {
             return bad(format!(
                 "timestamp {} ms is more than a day ahead of this node's clock",
                 hlc::millis(v.timestamp)
@@ -431,20 +430,29 @@ impl Store {
 
     /// Applies remote entries (DESIGN.md invariants 5 and 6) in one batch.
     pub(crate) fn apply(&self, entries: &[Entry], resolver: &dyn Resolver) -> Result<ApplyReport> {
+        let future_limit = hlc::wall_clock().saturating_add(MAX_REMOTE_FUTURE);
         for e in entries {
-            self.check_remote(e)?;
+            self.check_remote(e, future_limit)?;
         }
         let (data, log, index) = (self.cf(cf::DATA), self.cf(cf::LOG), self.cf(cf::INDEX));
+        let keys: Vec<&[u8]> = entries.iter().map(|e| e.key.as_slice()).collect();
+        let bytes: usize = entries
+            .iter()
+            .map(|e| batch_bytes(&e.key, e.value.as_deref().unwrap_or_default()))
+            .sum();
         let mut state = self.commit.lock();
-        let mut batch = WriteBatch::default();
+        // Every local index record with one MultiGet, under the lock.
+        let found = self.read_indexes(&keys);
+        let mut batch = WriteBatch::with_capacity_bytes(bytes + 64);
         // Keys this batch already wrote: their record and value.
-        let mut overlay: HashMap<&[u8], (IndexRecord, Option<&[u8]>)> = HashMap::new();
+        let mut overlay: HashMap<&[u8], (IndexRecord, Option<&[u8]>), KeyHasher> =
+            HashMap::with_capacity_and_hasher(entries.len(), KeyHasher);
         let mut report = ApplyReport::default();
-        for e in entries {
+        for (e, from_disk) in entries.iter().zip(found) {
             state.hlc.observe(e.version.timestamp);
             let local = match overlay.get(e.key.as_slice()) {
                 Some(&(rec, _)) => Some(rec),
-                None => self.read_index(&e.key)?,
+                None => from_disk?,
             };
             let remote = Candidate {
                 key: &e.key,

@@ -40,6 +40,8 @@ pub fn rocksdb_options(options: &Options) -> (rocksdb::Options, Vec<ColumnFamily
     let mut db = rocksdb::Options::default();
     db.increase_parallelism(parallelism as i32);
     db.set_compression_type(DBCompressionType::Lz4);
+    // One memtable budget for all column families, so memory stays bounded whatever the mix.
+    db.set_db_write_buffer_size(options.write_buffer_size);
 
     let table = |bloom: bool| {
         let mut t = BlockBasedOptions::default();
