@@ -445,7 +445,7 @@ impl Store {
         let found = self.read_indexes(&keys);
         let mut batch = WriteBatch::with_capacity_bytes(bytes + 64);
         // Keys this batch already wrote: their record and value.
-        let mut overlay: HashMap<&[u8], (IndexRecord, Option<&[u8]>), KeyHasher> =
+        let mut overlay: ApplyOverlay<'_> =
             HashMap::with_capacity_and_hasher(entries.len(), KeyHasher);
         let mut report = ApplyReport::default();
         for (e, from_disk) in entries.iter().zip(found) {
@@ -529,6 +529,9 @@ impl Store {
         Ok(report)
     }
 }
+
+/// Keys an apply already wrote in its batch: their new record and value.
+type ApplyOverlay<'a> = HashMap<&'a [u8], (IndexRecord, Option<&'a [u8]>), KeyHasher>;
 
 /// A fast hasher for the commit's overlay of keys: keys come from this node's own writers, so
 /// resistance to hash flooding is not needed here (FNV-1a over 8-byte words).
