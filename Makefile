@@ -1,5 +1,5 @@
 # The two quick-start commands (see README.md). Each does its own set-up.
-#   make demo   build meshkv and run its example (a local database: writes, scan, log, verify)
+#   make demo   build meshkv and run its demo: three nodes replicating on loopback
 #   make test   run the whole test suite (what CI runs after fmt and clippy)
 #   make bench  the storage benchmark with its meshkv/raw RocksDB ratios
 
@@ -9,7 +9,7 @@ setup:
 	@bash scripts/setup.sh
 
 demo: setup
-	cargo run --quiet --bin meshkv -- example
+	cargo run --quiet --bin meshkv -- demo
 
 test: setup
 	cargo test

@@ -161,6 +161,13 @@ impl Db {
         Scan::prefix(&self.store, prefix.as_ref())
     }
 
+    /// Makes every write so far durable (syncs RocksDB's write-ahead log): what a
+    /// `Durability::Buffered` write needs to survive power loss.
+    pub fn flush(&self) -> Result<()> {
+        self.store.db.flush_wal(true)?;
+        Ok(())
+    }
+
     /// Checks the storage invariants (see [`VerifyReport`]); cheap enough for tests and ops.
     pub fn verify(&self) -> Result<VerifyReport> {
         crate::verify::verify(&self.store)

@@ -1,17 +1,19 @@
 //! The `meshkv` command.
 //!
+//! - `meshkv demo`: three replicating nodes in one process on loopback (ports picked by the
+//!   system), each writing its own keys and one contested key, until all three agree.
 //! - `meshkv example [DIR]`: opens a database (in a temporary folder unless DIR is given), writes,
 //!   reads, deletes, prints the changes feed and the consistency report.
 //! - `meshkv verify DIR`: checks a database's storage invariants; exit code 1 when it finds a
 //!   problem.
 //!
-//! The replicating server and its demo come with the replication issues.
+//! The configurable server (`meshkv serve`) comes with a later issue.
 
 use std::process::ExitCode;
 
 use meshkv::{Db, Options};
 
-const USAGE: &str = "usage: meshkv example [DIR] | meshkv verify DIR";
+const USAGE: &str = "usage: meshkv demo | meshkv example [DIR] | meshkv verify DIR";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -21,6 +23,7 @@ fn main() -> ExitCode {
         .collect::<Vec<_>>()
         .as_slice()
     {
+        ["demo"] => demo(),
         ["example"] => example(None),
         ["example", dir] => example(Some(dir)),
         ["verify", dir] => verify(dir),
@@ -40,6 +43,121 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn demo() -> Result<ExitCode, Box<dyn std::error::Error>> {
+    use std::time::{Duration, Instant};
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let dirs = [
+            tempfile::tempdir()?,
+            tempfile::tempdir()?,
+            tempfile::tempdir()?,
+        ];
+        let mut dbs = Vec::new();
+        let mut nodes: Vec<meshkv::Node> = Vec::new();
+        for (i, dir) in dirs.iter().enumerate() {
+            let db = Db::open(dir.path(), Options::default())?;
+            let peers = nodes.iter().map(|n| n.local_addr().to_string()).collect();
+            let node = meshkv::Node::start(
+                db.clone(),
+                meshkv::NodeConfig {
+                    listen: "127.0.0.1:0".parse()?,
+                    peers,
+                    cluster: "demo".into(),
+                    heartbeat_interval: Duration::from_millis(200),
+                    ..meshkv::NodeConfig::default()
+                },
+            )
+            .await?;
+            println!(
+                "node {} ({}) listening on {}",
+                "ABC".as_bytes()[i] as char,
+                db.node_id(),
+                node.local_addr()
+            );
+            dbs.push(db);
+            nodes.push(node);
+        }
+        let names = ["A", "B", "C"];
+        for (i, db) in dbs.iter().enumerate() {
+            db.put(
+                format!("greeting/{}", names[i]),
+                format!("hello from {}", names[i]),
+            )?;
+            db.put("color", ["red", "green", "blue"][i])?; // the same key on all three
+            println!(
+                "{} wrote greeting/{} and color = {}",
+                names[i],
+                names[i],
+                ["red", "green", "blue"][i]
+            );
+        }
+        dbs[0].put("temporary", "soon gone")?;
+        let view = |db: &Db| -> Vec<(Vec<u8>, Option<Vec<u8>>, meshkv::Version)> {
+            let mut all: Vec<_> = db
+                .changes_since(0)
+                .filter_map(|r| r.ok())
+                .map(|(_, e)| (e.key, e.value, e.version))
+                .collect();
+            all.sort_by(|a, b| a.0.cmp(&b.0));
+            all
+        };
+        let start = Instant::now();
+        let mut deleted = false;
+        loop {
+            if !deleted && dbs[2].get("temporary")?.is_some() {
+                dbs[2].delete("temporary")?;
+                println!("C deleted temporary (written on A)");
+                deleted = true;
+            }
+            let first = view(&dbs[0]);
+            if deleted && first.len() == 5 && dbs.iter().all(|d| view(d) == first) {
+                break;
+            }
+            if start.elapsed() > Duration::from_secs(20) {
+                return Err("the nodes did not converge within 20 s".into());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        println!("converged in {:?}; every node holds:", start.elapsed());
+        for (key, value, version) in view(&dbs[0]) {
+            let shown = value.map_or("(deleted)".to_string(), |v| {
+                String::from_utf8_lossy(&v).into_owned()
+            });
+            println!(
+                "  {:<12} {:<16} clock {} from {}",
+                String::from_utf8_lossy(&key),
+                shown,
+                version.clock,
+                &version.origin.to_string()[..8]
+            );
+        }
+        println!(
+            "color: the three writes had clock 1; last-writer-wins picked the same one everywhere"
+        );
+        for (i, node) in nodes.iter().enumerate() {
+            let status = node.status();
+            for p in status.peers {
+                println!(
+                    "  {} -> {:<16} connected {:<5} cursor {:>3} behind {}",
+                    names[i],
+                    p.address,
+                    p.connected,
+                    p.cursor.unwrap_or(0),
+                    p.entries_behind.unwrap_or(0)
+                );
+            }
+        }
+        for (db, name) in dbs.iter().zip(names) {
+            let report = db.verify()?;
+            println!("{name}: verify clean = {}", report.is_clean());
+        }
+        for node in nodes {
+            node.shutdown().await?;
+        }
+        Ok(ExitCode::SUCCESS)
+    })
 }
 
 fn example(dir: Option<&str>) -> Result<ExitCode, Box<dyn std::error::Error>> {

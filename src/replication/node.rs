@@ -22,6 +22,7 @@ use rand::Rng;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use super::channel::Channel;
 use super::config::NodeConfig;
@@ -251,10 +252,11 @@ fn add_peer<T: Transport>(
     );
     drop(peers);
     let s = Arc::clone(shared);
+    let span = tracing::info_span!("pull", peer = %address);
     shared
         .tasks
         .lock()
-        .spawn_on(puller(s, address), &shared.runtime);
+        .spawn_on(puller(s, address).instrument(span), &shared.runtime);
     Some(rx)
 }
 
@@ -364,7 +366,7 @@ async fn pull_session<T: Transport>(shared: &Arc<Shared<T>>, address: &str) -> R
         p.status.cursor = cursor;
         p.status.last_error = None;
     });
-    tracing::info!(peer = %address, node = %peer_id, cursor = ?cursor, "pulling");
+    tracing::info!(peer = %address, node = %peer_id, cursor = ?cursor, "connected; catch-up starts above the cursor");
     channel.send(&Message::Pull { cursor }).await?;
 
     let mut heartbeat = tokio::time::interval(config.heartbeat_interval);
@@ -506,13 +508,15 @@ async fn accept_loop<T: Transport>(shared: Arc<Shared<T>>, listener: T::Listener
         };
         let s = Arc::clone(&shared);
         let runtime = shared.runtime.clone();
+        let span = tracing::info_span!("serve", peer = %addr);
         shared.tasks.lock().spawn_on(
             async move {
                 let _permit = permit;
                 if let Err(e) = serve(&s, stream, addr).await {
                     tracing::info!(peer = %addr, error = %e, "serving connection ended");
                 }
-            },
+            }
+            .instrument(span),
             &runtime,
         );
     }
