@@ -168,6 +168,26 @@ impl Db {
         Ok(())
     }
 
+    /// Writes every column family's memtable out to table files (before a backup or a copy of
+    /// the folder, or to measure reads of data at rest).
+    pub fn flush_memtables(&self) -> Result<()> {
+        for name in crate::storage::keys::cf::ALL {
+            self.store.db.flush_cf(self.store.cf(name))?;
+        }
+        Ok(())
+    }
+
+    /// Compacts every column family over its whole key range (reclaims space of overwritten
+    /// values and superseded log entries; evens out read paths).
+    pub fn compact(&self) -> Result<()> {
+        for name in crate::storage::keys::cf::ALL {
+            self.store
+                .db
+                .compact_range_cf(self.store.cf(name), None::<&[u8]>, None::<&[u8]>);
+        }
+        Ok(())
+    }
+
     /// Checks the storage invariants (see [`VerifyReport`]); cheap enough for tests and ops.
     pub fn verify(&self) -> Result<VerifyReport> {
         crate::verify::verify(&self.store)
