@@ -371,41 +371,44 @@ async fn pull_session<T: Transport>(shared: &Arc<Shared<T>>, address: &str) -> R
 
     let mut heartbeat = tokio::time::interval(config.heartbeat_interval);
     let dead_after = config.heartbeat_interval * 3;
-    let mut round = RoundStats::new();
+    // Batches are applied by a second task while this one reads the next from the socket;
+    // the channel of two batches bounds what waits in memory, and the applier stores the
+    // cursor only after every batch before an `End` is committed (invariant 8).
+    let (to_apply, applying) = mpsc::channel::<Applied>(2);
+    let mut applier = AbortOnDrop(tokio::spawn(applier(
+        Arc::clone(shared),
+        address.to_string(),
+        peer_id,
+        applying,
+    )));
     // One deadline, moved only when a message arrives: a peer that goes silent without
     // closing its socket is noticed within three heartbeat intervals.
     let mut last_recv = tokio::time::Instant::now();
     loop {
         tokio::select! {
             biased;
+            done = &mut applier.0 => {
+                return match done {
+                    Ok(Err(e)) => Err(e),
+                    _ => Err(Error::Protocol {
+                        peer: address.to_string(),
+                        detail: "the applier stopped".into(),
+                    }),
+                };
+            }
             msg = channel.recv() => {
                 last_recv = tokio::time::Instant::now();
-                match msg? {
+                let work = match msg? {
                     None => return Ok(()),
-                    Some(Message::Batch { entries }) => {
-                        round.add(&entries);
-                        let entries: Vec<Entry> = entries.into_iter().map(|(_, e)| e).collect();
-                        let (db, resolver) = (shared.db.clone(), Arc::clone(&config.resolver));
-                        blocking(move || db.apply(&entries, &*resolver)).await?;
-                    }
-                    Some(Message::End { high_seq }) => {
-                        let db = shared.db.clone();
-                        blocking(move || db.set_peer_cursor(peer_id, high_seq)).await?;
-                        round.finish(address, high_seq);
-                        shared.with_peer(address, |p| {
-                            p.status.cursor = Some(high_seq);
-                            let last = p.peer_last_seq.unwrap_or(high_seq).max(high_seq);
-                            p.peer_last_seq = Some(last);
-                            p.status.entries_behind = Some(last - high_seq);
-                            p.attempted.send_replace(true);
-                        });
-                    }
+                    Some(Message::Batch { entries }) => Applied::Batch(entries),
+                    Some(Message::End { high_seq }) => Applied::End(high_seq),
                     Some(Message::Heartbeat { last_seq }) => {
                         shared.with_peer(address, |p| {
                             p.peer_last_seq = Some(last_seq);
                             let cursor = p.status.cursor.unwrap_or(0);
                             p.status.entries_behind = Some(last_seq.saturating_sub(cursor));
                         });
+                        continue;
                     }
                     Some(other) => {
                         return Err(Error::Protocol {
@@ -413,6 +416,10 @@ async fn pull_session<T: Transport>(shared: &Arc<Shared<T>>, address: &str) -> R
                             detail: format!("unexpected {} while pulling", other.kind()),
                         })
                     }
+                };
+                if to_apply.send(work).await.is_err() {
+                    // The applier failed: its error comes out of the branch above.
+                    continue;
                 }
             }
             _ = heartbeat.tick() => {
@@ -423,6 +430,54 @@ async fn pull_session<T: Transport>(shared: &Arc<Shared<T>>, address: &str) -> R
             }
         }
     }
+}
+
+/// Work for the applier of a pulling connection.
+enum Applied {
+    Batch(Vec<(u64, Entry)>),
+    End(u64),
+}
+
+/// Aborts a task when dropped (the applier of a connection that ended).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Applies a connection's batches in order; stores the cursor at each `End`.
+async fn applier<T: Transport>(
+    shared: Arc<Shared<T>>,
+    address: String,
+    peer_id: NodeId,
+    mut work: mpsc::Receiver<Applied>,
+) -> Result<()> {
+    let mut round = RoundStats::new();
+    while let Some(item) = work.recv().await {
+        match item {
+            Applied::Batch(entries) => {
+                round.add(&entries);
+                let entries: Vec<Entry> = entries.into_iter().map(|(_, e)| e).collect();
+                let (db, resolver) = (shared.db.clone(), Arc::clone(&shared.config.resolver));
+                blocking(move || db.apply(&entries, &*resolver)).await?;
+            }
+            Applied::End(high_seq) => {
+                let db = shared.db.clone();
+                blocking(move || db.set_peer_cursor(peer_id, high_seq)).await?;
+                round.finish(&address, high_seq);
+                shared.with_peer(&address, |p| {
+                    p.status.cursor = Some(high_seq);
+                    let last = p.peer_last_seq.unwrap_or(high_seq).max(high_seq);
+                    p.peer_last_seq = Some(last);
+                    p.status.entries_behind = Some(last - high_seq);
+                    p.attempted.send_replace(true);
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 fn silent(peer: &str, after: Duration) -> Error {
