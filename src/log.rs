@@ -32,6 +32,10 @@ pub struct Changes<'a> {
     cursor_ahead: bool,
     started: bool,
     done: bool,
+    /// Entries read with their values but not yet handed out (a chunk cut at the byte budget).
+    leftover: std::collections::VecDeque<(u64, Entry)>,
+    /// The largest entry seen so far, to size value reads.
+    largest: usize,
 }
 
 impl<'a> Changes<'a> {
@@ -54,6 +58,8 @@ impl<'a> Changes<'a> {
             cursor_ahead: after > high,
             started: false,
             done: after == u64::MAX,
+            leftover: std::collections::VecDeque::new(),
+            largest: 0,
         }
     }
 
@@ -75,23 +81,34 @@ impl<'a> Changes<'a> {
         self.after
     }
 
-    /// Takes the next entries until their size reaches `max_bytes` (at least one entry when any
-    /// is left), for byte-bounded sync batches. Empty when the feed is exhausted.
+    /// Takes the next entries while their size stays within `max_bytes` (always at least one
+    /// entry when any is left, so one entry may exceed it alone), for byte-bounded sync batches.
+    /// Empty when the feed is exhausted.
     ///
-    /// Values are read from the snapshot with one MultiGet per chunk of entries; a chunk holds
-    /// as many entries as the average size seen so far says fit in what is left of the budget
-    /// (one at first, at most 256), so the overshoot stays within about one chunk.
+    /// Values are read from the snapshot with one MultiGet per chunk; a chunk holds as many
+    /// entries as fit in what is left of the budget at the size of the largest entry seen so
+    /// far (one at first, at most 256). Entries read past the budget wait for the next batch.
     pub fn next_batch(&mut self, max_bytes: usize) -> Result<Vec<(u64, Entry)>> {
         let mut out = Vec::new();
         let mut bytes = 0usize;
-        while bytes < max_bytes {
-            let average = if out.is_empty() {
-                max_bytes
-            } else {
-                bytes / out.len()
+        loop {
+            if let Some((seq, entry)) = self.leftover.pop_front() {
+                let size = entry_size(&entry);
+                if !out.is_empty() && bytes + size > max_bytes {
+                    self.leftover.push_front((seq, entry));
+                    return Ok(out);
+                }
+                bytes += size;
+                out.push((seq, entry));
+                continue;
             }
-            .max(1);
-            let room = ((max_bytes - bytes) / average).clamp(1, 256);
+            if bytes >= max_bytes {
+                return Ok(out);
+            }
+            let room = match self.largest {
+                0 => 1,
+                largest => ((max_bytes - bytes) / largest).clamp(1, 256),
+            };
             let mut chunk = Vec::with_capacity(room);
             while chunk.len() < room {
                 match self.next_log() {
@@ -100,14 +117,13 @@ impl<'a> Changes<'a> {
                 }
             }
             if chunk.is_empty() {
-                break;
+                return Ok(out);
             }
-            for (seq, entry) in self.with_values(chunk)? {
-                bytes += entry.key.len() + entry.value.as_ref().map_or(0, Vec::len) + 48;
-                out.push((seq, entry));
+            for item in self.with_values(chunk)? {
+                self.largest = self.largest.max(entry_size(&item.1));
+                self.leftover.push_back(item);
             }
         }
-        Ok(out)
     }
 
     /// The next log entry without its value.
@@ -182,10 +198,18 @@ impl<'a> Changes<'a> {
     }
 }
 
+/// An entry's size in a sync batch: key, value and about 48 bytes of sequence and version.
+fn entry_size(entry: &Entry) -> usize {
+    entry.key.len() + entry.value.as_ref().map_or(0, Vec::len) + 48
+}
+
 impl Iterator for Changes<'_> {
     type Item = Result<(u64, Entry)>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if let Some(item) = self.leftover.pop_front() {
+            return Some(Ok(item));
+        }
         let item = self.next_log()?;
         let result = item
             .and_then(|entry| self.with_values(vec![entry]))
