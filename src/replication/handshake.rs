@@ -265,7 +265,7 @@ pub(crate) async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
         return Err(Error::Refused { peer, reason });
     }
     channel.send(&hello(cfg)).await?;
-    channel.set_max_message(cfg.max_message);
+    // The listener only ever receives pulls and heartbeats: it keeps the small limit.
     Ok((channel, theirs))
 }
 
@@ -339,7 +339,7 @@ mod tests {
         let (mut lc, dh) = l.unwrap();
         assert_eq!(lh.node_id, NodeId([2; 16]));
         assert_eq!(dh.advertise.as_deref(), Some("node1"));
-        // A message larger than one Noise message travels in chunks.
+        // A message larger than one Noise message travels in chunks (listener to dialer).
         let big = Message::Batch {
             entries: vec![(
                 1,
@@ -354,8 +354,11 @@ mod tests {
                 },
             )],
         };
+        lc.send(&big).await.unwrap();
+        assert_eq!(dc.recv().await.unwrap(), Some(big.clone()));
+        // The listener only takes small messages (pulls and heartbeats).
         dc.send(&big).await.unwrap();
-        assert_eq!(lc.recv().await.unwrap(), Some(big));
+        assert!(matches!(lc.recv().await, Err(Error::Protocol { .. })));
 
         let (d, l) = pair(cfg(1, &[]), cfg(2, &[])).await;
         assert!(d.is_ok() && l.is_ok());

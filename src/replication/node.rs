@@ -62,6 +62,8 @@ pub struct PeerStatus {
     pub last_error: Option<String>,
     /// Handshakes with this peer refused (by either side).
     pub refused: u64,
+    /// Entries from this peer skipped as invalid (implausible versions, over our size limits).
+    pub invalid_entries: u64,
 }
 
 /// A snapshot of the node's state.
@@ -158,13 +160,16 @@ impl<T: Transport> Node<T> {
                 .lock()
                 .spawn_on(accept_loop(s, listener), &runtime);
         }
+        // The node exists before the wait: if the caller gives up on `start` (a timeout around
+        // it), dropping this future drops the node, which stops every task.
+        let node = Node { shared };
         let mut waits = Vec::new();
-        for peer in shared.config.peers.clone() {
-            if let Some(rx) = add_peer(&shared, peer, PeerSource::Configured) {
+        for peer in node.shared.config.peers.clone() {
+            if let Some(rx) = add_peer(&node.shared, peer, PeerSource::Configured) {
                 waits.push(rx);
             }
         }
-        let deadline = tokio::time::sleep(shared.config.initial_sync_timeout);
+        let deadline = tokio::time::sleep(node.shared.config.initial_sync_timeout);
         tokio::pin!(deadline);
         for mut rx in waits {
             tokio::select! {
@@ -172,7 +177,7 @@ impl<T: Transport> Node<T> {
                 _ = &mut deadline => break,
             }
         }
-        Ok(Node { shared })
+        Ok(node)
     }
 
     /// The bound listen address.
@@ -227,8 +232,25 @@ fn add_peer<T: Transport>(
     if Some(&address) == shared.handshake.advertise.as_ref() {
         return None;
     }
+    let well_formed = address
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+    if !well_formed || address.len() > 255 {
+        tracing::warn!(peer = %address, "ignoring a peer address that is not host:port");
+        return None;
+    }
     let mut peers = shared.peers.lock();
     if peers.contains_key(&address) {
+        return None;
+    }
+    // Addresses learned from hellos are capped, so connecting peers cannot make this node
+    // dial without bound.
+    let learned = peers
+        .values()
+        .filter(|p| p.status.source == PeerSource::Dialed)
+        .count();
+    if source == PeerSource::Dialed && learned >= shared.config.max_connections {
+        tracing::warn!(peer = %address, "too many learned peers; not dialing back");
         return None;
     }
     let (attempted, rx) = watch::channel(false);
@@ -244,6 +266,7 @@ fn add_peer<T: Transport>(
                 entries_behind: None,
                 last_error: None,
                 refused: 0,
+                invalid_entries: 0,
             },
             peer_last_seq: None,
             key_index: 0,
@@ -253,10 +276,7 @@ fn add_peer<T: Transport>(
     drop(peers);
     let s = Arc::clone(shared);
     let span = tracing::info_span!("pull", peer = %address);
-    shared
-        .tasks
-        .lock()
-        .spawn_on(puller(s, address).instrument(span), &shared.runtime);
+    shared.spawn(puller(s, address).instrument(span));
     Some(rx)
 }
 
@@ -273,6 +293,14 @@ where
 }
 
 impl<T: Transport> Shared<T> {
+    /// Spawns a task of this node, after reaping the ones that ended (a `JoinSet` keeps them
+    /// until joined).
+    fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        let mut tasks = self.tasks.lock();
+        while tasks.try_join_next().is_some() {}
+        tasks.spawn_on(task, &self.runtime);
+    }
+
     fn with_peer(&self, address: &str, f: impl FnOnce(&mut PeerState)) {
         if let Some(p) = self.peers.lock().get_mut(address) {
             f(p);
@@ -340,7 +368,12 @@ async fn pull_session<T: Transport>(shared: &Arc<Shared<T>>, address: &str) -> R
     let config = &shared.config;
     let stream = tokio::time::timeout(config.handshake_timeout, shared.transport.connect(address))
         .await
-        .map_err(|_| handshake_timeout(address))??;
+        .map_err(|_| {
+            Error::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("connecting to {address} timed out"),
+            ))
+        })??;
     let key = shared.peers.lock().get(address).map_or(0, |p| p.key_index);
     let (mut channel, hello) = tokio::time::timeout(
         config.handshake_timeout,
@@ -382,13 +415,19 @@ async fn pull_session<T: Transport>(shared: &Arc<Shared<T>>, address: &str) -> R
         applying,
     )));
     // One deadline, moved only when a message arrives: a peer that goes silent without
-    // closing its socket is noticed within three heartbeat intervals.
+    // closing its socket is noticed within three heartbeat intervals. While the applier is
+    // behind, this task stops reading (backpressure) but keeps sending heartbeats, and the
+    // deadline waits until it reads again.
     let mut last_recv = tokio::time::Instant::now();
+    let mut pending: Option<Applied> = None;
+    let mut closing = false;
     loop {
         tokio::select! {
             biased;
             done = &mut applier.0 => {
                 return match done {
+                    // The peer closed the connection and everything it sent is applied.
+                    Ok(Ok(())) if closing => Ok(()),
                     Ok(Err(e)) => Err(e),
                     _ => Err(Error::Protocol {
                         peer: address.to_string(),
@@ -396,19 +435,29 @@ async fn pull_session<T: Transport>(shared: &Arc<Shared<T>>, address: &str) -> R
                     }),
                 };
             }
-            msg = channel.recv() => {
+            permit = to_apply.reserve(), if pending.is_some() => {
+                if let (Ok(permit), Some(work)) = (permit, pending.take()) {
+                    permit.send(work);
+                }
+                // A failed reserve means the applier ended: the branch above says why.
+                last_recv = last_recv.max(tokio::time::Instant::now() - config.heartbeat_interval);
+            }
+            msg = channel.recv(), if pending.is_none() && !closing => {
                 last_recv = tokio::time::Instant::now();
-                let work = match msg? {
-                    None => return Ok(()),
-                    Some(Message::Batch { entries }) => Applied::Batch(entries),
-                    Some(Message::End { high_seq }) => Applied::End(high_seq),
+                pending = match msg? {
+                    None => {
+                        closing = true;
+                        Some(Applied::Close)
+                    }
+                    Some(Message::Batch { entries }) => Some(Applied::Batch(entries)),
+                    Some(Message::End { high_seq }) => Some(Applied::End(high_seq)),
                     Some(Message::Heartbeat { last_seq }) => {
                         shared.with_peer(address, |p| {
                             p.peer_last_seq = Some(last_seq);
                             let cursor = p.status.cursor.unwrap_or(0);
                             p.status.entries_behind = Some(last_seq.saturating_sub(cursor));
                         });
-                        continue;
+                        None
                     }
                     Some(other) => {
                         return Err(Error::Protocol {
@@ -417,15 +466,12 @@ async fn pull_session<T: Transport>(shared: &Arc<Shared<T>>, address: &str) -> R
                         })
                     }
                 };
-                if to_apply.send(work).await.is_err() {
-                    // The applier failed: its error comes out of the branch above.
-                    continue;
-                }
             }
-            _ = heartbeat.tick() => {
-                channel.send(&Message::Heartbeat { last_seq: shared.db.last_seq() }).await?;
+            _ = heartbeat.tick(), if !closing => {
+                let beat = Message::Heartbeat { last_seq: shared.db.last_seq() };
+                send_within(&mut channel, &beat, dead_after).await?;
             }
-            _ = tokio::time::sleep_until(last_recv + dead_after) => {
+            _ = tokio::time::sleep_until(last_recv + dead_after), if pending.is_none() && !closing => {
                 return Err(silent(address, dead_after));
             }
         }
@@ -436,6 +482,21 @@ async fn pull_session<T: Transport>(shared: &Arc<Shared<T>>, address: &str) -> R
 enum Applied {
     Batch(Vec<(u64, Entry)>),
     End(u64),
+    /// The peer closed the connection: stop once everything before is applied.
+    Close,
+}
+
+/// Errors that one entry from a peer can cause in `apply`, which rejects its whole batch: the
+/// applier then applies the batch entry by entry and skips (and counts) the offending ones, so
+/// one bad entry cannot stop replication from that peer for good.
+fn entry_is_invalid(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::InvalidEntry { .. }
+            | Error::KeyTooLarge { .. }
+            | Error::ValueTooLarge { .. }
+            | Error::EmptyKey
+    )
 }
 
 /// Aborts a task when dropped (the applier of a connection that ended).
@@ -461,8 +522,29 @@ async fn applier<T: Transport>(
                 round.add(&entries);
                 let entries: Vec<Entry> = entries.into_iter().map(|(_, e)| e).collect();
                 let (db, resolver) = (shared.db.clone(), Arc::clone(&shared.config.resolver));
-                blocking(move || db.apply(&entries, &*resolver)).await?;
+                let skipped = blocking(move || match db.apply(&entries, &*resolver) {
+                    Err(e) if entry_is_invalid(&e) => {
+                        let mut skipped = 0u64;
+                        for entry in &entries {
+                            match db.apply(std::slice::from_ref(entry), &*resolver) {
+                                Ok(_) => {}
+                                Err(e) if entry_is_invalid(&e) => {
+                                    skipped += 1;
+                                    tracing::warn!(error = %e, "skipped an invalid entry from a peer");
+                                }
+                                Err(e) => return Err(e),
+                            }
+                        }
+                        Ok(skipped)
+                    }
+                    other => other.map(|_| 0),
+                })
+                .await?;
+                if skipped > 0 {
+                    shared.with_peer(&address, |p| p.status.invalid_entries += skipped);
+                }
             }
+            Applied::Close => return Ok(()),
             Applied::End(high_seq) => {
                 let db = shared.db.clone();
                 blocking(move || db.set_peer_cursor(peer_id, high_seq)).await?;
@@ -478,6 +560,21 @@ async fn applier<T: Transport>(
         }
     }
     Ok(())
+}
+
+/// Sends a message, giving up (and closing) when the peer does not take it within `limit`.
+async fn send_within<S: AsyncRead + AsyncWrite + Unpin>(
+    channel: &mut Channel<S>,
+    msg: &Message,
+    limit: Duration,
+) -> Result<()> {
+    match tokio::time::timeout(limit, channel.send(msg)).await {
+        Ok(result) => result,
+        Err(_) => Err(Error::Protocol {
+            peer: channel.peer().to_string(),
+            detail: format!("the peer took nothing for {limit:?}: connection presumed dead"),
+        }),
+    }
 }
 
 fn silent(peer: &str, after: Duration) -> Error {
@@ -562,9 +659,8 @@ async fn accept_loop<T: Transport>(shared: Arc<Shared<T>>, listener: T::Listener
             continue;
         };
         let s = Arc::clone(&shared);
-        let runtime = shared.runtime.clone();
         let span = tracing::info_span!("serve", peer = %addr);
-        shared.tasks.lock().spawn_on(
+        shared.spawn(
             async move {
                 let _permit = permit;
                 if let Err(e) = serve(&s, stream, addr).await {
@@ -572,7 +668,6 @@ async fn accept_loop<T: Transport>(shared: Arc<Shared<T>>, listener: T::Listener
                 }
             }
             .instrument(span),
-            &runtime,
         );
     }
 }
@@ -656,7 +751,8 @@ async fn serve<T: Transport>(
             }
             _ = commits.changed() => {}
             _ = heartbeat.tick() => {
-                channel.send(&Message::Heartbeat { last_seq: shared.db.last_seq() }).await?;
+                let beat = Message::Heartbeat { last_seq: shared.db.last_seq() };
+                send_within(&mut channel, &beat, dead_after).await?;
             }
             _ = tokio::time::sleep_until(last_recv + dead_after) => {
                 return Err(silent(&peer, dead_after));
@@ -673,6 +769,9 @@ async fn send_round<T: Transport, S: AsyncRead + AsyncWrite + Unpin>(
     channel: &mut Channel<S>,
     cursor: u64,
 ) -> Result<u64> {
+    // A puller applying a big batch may leave one unread for a while, but not forever: a
+    // dialer that stops reading must not hold this task, its permit and its snapshot for good.
+    let send_limit = shared.config.heartbeat_interval * 12;
     let (tx, mut rx) = mpsc::channel::<Result<RoundItem>>(2);
     let db = shared.db.clone();
     let batch_bytes = shared.config.sync_batch_bytes;
@@ -701,9 +800,11 @@ async fn send_round<T: Transport, S: AsyncRead + AsyncWrite + Unpin>(
     });
     while let Some(item) = rx.recv().await {
         match item? {
-            RoundItem::Batch(entries) => channel.send(&Message::Batch { entries }).await?,
+            RoundItem::Batch(entries) => {
+                send_within(channel, &Message::Batch { entries }, send_limit).await?
+            }
             RoundItem::End(high) => {
-                channel.send(&Message::End { high_seq: high }).await?;
+                send_within(channel, &Message::End { high_seq: high }, send_limit).await?;
                 return Ok(high);
             }
         }
