@@ -9,7 +9,8 @@
 //!   cursor, applies batches, stores the cursor after each `End` (invariant 8), heartbeats, and
 //!   reconnects with exponential backoff and jitter.
 //!
-//! RocksDB work goes through [`blocking`], the one seam between async and blocking code.
+//! RocksDB work goes through `BlockingJobs::spawn`, the one seam between async and blocking
+//! code; shutdown waits for those jobs.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -98,6 +99,7 @@ struct Shared<T: Transport> {
     refused_inbound: AtomicU64,
     shutdown: watch::Sender<bool>,
     tasks: Mutex<JoinSet<()>>,
+    jobs: Arc<BlockingJobs>,
     runtime: tokio::runtime::Handle,
 }
 
@@ -148,6 +150,7 @@ impl<T: Transport> Node<T> {
             refused_inbound: AtomicU64::new(0),
             shutdown,
             tasks: Mutex::new(JoinSet::new()),
+            jobs: Arc::new(BlockingJobs::default()),
             runtime: tokio::runtime::Handle::current(),
             config,
         });
@@ -212,6 +215,12 @@ impl<T: Transport> Node<T> {
         {
             tasks.abort_all();
         }
+        // Appliers and log readers end with their connections; wait for their blocking jobs
+        // too, so that no handle to the database outlives the node, then sync the WAL.
+        self.shared.jobs.drained(Duration::from_secs(10)).await;
+        let db = self.shared.db.clone();
+        self.shared.blocking(move || db.flush()).await?;
+        tracing::info!(node = %self.shared.db.node_id(), "meshkv node stopped");
         Ok(())
     }
 }
@@ -280,16 +289,67 @@ fn add_peer<T: Transport>(
     Some(rx)
 }
 
-/// Runs blocking RocksDB work off the runtime's workers: the one seam between async and
-/// blocking code (a simulation build would call `f` inline here).
-pub(crate) async fn blocking<F, R>(f: F) -> Result<R>
-where
-    F: FnOnce() -> Result<R> + Send + 'static,
-    R: Send + 'static,
-{
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?
+/// Blocking RocksDB jobs in flight, so that shutdown can wait until none holds the `Db`.
+#[derive(Default)]
+struct BlockingJobs {
+    active: std::sync::atomic::AtomicUsize,
+    idle: tokio::sync::Notify,
+}
+
+/// Decrements the job count when a blocking job ends, however it ends.
+struct JobGuard(Arc<BlockingJobs>);
+
+impl Drop for JobGuard {
+    fn drop(&mut self) {
+        if self.0.active.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+impl BlockingJobs {
+    /// Runs blocking RocksDB work off the runtime's workers: the one seam between async and
+    /// blocking code (a simulation build would call `f` inline here).
+    fn spawn<F, R>(self: &Arc<Self>, f: F) -> tokio::task::JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.active.fetch_add(1, Ordering::AcqRel);
+        let guard = JobGuard(Arc::clone(self));
+        tokio::task::spawn_blocking(move || {
+            let _guard = guard;
+            f()
+        })
+    }
+
+    /// Waits until no job runs (bounded by `limit`).
+    async fn drained(&self, limit: Duration) {
+        let wait = async {
+            loop {
+                let idle = self.idle.notified();
+                if self.active.load(Ordering::Acquire) == 0 {
+                    return;
+                }
+                idle.await;
+            }
+        };
+        let _ = tokio::time::timeout(limit, wait).await;
+    }
+}
+
+impl<T: Transport> Shared<T> {
+    /// Runs `f` as a tracked blocking job and returns its result.
+    async fn blocking<F, R>(&self, f: F) -> Result<R>
+    where
+        F: FnOnce() -> Result<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        self.jobs
+            .spawn(f)
+            .await
+            .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?
+    }
 }
 
 impl<T: Transport> Shared<T> {
@@ -392,7 +452,7 @@ async fn pull_session<T: Transport>(shared: &Arc<Shared<T>>, address: &str) -> R
         });
     }
     let db = shared.db.clone();
-    let cursor = blocking(move || db.peer_cursor(peer_id)).await?;
+    let cursor = shared.blocking(move || db.peer_cursor(peer_id)).await?;
     shared.with_peer(address, |p| {
         p.status.node_id = Some(peer_id);
         p.status.connected = true;
@@ -522,7 +582,7 @@ async fn applier<T: Transport>(
                 round.add(&entries);
                 let entries: Vec<Entry> = entries.into_iter().map(|(_, e)| e).collect();
                 let (db, resolver) = (shared.db.clone(), Arc::clone(&shared.config.resolver));
-                let skipped = blocking(move || match db.apply(&entries, &*resolver) {
+                let skipped = shared.blocking(move || match db.apply(&entries, &*resolver) {
                     Err(e) if entry_is_invalid(&e) => {
                         let mut skipped = 0u64;
                         for entry in &entries {
@@ -547,7 +607,9 @@ async fn applier<T: Transport>(
             Applied::Close => return Ok(()),
             Applied::End(high_seq) => {
                 let db = shared.db.clone();
-                blocking(move || db.set_peer_cursor(peer_id, high_seq)).await?;
+                shared
+                    .blocking(move || db.set_peer_cursor(peer_id, high_seq))
+                    .await?;
                 round.finish(&address, high_seq);
                 shared.with_peer(&address, |p| {
                     p.status.cursor = Some(high_seq);
@@ -775,7 +837,7 @@ async fn send_round<T: Transport, S: AsyncRead + AsyncWrite + Unpin>(
     let (tx, mut rx) = mpsc::channel::<Result<RoundItem>>(2);
     let db = shared.db.clone();
     let batch_bytes = shared.config.sync_batch_bytes;
-    tokio::task::spawn_blocking(move || {
+    shared.jobs.spawn(move || {
         let mut changes = db.changes_since(cursor);
         if changes.cursor_ahead() {
             // The puller's cursor belongs to another life of this database: send everything.
