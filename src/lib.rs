@@ -39,6 +39,7 @@ mod batch;
 mod db;
 mod entry;
 mod error;
+mod full_sync;
 pub mod hlc;
 mod log;
 mod options;
@@ -53,6 +54,7 @@ pub use batch::Batch;
 pub use db::Db;
 pub use entry::{Entry, Op, Record};
 pub use error::{Error, Result};
+pub use full_sync::FullSync;
 pub use log::Changes;
 pub use options::{
     Durability, Options, DEFAULT_CACHE_SIZE, DEFAULT_MAX_KEY_SIZE, DEFAULT_MAX_VALUE_SIZE,

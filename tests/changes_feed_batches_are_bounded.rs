@@ -54,3 +54,36 @@ fn an_entry_larger_than_the_budget_travels_alone() {
     assert_eq!(second[0].1.key, b"big");
     assert!(changes.next_batch(1000).unwrap().is_empty());
 }
+
+#[test]
+fn a_full_sync_holds_exactly_the_log_in_key_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    for i in 0..500u32 {
+        db.put(
+            format!("k{:04}", (i * 7) % 300),
+            vec![(i % 250) as u8; (i % 40) as usize],
+        )
+        .unwrap();
+        if i % 9 == 0 {
+            db.delete(format!("k{:04}", i % 300)).unwrap();
+        }
+    }
+    let mut from_log: Vec<_> = db.changes_since(0).map(|r| r.unwrap()).collect();
+    from_log.sort_by(|a, b| a.1.key.cmp(&b.1.key));
+    let mut full = db.full_sync();
+    assert_eq!(full.high_seq(), db.last_seq());
+    let mut from_full = Vec::new();
+    loop {
+        let batch = full.next_batch(2_000).unwrap();
+        if batch.is_empty() {
+            break;
+        }
+        from_full.extend(batch);
+    }
+    assert!(
+        from_full.windows(2).all(|w| w[0].1.key < w[1].1.key),
+        "key order"
+    );
+    assert_eq!(from_full, from_log);
+}

@@ -838,26 +838,37 @@ async fn send_round<T: Transport, S: AsyncRead + AsyncWrite + Unpin>(
     let db = shared.db.clone();
     let batch_bytes = shared.config.sync_batch_bytes;
     shared.jobs.spawn(move || {
-        let mut changes = db.changes_since(cursor);
-        if changes.cursor_ahead() {
-            // The puller's cursor belongs to another life of this database: send everything.
-            changes = db.changes_since(0);
-        }
-        let high = changes.high_seq();
-        loop {
-            match changes.next_batch(batch_bytes) {
-                Ok(batch) if batch.is_empty() => break,
+        // Streams batches from `next` into the channel; false when the round must stop.
+        let stream = |next: &mut dyn FnMut() -> Result<Vec<(u64, Entry)>>| loop {
+            match next() {
+                Ok(batch) if batch.is_empty() => return true,
                 Ok(batch) => {
                     if tx.blocking_send(Ok(RoundItem::Batch(batch))).is_err() {
-                        return;
+                        return false;
                     }
                 }
                 Err(e) => {
                     let _ = tx.blocking_send(Err(e));
-                    return;
+                    return false;
                 }
             }
-        }
+        };
+        let mut changes = db.changes_since(cursor);
+        let high = if cursor == 0 || changes.cursor_ahead() {
+            // A puller that knows nothing of us (or whose cursor belongs to another life of this
+            // database): send every key's live entry, read sequentially in key order.
+            drop(changes);
+            let mut full = db.full_sync();
+            if !stream(&mut || full.next_batch(batch_bytes)) {
+                return;
+            }
+            full.high_seq()
+        } else {
+            if !stream(&mut || changes.next_batch(batch_bytes)) {
+                return;
+            }
+            changes.high_seq()
+        };
         let _ = tx.blocking_send(Ok(RoundItem::End(high)));
     });
     while let Some(item) = rx.recv().await {

@@ -1,0 +1,124 @@
+//! [`FullSync`]: every key's live entry, in key order, from one snapshot — the cheap way to
+//! send a whole database to a peer that knows nothing of it yet.
+//!
+//! A pull from cursor 0 needs every entry in the log. Reading the log backwards and looking each
+//! value up costs a random read per entry; the `index` column family already holds, for every
+//! key, its one live entry's sequence and version, sorted by key like `data`, so walking both
+//! side by side reads everything sequentially. The order differs from the log's newest-first,
+//! which does not matter for a full sync: the puller stores its cursor only after the round's
+//! `End` (invariant 8), and applying is commutative (invariant 5). Like [`Changes`](crate::Changes)
+//! it reads one snapshot (invariant 7) and reports the same `high_seq`.
+
+use std::sync::atomic::Ordering;
+
+use rocksdb::{DBRawIteratorWithThreadMode, ReadOptions, SnapshotWithThreadMode, DB};
+
+use crate::storage::keys::{cf, IndexRecord, SeqKey};
+use crate::storage::rocks::Store;
+use crate::{Entry, Error, Op, Result};
+
+/// Every key's live entry (tombstones included) in key order, from one snapshot.
+pub struct FullSync<'a> {
+    // Field order matters: the iterators must be dropped before the snapshot they read.
+    index: DBRawIteratorWithThreadMode<'a, DB>,
+    data: DBRawIteratorWithThreadMode<'a, DB>,
+    _snapshot: SnapshotWithThreadMode<'a, DB>,
+    high_seq: u64,
+    done: bool,
+}
+
+impl<'a> FullSync<'a> {
+    pub(crate) fn new(store: &'a Store) -> FullSync<'a> {
+        let before = store.last_seq.load(Ordering::Acquire);
+        let snapshot = store.db.snapshot();
+        let opts = || {
+            let mut o = ReadOptions::default();
+            o.set_snapshot(&snapshot);
+            o
+        };
+        let mut log = store.db.raw_iterator_cf_opt(store.cf(cf::LOG), opts());
+        log.seek_to_last();
+        let newest = log
+            .key()
+            .and_then(|k| SeqKey::decode(k).ok())
+            .map_or(0, |s| s.0);
+        drop(log);
+        let mut index = store.db.raw_iterator_cf_opt(store.cf(cf::INDEX), opts());
+        index.seek_to_first();
+        let mut data = store.db.raw_iterator_cf_opt(store.cf(cf::DATA), opts());
+        data.seek_to_first();
+        FullSync {
+            index,
+            data,
+            _snapshot: snapshot,
+            high_seq: before.max(newest),
+            done: false,
+        }
+    }
+
+    /// The snapshot's high sequence (see [`Changes::high_seq`](crate::Changes::high_seq)).
+    pub fn high_seq(&self) -> u64 {
+        self.high_seq
+    }
+
+    /// Takes the next entries while their size stays within `max_bytes` (at least one when any
+    /// is left). Empty when every key has been read.
+    pub fn next_batch(&mut self, max_bytes: usize) -> Result<Vec<(u64, Entry)>> {
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        while !self.done {
+            let Some((key, raw)) = self.index.item() else {
+                self.done = true;
+                self.index.status()?;
+                break;
+            };
+            let rec = IndexRecord::decode(key, raw)?;
+            let value_len = if rec.op == Op::Put {
+                seek_data(&mut self.data, key)?.len()
+            } else {
+                0
+            };
+            let size = key.len() + value_len + 48;
+            if !out.is_empty() && bytes + size > max_bytes {
+                break;
+            }
+            let key = key.to_vec();
+            let value = match rec.op {
+                Op::Put => Some(self.data.value().map(<[u8]>::to_vec).unwrap_or_default()),
+                Op::Delete => None,
+            };
+            bytes += size;
+            out.push((
+                rec.seq,
+                Entry {
+                    key,
+                    value,
+                    version: rec.version,
+                },
+            ));
+            self.index.next();
+        }
+        Ok(out)
+    }
+}
+
+/// Moves the data iterator to `key` and returns its value (every put has one).
+fn seek_data<'i>(
+    data: &'i mut DBRawIteratorWithThreadMode<'_, DB>,
+    key: &[u8],
+) -> Result<&'i [u8]> {
+    while let Some(k) = data.key() {
+        if k >= key {
+            break;
+        }
+        data.next();
+    }
+    data.status()?;
+    match data.item() {
+        Some((k, v)) if k == key => Ok(v),
+        _ => Err(Error::corrupt(
+            format!("data of key {}", crate::storage::printable(key)),
+            "the index says put but the value is missing",
+        )),
+    }
+}
