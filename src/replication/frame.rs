@@ -116,12 +116,14 @@ impl Decoder for FrameCodec {
 impl<T: AsRef<[u8]>> Encoder<T> for FrameCodec {
     type Error = FrameError;
 
+    /// Encodes one frame. The limit is the receiver's business (each side decodes with its own);
+    /// the sender only refuses what the `u32` length cannot express.
     fn encode(&mut self, payload: T, dst: &mut BytesMut) -> Result<(), FrameError> {
         let payload = payload.as_ref();
-        if payload.len() > self.max_frame {
+        if payload.len() > u32::MAX as usize {
             return Err(FrameError::TooLarge {
                 len: payload.len(),
-                max: self.max_frame,
+                max: u32::MAX as usize,
             });
         }
         dst.reserve(HEADER_LEN + payload.len());
@@ -215,10 +217,14 @@ mod tests {
     }
 
     #[test]
-    fn encoding_refuses_oversized_payloads() {
-        let mut codec = FrameCodec::new(4);
+    fn the_decoding_limit_is_the_receivers() {
+        // A sender with a small limit still sends a large frame; a receiver with a small limit
+        // refuses it, one with a large limit takes it.
+        let mut small = FrameCodec::new(16);
         let mut buf = BytesMut::new();
-        assert!(codec.encode(b"12345", &mut buf).is_err());
-        assert!(buf.is_empty());
+        small.encode(vec![1u8; 100], &mut buf).unwrap();
+        assert!(small.decode(&mut buf.clone()).is_err());
+        let mut large = FrameCodec::new(1 << 20);
+        assert_eq!(large.decode(&mut buf).unwrap().unwrap().len(), 100);
     }
 }
