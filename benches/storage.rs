@@ -225,6 +225,17 @@ fn bench_sync(c: &mut Criterion) {
     g.finish();
 }
 
+/// Writes `count` new keys from `first` through meshkv in batches of 100.
+fn meshkv_batches(db: &Db, first: u64, count: u64) {
+    for b in 0..count / 100 {
+        let mut batch = db.batch();
+        for n in 0..100 {
+            batch.put(key(first + b * 100 + n), VALUE);
+        }
+        db.write(batch).unwrap();
+    }
+}
+
 /// Times `a` and `b` in alternating chunks (the order flips every round) so that background
 /// flushes, compactions and a noisy neighbour weigh on both alike; returns ops/s of each.
 fn paired(
@@ -331,15 +342,7 @@ fn summary() {
         let (m, r) = paired(
             ROUNDS,
             CHUNK,
-            |c| {
-                for b in 0..CHUNK / 100 {
-                    let mut batch = db.batch();
-                    for n in 0..100 {
-                        batch.put(key(c * CHUNK + b * 100 + n), VALUE);
-                    }
-                    db.write(batch).unwrap();
-                }
-            },
+            |c| meshkv_batches(&db, c * CHUNK, CHUNK),
             |c| {
                 for b in 0..CHUNK / 100 {
                     let mut batch = WriteBatch::default();
@@ -358,15 +361,7 @@ fn summary() {
         let (m, r) = paired(
             ROUNDS,
             CHUNK,
-            |c| {
-                for b in 0..CHUNK / 100 {
-                    let mut batch = db.batch();
-                    for n in 0..100 {
-                        batch.put(key(c * CHUNK + b * 100 + n), VALUE);
-                    }
-                    db.write(batch).unwrap();
-                }
-            },
+            |c| meshkv_batches(&db, c * CHUNK, CHUNK),
             |c| {
                 for b in 0..CHUNK / 100 {
                     let mut batch = WriteBatch::default();

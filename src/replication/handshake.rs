@@ -71,6 +71,26 @@ pub fn check_hello(own_cluster: &str, own_id: NodeId, hello: &Hello) -> Result<(
     Ok(())
 }
 
+/// Checks the peer's hello; on refusal, tells the peer why before failing.
+async fn check_or_refuse<S: AsyncRead + AsyncWrite + Unpin>(
+    channel: &mut Channel<S>,
+    cfg: &HandshakeConfig,
+    theirs: &Hello,
+) -> Result<()> {
+    let Err(reason) = check_hello(&cfg.cluster, cfg.node_id, theirs) else {
+        return Ok(());
+    };
+    let _ = channel
+        .send(&Message::Refuse {
+            reason: reason.clone(),
+        })
+        .await;
+    Err(Error::Refused {
+        peer: channel.peer().to_string(),
+        reason,
+    })
+}
+
 fn hello(cfg: &HandshakeConfig) -> Message {
     let mut nonce = [0u8; 16];
     rand::rng().fill_bytes(&mut nonce);
@@ -182,14 +202,7 @@ pub(crate) async fn dial<S: AsyncRead + AsyncWrite + Unpin>(
         Ok(None) => return Err(handshake_error(&peer, "the peer closed the connection")),
         Err(e) => return Err(e),
     };
-    if let Err(reason) = check_hello(&cfg.cluster, cfg.node_id, &theirs) {
-        let _ = channel
-            .send(&Message::Refuse {
-                reason: reason.clone(),
-            })
-            .await;
-        return Err(Error::Refused { peer, reason });
-    }
+    check_or_refuse(&mut channel, cfg, &theirs).await?;
     channel.set_max_message(cfg.max_message);
     Ok((channel, theirs))
 }
@@ -256,14 +269,7 @@ pub(crate) async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
             return Err(e);
         }
     };
-    if let Err(reason) = check_hello(&cfg.cluster, cfg.node_id, &theirs) {
-        let _ = channel
-            .send(&Message::Refuse {
-                reason: reason.clone(),
-            })
-            .await;
-        return Err(Error::Refused { peer, reason });
-    }
+    check_or_refuse(&mut channel, cfg, &theirs).await?;
     channel.send(&hello(cfg)).await?;
     // The listener only ever receives pulls and heartbeats: it keeps the small limit.
     Ok((channel, theirs))
