@@ -448,6 +448,7 @@ impl Store {
         let mut overlay: ApplyOverlay<'_> =
             HashMap::with_capacity_and_hasher(entries.len(), KeyHasher);
         let mut report = ApplyReport::default();
+        let mut scratch = Vec::with_capacity(128);
         for (e, from_disk) in entries.iter().zip(found) {
             state.hlc.observe(e.version.timestamp);
             let local = match overlay.get(e.key.as_slice()) {
@@ -508,11 +509,9 @@ impl Store {
                     if let Some(rec) = local {
                         batch.delete_cf(log, SeqKey(rec.seq).encode());
                     }
-                    batch.put_cf(
-                        log,
-                        SeqKey(seq).encode(),
-                        LogEntry::encode_parts(e.op(), &e.version, &e.key),
-                    );
+                    scratch.clear();
+                    LogEntry::encode_parts_into(&mut scratch, e.op(), &e.version, &e.key);
+                    batch.put_cf(log, SeqKey(seq).encode(), &scratch);
                     let record = IndexRecord {
                         seq,
                         op: e.op(),
