@@ -84,9 +84,7 @@ fn bench_put(c: &mut Criterion) {
     g.bench_function("raw_three_entries", |b| {
         b.iter(|| {
             n += 1;
-            let mut batch = WriteBatch::default();
-            three_entries(&raw_three, &mut batch, n, n);
-            raw_three.write(batch).unwrap()
+            raw_three_batches(&raw_three, n, 1, 1)
         })
     });
     g.finish();
@@ -144,12 +142,8 @@ fn bench_batch(c: &mut Criterion) {
     let mut n = 0u64;
     g.bench_function("raw_three_entries", |b| {
         b.iter(|| {
-            let mut batch = WriteBatch::default();
-            for _ in 0..100 {
-                n += 1;
-                three_entries(&raw_three, &mut batch, n, n);
-            }
-            raw_three.write(batch).unwrap()
+            raw_three_batches(&raw_three, n + 1, 100, 100);
+            n += 100;
         })
     });
     g.finish();
@@ -223,6 +217,18 @@ fn bench_sync(c: &mut Criterion) {
         });
     }
     g.finish();
+}
+
+/// Raw RocksDB writing meshkv's three entries for `count` new keys from `first`, `per_batch`
+/// keys to a batch.
+fn raw_three_batches(db: &DB, first: u64, count: u64, per_batch: u64) {
+    for b in 0..count / per_batch {
+        let mut batch = WriteBatch::default();
+        for n in first + b * per_batch..first + (b + 1) * per_batch {
+            three_entries(db, &mut batch, n, n);
+        }
+        db.write(batch).unwrap();
+    }
 }
 
 /// Writes `count` new keys from `first` through meshkv in batches of 100.
@@ -299,13 +305,7 @@ fn summary() {
                     db.put(key(n), VALUE).unwrap();
                 }
             },
-            |c| {
-                for n in c * CHUNK..(c + 1) * CHUNK {
-                    let mut batch = WriteBatch::default();
-                    three_entries(&raw_three, &mut batch, n, n);
-                    raw_three.write(batch).unwrap();
-                }
-            },
+            |c| raw_three_batches(&raw_three, c * CHUNK, CHUNK, 1),
         );
         rows.push(("put", "raw 3-entry batch", m, r, 0.85));
     }
@@ -343,16 +343,7 @@ fn summary() {
             ROUNDS,
             CHUNK,
             |c| meshkv_batches(&db, c * CHUNK, CHUNK),
-            |c| {
-                for b in 0..CHUNK / 100 {
-                    let mut batch = WriteBatch::default();
-                    for n in 0..100 {
-                        let n = c * CHUNK + b * 100 + n;
-                        three_entries(&raw_three, &mut batch, n, n);
-                    }
-                    raw_three.write(batch).unwrap();
-                }
-            },
+            |c| raw_three_batches(&raw_three, c * CHUNK, CHUNK, 100),
         );
         rows.push(("batch100", "raw 3-entry batch", m, r, 0.85));
         let db = Db::open(dirs[8].path(), Options::default()).unwrap();

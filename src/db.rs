@@ -100,18 +100,14 @@ impl Db {
             return Ok(None);
         };
         let rec = crate::storage::keys::IndexRecord::decode(key, &bytes)?;
-        let value =
-            match rec.op {
-                Op::Delete => None,
-                Op::Put => Some(snapshot.get_cf(self.store.cf(cf::DATA), key)?.ok_or_else(
-                    || {
-                        Error::corrupt(
-                            format!("data of key {}", crate::storage::printable(key)),
-                            "the index says put but the value is missing",
-                        )
-                    },
-                )?),
-            };
+        let value = match rec.op {
+            Op::Delete => None,
+            Op::Put => Some(
+                snapshot
+                    .get_cf(self.store.cf(cf::DATA), key)?
+                    .ok_or_else(|| Error::missing_value(key))?,
+            ),
+        };
         Ok(Some(Record {
             value,
             version: rec.version,

@@ -132,6 +132,14 @@ pub enum Error {
 }
 
 impl Error {
+    /// The index says `key` holds a value, but `data` has none.
+    pub(crate) fn missing_value(key: &[u8]) -> Self {
+        Error::corrupt(
+            format!("data of key {}", crate::storage::printable(key)),
+            "the index says put but the value is missing",
+        )
+    }
+
     pub(crate) fn corrupt(what: impl Into<String>, detail: impl Into<String>) -> Self {
         Error::Corrupt {
             what: what.into(),

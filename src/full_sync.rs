@@ -116,9 +116,6 @@ fn seek_data<'i>(
     data.status()?;
     match data.item() {
         Some((k, v)) if k == key => Ok(v),
-        _ => Err(Error::corrupt(
-            format!("data of key {}", crate::storage::printable(key)),
-            "the index says put but the value is missing",
-        )),
+        _ => Err(Error::missing_value(key)),
     }
 }

@@ -103,11 +103,13 @@ impl Version {
     /// Encoded length in bytes.
     pub(crate) const ENCODED_LEN: usize = 8 + 8 + NodeId::LEN;
 
-    /// Appends the 32-byte encoding.
-    pub(crate) fn encode_into(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.clock.to_be_bytes());
-        out.extend_from_slice(&self.timestamp.to_be_bytes());
-        out.extend_from_slice(&self.origin.0);
+    /// The 32-byte encoding.
+    pub(crate) fn encode(&self) -> [u8; Self::ENCODED_LEN] {
+        let mut out = [0u8; Self::ENCODED_LEN];
+        out[..8].copy_from_slice(&self.clock.to_be_bytes());
+        out[8..16].copy_from_slice(&self.timestamp.to_be_bytes());
+        out[16..].copy_from_slice(&self.origin.0);
+        out
     }
 
     /// Decodes the 32-byte encoding; `None` when `bytes` is not exactly that long.
@@ -123,11 +125,6 @@ impl Version {
             timestamp,
             origin,
         })
-    }
-
-    /// True when both are the same write: equal clock, timestamp and origin.
-    pub fn same_write(&self, other: &Version) -> bool {
-        self == other
     }
 }
 
@@ -162,8 +159,7 @@ mod tests {
             timestamp: u64::MAX - 3,
             origin: NodeId([9; 16]),
         };
-        let mut buf = Vec::new();
-        v.encode_into(&mut buf);
+        let buf = v.encode();
         assert_eq!(buf.len(), Version::ENCODED_LEN);
         assert_eq!(Version::decode(&buf), Some(v));
         assert_eq!(Version::decode(&buf[1..]), None);

@@ -6,29 +6,15 @@
 //! cuts the first connection after `CUT` bytes went A->B.
 
 mod common;
-#[path = "common/proxy.rs"]
-mod proxy;
 
 use std::time::Duration;
 
-use common::{config, contents, converged, start, wait_until, TestNode};
+use common::{behind_proxy, config, contents, converged, start, wait_until};
 use meshkv::NodeConfig;
-use proxy::Proxy;
 
 const ENTRIES: usize = 5000;
 /// About 6% of the catch-up (5,000 entries of about 160 bytes on the wire).
 const CUT: usize = 50_000;
-
-async fn behind_proxy(config: NodeConfig) -> (Proxy, TestNode) {
-    let proxy = Proxy::start(None).await;
-    let a = start(NodeConfig {
-        advertise: Some(proxy.addr().to_string()),
-        ..config
-    })
-    .await;
-    proxy.set_target(a.node.local_addr());
-    (proxy, a)
-}
 
 async fn cut_in_the_middle_of_a_catch_up(keys: Vec<Vec<u8>>) {
     let (proxy, a) = behind_proxy(NodeConfig {

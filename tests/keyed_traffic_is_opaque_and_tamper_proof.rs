@@ -7,14 +7,12 @@
 //! one and the one B would open after learning A's address from the hello — goes through it.
 
 mod common;
-#[path = "common/proxy.rs"]
-mod proxy;
 
 use std::time::Duration;
 
-use common::{config, contents, converged, start, wait_until, TestNode};
+use common::proxy::{Direction, Proxy};
+use common::{behind_proxy, config, contents, converged, start, wait_until};
 use meshkv::{Db, NodeConfig};
-use proxy::{Direction, Proxy};
 
 const CLUSTER: &str = "opaque-cluster-name";
 /// Where the tamper tests alter A's stream to B: past the Noise handshake (56 bytes) and the
@@ -27,18 +25,6 @@ fn keyed(peers: Vec<String>) -> NodeConfig {
         cluster_keys: vec![vec![7u8; 32]],
         ..config(peers)
     }
-}
-
-/// Starts node A with `config`, reachable only through a new proxy (A advertises the proxy).
-async fn behind_proxy(config: NodeConfig) -> (Proxy, TestNode) {
-    let proxy = Proxy::start(None).await;
-    let a = start(NodeConfig {
-        advertise: Some(proxy.addr().to_string()),
-        ..config
-    })
-    .await;
-    proxy.set_target(a.node.local_addr());
-    (proxy, a)
 }
 
 fn write_secrets(db: &Db, range: std::ops::Range<usize>) -> usize {

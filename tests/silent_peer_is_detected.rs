@@ -2,24 +2,14 @@
 //! within a few heartbeat intervals, and the node reconnects when the link comes back.
 
 mod common;
-#[path = "common/proxy.rs"]
-mod proxy;
 
 use std::time::Duration;
 
-use common::{config, start, wait_until};
-use meshkv::NodeConfig;
-use proxy::Proxy;
+use common::{behind_proxy, config, start, wait_until};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_link_is_noticed_and_recovered() {
-    let proxy = Proxy::start(None).await;
-    let a = start(NodeConfig {
-        advertise: Some(proxy.addr().to_string()),
-        ..config(vec![])
-    })
-    .await;
-    proxy.set_target(a.node.local_addr());
+    let (proxy, a) = behind_proxy(config(vec![])).await;
     let b = start(config(vec![proxy.addr().to_string()])).await;
     a.db.put(b"first", b"1").unwrap();
     let bdb = b.db.clone();

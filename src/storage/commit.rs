@@ -276,9 +276,8 @@ impl Store {
         Ok(record.version)
     }
 
-    /// Stages one local operation into `batch` (DESIGN.md invariant 1): allocates its sequence
-    /// and version, puts or deletes the value, deletes the key's previous log entry, puts the new
-    /// log entry and index record. Returns the new index record.
+    /// Stages one local operation into `batch`: its version continues the key's clock, with a
+    /// fresh timestamp and this node as origin. Returns the new index record.
     fn stage(
         &self,
         state: &mut CommitState,
@@ -287,21 +286,39 @@ impl Store {
         prev: Option<IndexRecord>,
         physical: u64,
     ) -> IndexRecord {
-        let (data, log, index) = (self.cf(cf::DATA), self.cf(cf::LOG), self.cf(cf::INDEX));
-        let key = op.key();
         let version = Version {
             clock: prev.map_or(1, |p| p.version.clock.saturating_add(1)),
             timestamp: state.hlc.now(physical),
             origin: self.node_id,
         };
+        let value = match op {
+            OpRef::Put(_, value) => Some(value),
+            OpRef::Delete(_) => None,
+        };
+        self.write_entry(state, batch, op.key(), value, version, prev)
+    }
+
+    /// Writes one entry into `batch` (DESIGN.md invariant 1), local or remote alike: allocates
+    /// its sequence, puts or deletes the value, deletes the key's previous log entry `prev`, puts
+    /// the new log entry and index record. Returns the new index record.
+    fn write_entry(
+        &self,
+        state: &mut CommitState,
+        batch: &mut WriteBatch,
+        key: &[u8],
+        value: Option<&[u8]>,
+        version: Version,
+        prev: Option<IndexRecord>,
+    ) -> IndexRecord {
+        let (data, log, index) = (self.cf(cf::DATA), self.cf(cf::LOG), self.cf(cf::INDEX));
         let seq = state.next_seq;
         state.next_seq += 1;
-        let kind = match op {
-            OpRef::Put(_, value) => {
+        let kind = match value {
+            Some(value) => {
                 batch.put_cf(data, key, value);
                 Op::Put
             }
-            OpRef::Delete(_) => {
+            None => {
                 batch.delete_cf(data, key);
                 Op::Delete
             }
@@ -434,7 +451,7 @@ impl Store {
         for e in entries {
             self.check_remote(e, future_limit)?;
         }
-        let (data, log, index) = (self.cf(cf::DATA), self.cf(cf::LOG), self.cf(cf::INDEX));
+        let data = self.cf(cf::DATA);
         let keys: Vec<&[u8]> = entries.iter().map(|e| e.key.as_slice()).collect();
         let bytes: usize = entries
             .iter()
@@ -448,7 +465,6 @@ impl Store {
         let mut overlay: ApplyOverlay<'_> =
             HashMap::with_capacity_and_hasher(entries.len(), KeyHasher);
         let mut report = ApplyReport::default();
-        let mut scratch = Vec::with_capacity(128);
         for (e, from_disk) in entries.iter().zip(found) {
             state.hlc.observe(e.version.timestamp);
             let local = match overlay.get(e.key.as_slice()) {
@@ -470,15 +486,10 @@ impl Store {
                         match overlay.get(e.key.as_slice()) {
                             Some(&(_, v)) => v,
                             None => {
-                                stored = self.db.get_cf(data, &e.key)?.ok_or_else(|| {
-                                    Error::corrupt(
-                                        format!(
-                                            "data of key {}",
-                                            crate::storage::printable(&e.key)
-                                        ),
-                                        "index says put but the value is missing",
-                                    )
-                                })?;
+                                stored = self
+                                    .db
+                                    .get_cf(data, &e.key)?
+                                    .ok_or_else(|| Error::missing_value(&e.key))?;
                                 Some(stored.as_slice())
                             }
                         }
@@ -500,24 +511,14 @@ impl Store {
                 Verdict::Local => report.stale += 1,
                 Verdict::Same => report.duplicate += 1,
                 Verdict::Remote => {
-                    let seq = state.next_seq;
-                    state.next_seq += 1;
-                    match &e.value {
-                        Some(v) => batch.put_cf(data, &e.key, v),
-                        None => batch.delete_cf(data, &e.key),
-                    }
-                    if let Some(rec) = local {
-                        batch.delete_cf(log, SeqKey(rec.seq).encode());
-                    }
-                    scratch.clear();
-                    LogEntry::encode_parts_into(&mut scratch, e.op(), &e.version, &e.key);
-                    batch.put_cf(log, SeqKey(seq).encode(), &scratch);
-                    let record = IndexRecord {
-                        seq,
-                        op: e.op(),
-                        version: e.version,
-                    };
-                    batch.put_cf(index, &e.key, record.encode());
+                    let record = self.write_entry(
+                        &mut state,
+                        &mut batch,
+                        &e.key,
+                        e.value.as_deref(),
+                        e.version,
+                        local,
+                    );
                     overlay.insert(&e.key, (record, e.value.as_deref()));
                     report.applied += 1;
                 }

@@ -103,8 +103,8 @@ pub struct LogEntry {
 impl LogEntry {
     /// Encodes `op | version | key` without building a `LogEntry`.
     pub fn encode_parts(op: Op, version: &Version, key: &[u8]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(1 + Version::ENCODED_LEN + key.len());
-        Self::encode_parts_into(&mut out, op, version, key);
+        let mut out = vec![0u8; 1 + Version::ENCODED_LEN + key.len()];
+        Self::encode_parts_to_slice(&mut out, op, version, key);
         out
     }
 
@@ -112,17 +112,8 @@ impl LogEntry {
     /// `1 + 32 + key.len()` bytes long.
     pub fn encode_parts_to_slice(out: &mut [u8], op: Op, version: &Version, key: &[u8]) {
         out[0] = op_byte(op);
-        out[1..9].copy_from_slice(&version.clock.to_be_bytes());
-        out[9..17].copy_from_slice(&version.timestamp.to_be_bytes());
-        out[17..33].copy_from_slice(version.origin.as_bytes());
+        out[1..33].copy_from_slice(&version.encode());
         out[33..].copy_from_slice(key);
-    }
-
-    /// Appends the encoding of `op | version | key` to `out`.
-    pub fn encode_parts_into(out: &mut Vec<u8>, op: Op, version: &Version, key: &[u8]) {
-        out.push(op_byte(op));
-        version.encode_into(out);
-        out.extend_from_slice(key);
     }
 
     /// The byte encoding.
@@ -171,9 +162,7 @@ impl IndexRecord {
         let mut out = [0u8; Self::ENCODED_LEN];
         out[..8].copy_from_slice(&self.seq.to_be_bytes());
         out[8] = op_byte(self.op);
-        out[9..17].copy_from_slice(&self.version.clock.to_be_bytes());
-        out[17..25].copy_from_slice(&self.version.timestamp.to_be_bytes());
-        out[25..].copy_from_slice(self.version.origin.as_bytes());
+        out[9..].copy_from_slice(&self.version.encode());
         out
     }
 

@@ -2,6 +2,8 @@
 //! deadline, comparing whole contents.
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -78,4 +80,18 @@ pub async fn converged(dbs: &[&Db], keys: usize, timeout: Duration) {
     for db in dbs {
         assert!(db.verify().unwrap().is_clean());
     }
+}
+
+/// Starts a node with `config`, reachable only through a new proxy: the node advertises the
+/// proxy's address as its own, so every connection to it (configured or learned from the hello)
+/// goes through the proxy.
+pub async fn behind_proxy(config: NodeConfig) -> (proxy::Proxy, TestNode) {
+    let proxy = proxy::Proxy::start(None).await;
+    let node = start(NodeConfig {
+        advertise: Some(proxy.addr().to_string()),
+        ..config
+    })
+    .await;
+    proxy.set_target(node.node.local_addr());
+    (proxy, node)
 }

@@ -12,8 +12,7 @@
 //!
 //! The target may be set after the proxy starts ([`Proxy::set_target`]), so a node can advertise
 //! the proxy's address as its own; connections that arrive before a target is set are closed.
-//! Include it with `#[path = "common/proxy.rs"] mod proxy;`.
-#![allow(dead_code)]
+//! `common::behind_proxy` puts a node behind one.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
