@@ -66,6 +66,20 @@ impl Db {
         self.store.last_seq.load(Ordering::Acquire)
     }
 
+    /// Replication hook: a clock reading above which this node's own writes are all held here.
+    ///
+    /// Every version this node writes from now on has a timestamp above it, and a running
+    /// database loses nothing: each is held here (or superseded by a newer version of its key).
+    /// Writes from before the open are at or below it (the clock lease covers them): they may
+    /// have been lost with an unsynced write-ahead-log tail (a power cut under
+    /// `Durability::Buffered`). `None` for a database this open created with a node id given in
+    /// [`Options::node_id`](crate::Options::node_id): that id may have written before, in a
+    /// folder now gone, at unknown times. A puller passes it to its peers, which skip this
+    /// node's own writes above it instead of echoing them back (see [`Changes::skip_held`]).
+    pub fn holds_own_writes_after(&self) -> Option<u64> {
+        self.store.holds_own_after
+    }
+
     /// Stores `value` at `key`; returns the write's version.
     pub fn put(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<Version> {
         let (key, value) = (key.as_ref(), value.as_ref());

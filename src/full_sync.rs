@@ -7,15 +7,18 @@
 //! side by side reads everything sequentially. The order differs from the log's newest-first,
 //! which does not matter for a full sync: the puller stores its cursor only after the round's
 //! `End` (invariant 8), and applying is commutative (invariant 5). Like [`Changes`](crate::Changes)
-//! it reads one snapshot (invariant 7) and reports the same `high_seq`.
+//! it reads one snapshot (invariant 7) and reports the same `high_seq`, and
+//! [`FullSync::skip_held`] leaves out what the puller holds, like
+//! [`Changes::skip_held`](crate::Changes::skip_held).
 
 use std::sync::atomic::Ordering;
 
 use rocksdb::{DBRawIteratorWithThreadMode, ReadOptions, SnapshotWithThreadMode, DB};
 
+use crate::log::Held;
 use crate::storage::keys::{cf, IndexRecord, SeqKey};
 use crate::storage::rocks::Store;
-use crate::{Entry, Error, Op, Result};
+use crate::{Entry, Error, NodeId, Op, Result};
 
 /// Every key's live entry (tombstones included) in key order, from one snapshot.
 pub struct FullSync<'a> {
@@ -25,6 +28,7 @@ pub struct FullSync<'a> {
     _snapshot: SnapshotWithThreadMode<'a, DB>,
     high_seq: u64,
     done: bool,
+    held: Option<Held>,
 }
 
 impl<'a> FullSync<'a> {
@@ -53,7 +57,15 @@ impl<'a> FullSync<'a> {
             _snapshot: snapshot,
             high_seq: before.max(newest),
             done: false,
+            held: None,
         }
+    }
+
+    /// Leaves out the entries written by `node` with a timestamp above `after`, which the
+    /// puller holds; see [`Changes::skip_held`](crate::Changes::skip_held).
+    pub fn skip_held(mut self, node: NodeId, after: u64) -> Self {
+        self.held = Some(Held { node, after });
+        self
     }
 
     /// The snapshot's high sequence (see [`Changes::high_seq`](crate::Changes::high_seq)).
@@ -73,6 +85,10 @@ impl<'a> FullSync<'a> {
                 break;
             };
             let rec = IndexRecord::decode(key, raw)?;
+            if self.held.is_some_and(|h| h.holds(&rec.version)) {
+                self.index.next();
+                continue;
+            }
             let value_len = if rec.op == Op::Put {
                 seek_data(&mut self.data, key)?.len()
             } else {

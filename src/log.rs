@@ -10,6 +10,13 @@
 //! before the snapshot was taken and the newest sequence found in the snapshot. Because of
 //! ordered visibility (invariant 3) every entry up to it is in the snapshot; a cursor set to it
 //! never skips an entry.
+//!
+//! [`Changes::skip_held`] leaves out the puller's own writes above the clock reading its
+//! database vouches for ([`Db::holds_own_writes_after`](crate::Db::holds_own_writes_after)):
+//! the puller holds those (or newer versions of their keys), so sending them back would only
+//! echo them. Its older writes are still sent: they may have been lost with an unsynced log
+//! tail, and a peer's copy is then the only way back. The cursor still moves over skipped
+//! entries.
 
 use std::sync::atomic::Ordering;
 
@@ -17,7 +24,7 @@ use rocksdb::{DBRawIteratorWithThreadMode, ReadOptions, SnapshotWithThreadMode, 
 
 use crate::storage::keys::{cf, LogEntry, SeqKey};
 use crate::storage::rocks::Store;
-use crate::{Entry, Error, Op, Result};
+use crate::{Entry, Error, NodeId, Op, Result, Version};
 
 /// Entries above a sequence, newest first, from one snapshot. See the module docs.
 ///
@@ -36,6 +43,23 @@ pub struct Changes<'a> {
     leftover: std::collections::VecDeque<(u64, Entry)>,
     /// The largest entry seen so far, to size value reads.
     largest: usize,
+    /// Entries the puller already holds, left out.
+    held: Option<Held>,
+}
+
+/// The writes a puller holds for sure: its own, with a timestamp above the reading its database
+/// vouches for. See the module docs.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Held {
+    pub(crate) node: NodeId,
+    pub(crate) after: u64,
+}
+
+impl Held {
+    /// True when the puller holds `version` (or a newer version of its key).
+    pub(crate) fn holds(&self, version: &Version) -> bool {
+        version.origin == self.node && version.timestamp > self.after
+    }
 }
 
 impl<'a> Changes<'a> {
@@ -60,7 +84,18 @@ impl<'a> Changes<'a> {
             done: after == u64::MAX,
             leftover: std::collections::VecDeque::new(),
             largest: 0,
+            held: None,
         }
+    }
+
+    /// Leaves out the entries written by `node` with a timestamp above `after`: the puller
+    /// `node`, whose database vouches for its own writes above `after`
+    /// ([`Db::holds_own_writes_after`](crate::Db::holds_own_writes_after)), holds them (or newer
+    /// versions of their keys).
+    /// Its older writes are still sent. `high_seq` is unchanged: the cursor moves over them.
+    pub fn skip_held(mut self, node: NodeId, after: u64) -> Self {
+        self.held = Some(Held { node, after });
+        self
     }
 
     /// The snapshot's high sequence: every entry up to it is in this snapshot. A puller that has
@@ -126,8 +161,18 @@ impl<'a> Changes<'a> {
         }
     }
 
-    /// The next log entry without its value.
+    /// The next log entry without its value, past the entries the puller holds.
     fn next_log(&mut self) -> Option<Result<(u64, LogEntry)>> {
+        loop {
+            match self.next_raw() {
+                Some(Ok((_, e))) if self.held.is_some_and(|h| h.holds(&e.version)) => continue,
+                other => return other,
+            }
+        }
+    }
+
+    /// The next log entry without its value.
+    fn next_raw(&mut self) -> Option<Result<(u64, LogEntry)>> {
         if self.done {
             return None;
         }

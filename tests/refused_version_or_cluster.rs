@@ -61,6 +61,7 @@ async fn another_protocol_version_is_refused_with_a_reason() {
     framed
         .send(Bytes::from(message::encode(&Message::Pull {
             cursor: None,
+            skip_own_after: None,
         })))
         .await
         .unwrap();

@@ -13,8 +13,9 @@
 //!   |<------------- [Noise NNpsk0 msg2] ---|
 //!   |-- Hello ---------------------------->|   checked: magic, version, cluster, node id
 //!   |<------------------- Hello | Refuse --|
-//!   |-- Pull { cursor } ------------------>|
-//!   |<------------ Batch, Batch, ..., End -|   one snapshot, newest first, byte-bounded
+//!   |-- Pull { cursor, skip_own_after } -->|
+//!   |<------------ Batch, Batch, ..., End -|   one snapshot, newest first, byte-bounded,
+//!   |                                      |   without the dialer's own recent writes
 //!   |<------------ Batch, ..., End --------|   again whenever new writes commit
 //!   |<-------------- Heartbeat ----------->|   both ways, every heartbeat interval
 //! ```
@@ -60,6 +61,10 @@ pub enum Message {
     Pull {
         /// The last sequence of the listener's log the dialer has committed.
         cursor: Option<u64>,
+        /// The dialer's [`Db::holds_own_writes_after`](crate::Db::holds_own_writes_after): the
+        /// listener leaves out the dialer's own writes with a timestamp above it, which the
+        /// dialer holds (no echo). `None`: send everything.
+        skip_own_after: Option<u64>,
     },
     /// Log entries with their local sequence on the sender, newest first within a round.
     Batch {
@@ -158,8 +163,14 @@ mod tests {
             Message::Refuse {
                 reason: "no".into(),
             },
-            Message::Pull { cursor: Some(5) },
-            Message::Pull { cursor: None },
+            Message::Pull {
+                cursor: Some(5),
+                skip_own_after: Some(7),
+            },
+            Message::Pull {
+                cursor: None,
+                skip_own_after: None,
+            },
             Message::Batch {
                 entries: vec![
                     (4, entry.clone()),

@@ -65,6 +65,10 @@ pub struct PeerStatus {
     pub refused: u64,
     /// Entries from this peer skipped as invalid (implausible versions, over our size limits).
     pub invalid_entries: u64,
+    /// Entries pulled from this peer (all received, whatever `apply` made of them).
+    pub entries_received: u64,
+    /// Of those, the entries that won and were committed here.
+    pub entries_applied: u64,
 }
 
 /// A snapshot of the node's state.
@@ -276,6 +280,8 @@ fn add_peer<T: Transport>(
                 last_error: None,
                 refused: 0,
                 invalid_entries: 0,
+                entries_received: 0,
+                entries_applied: 0,
             },
             peer_last_seq: None,
             key_index: 0,
@@ -460,7 +466,14 @@ async fn pull_session<T: Transport>(shared: &Arc<Shared<T>>, address: &str) -> R
         p.status.last_error = None;
     });
     tracing::info!(peer = %address, node = %peer_id, cursor = ?cursor, "connected; catch-up starts above the cursor");
-    channel.send(&Message::Pull { cursor }).await?;
+    // Our own writes since the database was opened are here: the peer need not echo them.
+    let skip_own_after = shared.db.holds_own_writes_after();
+    channel
+        .send(&Message::Pull {
+            cursor,
+            skip_own_after,
+        })
+        .await?;
 
     let mut heartbeat = tokio::time::interval(config.heartbeat_interval);
     let dead_after = config.heartbeat_interval * 3;
@@ -582,27 +595,32 @@ async fn applier<T: Transport>(
                 round.add(&entries);
                 let entries: Vec<Entry> = entries.into_iter().map(|(_, e)| e).collect();
                 let (db, resolver) = (shared.db.clone(), Arc::clone(&shared.config.resolver));
-                let skipped = shared.blocking(move || match db.apply(&entries, &*resolver) {
-                    Err(e) if entry_is_invalid(&e) => {
-                        let mut skipped = 0u64;
-                        for entry in &entries {
-                            match db.apply(std::slice::from_ref(entry), &*resolver) {
-                                Ok(_) => {}
-                                Err(e) if entry_is_invalid(&e) => {
-                                    skipped += 1;
-                                    tracing::warn!(error = %e, "skipped an invalid entry from a peer");
+                let received = entries.len() as u64;
+                // (applied, skipped as invalid)
+                let (applied, skipped) = shared
+                    .blocking(move || match db.apply(&entries, &*resolver) {
+                        Err(e) if entry_is_invalid(&e) => {
+                            let (mut applied, mut skipped) = (0u64, 0u64);
+                            for entry in &entries {
+                                match db.apply(std::slice::from_ref(entry), &*resolver) {
+                                    Ok(report) => applied += report.applied,
+                                    Err(e) if entry_is_invalid(&e) => {
+                                        skipped += 1;
+                                        tracing::warn!(error = %e, "skipped an invalid entry from a peer");
+                                    }
+                                    Err(e) => return Err(e),
                                 }
-                                Err(e) => return Err(e),
                             }
+                            Ok((applied, skipped))
                         }
-                        Ok(skipped)
-                    }
-                    other => other.map(|_| 0),
-                })
-                .await?;
-                if skipped > 0 {
-                    shared.with_peer(&address, |p| p.status.invalid_entries += skipped);
-                }
+                        other => other.map(|report| (report.applied, 0)),
+                    })
+                    .await?;
+                shared.with_peer(&address, |p| {
+                    p.status.entries_received += received;
+                    p.status.entries_applied += applied;
+                    p.status.invalid_entries += skipped;
+                });
             }
             Applied::Close => return Ok(()),
             Applied::End(high_seq) => {
@@ -768,8 +786,12 @@ async fn serve<T: Transport>(
         add_peer(shared, adv, PeerSource::Dialed);
     }
     let dead_after = config.heartbeat_interval * 3;
-    let mut cursor = match tokio::time::timeout(dead_after, channel.recv()).await {
-        Ok(Ok(Some(Message::Pull { cursor }))) => cursor.unwrap_or(0),
+    let (mut cursor, skip_own_after) = match tokio::time::timeout(dead_after, channel.recv()).await
+    {
+        Ok(Ok(Some(Message::Pull {
+            cursor,
+            skip_own_after,
+        }))) => (cursor.unwrap_or(0), skip_own_after),
         Ok(Ok(Some(other))) => {
             return Err(Error::Protocol {
                 peer,
@@ -786,6 +808,7 @@ async fn serve<T: Transport>(
         }
     };
     tracing::info!(peer = %peer, node = %hello.node_id, cursor, "serving");
+    let held = skip_own_after.map(|after| (hello.node_id, after));
     let mut commits = shared.db.subscribe_commits();
     let mut shutdown = shared.shutdown.subscribe();
     let mut heartbeat = tokio::time::interval(config.heartbeat_interval);
@@ -794,7 +817,7 @@ async fn serve<T: Transport>(
     loop {
         if first || shared.db.last_seq() > cursor {
             first = false;
-            cursor = send_round(shared, &mut channel, cursor).await?;
+            cursor = send_round(shared, &mut channel, cursor, held).await?;
             // The dialer's heartbeats wait unread during a round: count from its end.
             last_recv = last_recv.max(tokio::time::Instant::now() - config.heartbeat_interval);
         }
@@ -824,12 +847,14 @@ async fn serve<T: Transport>(
     }
 }
 
-/// Streams every entry above `cursor` from one snapshot, in byte-bounded batches, then `End`.
+/// Streams every entry above `cursor` from one snapshot, in byte-bounded batches, then `End`;
+/// leaves out what the puller holds (`held`: its node id and [`Db::holds_own_writes_after`]).
 /// A blocking thread reads RocksDB; a channel of two batches bounds what waits in memory.
 async fn send_round<T: Transport, S: AsyncRead + AsyncWrite + Unpin>(
     shared: &Arc<Shared<T>>,
     channel: &mut Channel<S>,
     cursor: u64,
+    held: Option<(NodeId, u64)>,
 ) -> Result<u64> {
     // A puller applying a big batch may leave one unread for a while, but not forever: a
     // dialer that stops reading must not hold this task, its permit and its snapshot for good.
@@ -854,11 +879,17 @@ async fn send_round<T: Transport, S: AsyncRead + AsyncWrite + Unpin>(
             }
         };
         let mut changes = db.changes_since(cursor);
+        if let Some((node, after)) = held {
+            changes = changes.skip_held(node, after);
+        }
         let high = if cursor == 0 || changes.cursor_ahead() {
             // A puller that knows nothing of us (or whose cursor belongs to another life of this
             // database): send every key's live entry, read sequentially in key order.
             drop(changes);
             let mut full = db.full_sync();
+            if let Some((node, after)) = held {
+                full = full.skip_held(node, after);
+            }
             if !stream(&mut || full.next_batch(batch_bytes)) {
                 return;
             }

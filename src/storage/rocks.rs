@@ -94,6 +94,8 @@ pub(crate) struct Store {
     pub(crate) leases: Leases,
     /// Highest sequence known committed (may lag RocksDB briefly, never lead it).
     pub(crate) last_seq: AtomicU64,
+    /// See [`Db::holds_own_writes_after`](crate::Db::holds_own_writes_after).
+    pub(crate) holds_own_after: Option<u64>,
 }
 
 impl Store {
@@ -148,6 +150,9 @@ impl Store {
         }
         let db = DB::open_cf_descriptors(&db_opts, path, descriptors)?;
 
+        // Whether this open created the database with an id given in the options: that id may
+        // have written before, in a folder now lost, and nothing here says when.
+        let mut adopted_id = false;
         let node_id = match read_meta(&db, &options)? {
             Some(id) => id,
             None => {
@@ -164,6 +169,7 @@ impl Store {
                         "its meta column family has no format record".into(),
                     ));
                 }
+                adopted_id = options.node_id.is_some();
                 let id = options.node_id.unwrap_or_else(NodeId::random);
                 let meta_cf = handle(&db, cf::META)?;
                 let mut batch = WriteBatch::default();
@@ -231,6 +237,8 @@ impl Store {
             leases,
             commits: tokio::sync::watch::Sender::new(last_seq),
             last_seq: AtomicU64::new(last_seq),
+            // The clock starts above the lease, which is at or above every timestamp used before.
+            holds_own_after: (!adopted_id).then_some(hlc_lease),
         })
     }
 

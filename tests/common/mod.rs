@@ -43,6 +43,11 @@ pub async fn start(config: NodeConfig) -> TestNode {
 
 pub async fn start_in(dir: tempfile::TempDir, config: NodeConfig) -> TestNode {
     let db = Db::open(dir.path(), Options::default()).unwrap();
+    start_db(dir, db, config).await
+}
+
+/// Starts a node on a database already open in `dir`.
+pub async fn start_db(dir: tempfile::TempDir, db: Db, config: NodeConfig) -> TestNode {
     let node = Node::start(db.clone(), config).await.unwrap();
     TestNode { dir, db, node }
 }
