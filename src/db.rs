@@ -239,6 +239,26 @@ impl Db {
         Ok(())
     }
 
+    /// Changes under `prefix` (empty: all keys) committed from now on, local and replicated, in
+    /// commit order. A watcher that falls more than
+    /// [`Options::watch_buffer`](crate::Options::watch_buffer) changes behind gets
+    /// [`Error::Lagged`] and resumes with [`Db::watch_from`]. See [`Watch`](crate::Watch).
+    pub fn watch(&self, prefix: impl AsRef<[u8]>) -> crate::Watch {
+        crate::Watch::live(self.clone(), prefix.as_ref())
+    }
+
+    /// Changes under `prefix` above sequence `seq`: first those the log holds (each changed
+    /// key once, newest value, in sequence order), then the ones committed from now on. Pass
+    /// an [`Event::seq`](crate::Event::seq) or `Lagged`'s `resume_from` to resume with no gap;
+    /// 0 replays every key.
+    pub fn watch_from(&self, prefix: impl AsRef<[u8]>, seq: u64) -> crate::Watch {
+        crate::Watch::from(self.clone(), prefix.as_ref(), seq)
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// Replication hook: a receiver that changes whenever a commit raises the last sequence,
     /// so a task can wait for new writes without polling.
     pub fn subscribe_commits(&self) -> tokio::sync::watch::Receiver<u64> {

@@ -122,6 +122,15 @@ pub enum Error {
         detail: String,
     },
 
+    /// A [`Watch`](crate::Watch) fell more than
+    /// [`Options::watch_buffer`](crate::Options::watch_buffer) changes behind. Nothing is lost:
+    /// [`Db::watch_from`](crate::Db::watch_from) with `resume_from` continues from the log.
+    #[error("the watcher fell behind; resume from sequence {resume_from}")]
+    Lagged {
+        /// The last sequence this watcher saw: every change up to it was delivered.
+        resume_from: u64,
+    },
+
     /// A failure reported by RocksDB (I/O error, lock held by another process...).
     #[error("storage error: {0}")]
     Storage(#[from] rocksdb::Error),

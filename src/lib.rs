@@ -49,6 +49,7 @@ mod scan;
 pub mod storage;
 mod verify;
 mod version;
+mod watch;
 
 pub use batch::Batch;
 pub use db::Db;
@@ -66,3 +67,4 @@ pub use scan::Scan;
 pub use storage::commit::ApplyReport;
 pub use verify::VerifyReport;
 pub use version::{NodeId, Version};
+pub use watch::{Event, Watch};

@@ -35,6 +35,10 @@ pub struct Options {
     /// Memory for RocksDB's memtables, all column families together, in bytes: writes are
     /// flushed to disk before they take more. Default 64 MiB; at least 4 MiB.
     pub write_buffer_size: usize,
+    /// How many committed changes a [`Watch`](crate::Watch) may fall behind before it gets
+    /// [`Error::Lagged`] (one buffer shared by all watchers; writers never wait for them).
+    /// Default 4096; 1 ..= 1,048,576.
+    pub watch_buffer: usize,
 }
 
 /// Default `max_key_size`: 64 KiB.
@@ -45,6 +49,8 @@ pub const DEFAULT_MAX_VALUE_SIZE: usize = 64 << 20;
 pub const DEFAULT_CACHE_SIZE: usize = 64 << 20;
 /// Default `write_buffer_size`: 64 MiB.
 pub const DEFAULT_WRITE_BUFFER_SIZE: usize = 64 << 20;
+/// Default `watch_buffer`: 4096 changes.
+pub const DEFAULT_WATCH_BUFFER: usize = 4096;
 
 impl Default for Options {
     fn default() -> Self {
@@ -55,6 +61,7 @@ impl Default for Options {
             max_value_size: DEFAULT_MAX_VALUE_SIZE,
             cache_size: DEFAULT_CACHE_SIZE,
             write_buffer_size: DEFAULT_WRITE_BUFFER_SIZE,
+            watch_buffer: DEFAULT_WATCH_BUFFER,
         }
     }
 }
@@ -96,6 +103,12 @@ impl Options {
         self
     }
 
+    /// Sets [`Options::watch_buffer`] (default 4096).
+    pub fn watch_buffer(mut self, changes: usize) -> Self {
+        self.watch_buffer = changes;
+        self
+    }
+
     /// Checks every field; the error names the first bad one.
     pub fn validate(&self) -> Result<()> {
         let bad =
@@ -119,6 +132,12 @@ impl Options {
             return bad(
                 "write_buffer_size",
                 format!("{} is below 4 MiB", self.write_buffer_size),
+            );
+        }
+        if self.watch_buffer == 0 || self.watch_buffer > 1 << 20 {
+            return bad(
+                "watch_buffer",
+                format!("{} is outside 1 ..= 1,048,576", self.watch_buffer),
             );
         }
         if let Some(id) = self.node_id {

@@ -50,6 +50,9 @@ pub(crate) struct CommitState {
     pub(crate) hlc: Hlc,
     /// The leases written (maybe not yet synced): above every sequence and timestamp used.
     pub(crate) leases: LeaseValues,
+    /// The changes of the batch being built, published to watchers once it is written (only
+    /// while a watcher exists).
+    pub(crate) events: Vec<Arc<crate::Event>>,
 }
 
 /// One operation of a local write.
@@ -217,6 +220,7 @@ impl Store {
                 OpRef::Delete(k) => batch_bytes(k, &[]),
             })
             .sum();
+        state.events.clear();
         let mut batch = WriteBatch::with_capacity_bytes(bytes + 64);
         // Every previous index record of the group, read with one call (RocksDB's batched
         // MultiGet): the largest cost of a write after the batch itself.
@@ -270,6 +274,7 @@ impl Store {
             OpRef::Delete(k) => (k, &[][..]),
         };
         let prev = self.read_index(key)?;
+        state.events.clear();
         let mut batch = WriteBatch::with_capacity_bytes(batch_bytes(key, value) + 64);
         let record = self.stage(state, &mut batch, op, prev, hlc::wall_clock());
         self.finish(state, batch)?;
@@ -345,6 +350,14 @@ impl Store {
             version,
         };
         batch.put_cf(index, key, record.encode());
+        if self.watching.load(Ordering::Relaxed) > 0 {
+            state.events.push(Arc::new(crate::Event {
+                key: key.to_vec(),
+                value: value.map(<[u8]>::to_vec),
+                version,
+                seq,
+            }));
+        }
         record
     }
 
@@ -402,7 +415,10 @@ impl Store {
         } else {
             &self.write_opts
         };
-        self.db.write_opt(batch, opts)?;
+        if let Err(e) = self.db.write_opt(batch, opts) {
+            state.events.clear();
+            return Err(e);
+        }
         state.leases = written;
         if must_sync || self.options.durability == crate::Durability::Sync {
             self.leases.mark_durable(written);
@@ -411,6 +427,10 @@ impl Store {
         }
         let last = state.next_seq - 1;
         self.last_seq.store(last, Ordering::Release);
+        // After the last sequence is stored (see `crate::watch`), in commit order.
+        for event in state.events.drain(..) {
+            let _ = self.watchers.send(event);
+        }
         if self.commits.receiver_count() > 0 {
             self.commits.send_modify(|seen| *seen = (*seen).max(last));
         }
@@ -458,6 +478,8 @@ impl Store {
             .map(|e| batch_bytes(&e.key, e.value.as_deref().unwrap_or_default()))
             .sum();
         let mut state = self.commit.lock();
+        // Changes a failed commit staged are never published.
+        state.events.clear();
         // Every local index record with one MultiGet, under the lock.
         let found = self.read_indexes(&keys);
         let mut batch = WriteBatch::with_capacity_bytes(bytes + 64);

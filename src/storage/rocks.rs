@@ -94,6 +94,10 @@ pub(crate) struct Store {
     pub(crate) leases: Leases,
     /// Highest sequence known committed (may lag RocksDB briefly, never lead it).
     pub(crate) last_seq: AtomicU64,
+    /// The changes of every commit, for watchers (see `crate::watch`).
+    pub(crate) watchers: tokio::sync::broadcast::Sender<Arc<crate::Event>>,
+    /// How many `Watch`es exist: commits publish their changes only when some do.
+    pub(crate) watching: std::sync::atomic::AtomicUsize,
     /// See [`Db::holds_own_writes_after`](crate::Db::holds_own_writes_after).
     pub(crate) holds_own_after: Option<u64>,
 }
@@ -220,6 +224,7 @@ impl Store {
             hlc: hlc_lease,
         };
         let leases = Leases::start(Arc::clone(&db), on_disk)?;
+        let watch_buffer = options.watch_buffer;
         Ok(Store {
             db,
             node_id,
@@ -233,10 +238,13 @@ impl Store {
                 next_seq,
                 hlc: Hlc::new(hlc_lease),
                 leases: on_disk,
+                events: Vec::new(),
             }),
             leases,
             commits: tokio::sync::watch::Sender::new(last_seq),
             last_seq: AtomicU64::new(last_seq),
+            watchers: tokio::sync::broadcast::Sender::new(watch_buffer),
+            watching: std::sync::atomic::AtomicUsize::new(0),
             // The clock starts above the lease, which is at or above every timestamp used before.
             holds_own_after: (!adopted_id).then_some(hlc_lease),
         })
