@@ -37,6 +37,7 @@
 
 mod batch;
 mod db;
+pub mod discovery;
 mod entry;
 mod error;
 mod full_sync;
@@ -52,6 +53,7 @@ mod version;
 
 pub use batch::Batch;
 pub use db::Db;
+pub use discovery::{DiscoveryStatus, MulticastConfig};
 pub use entry::{Entry, Op, Record};
 pub use error::{Error, Result};
 pub use full_sync::FullSync;

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::{Error, LastWriteWins, Resolver, Result};
+use crate::{Error, LastWriteWins, MulticastConfig, Resolver, Result};
 
 /// Configuration of a replicating [`Node`](super::Node). `Default` plus the fields you need:
 ///
@@ -55,6 +55,9 @@ pub struct NodeConfig {
     pub handshake_timeout: Duration,
     /// Allow plaintext on a non-loopback address. Default `false`.
     pub allow_insecure: bool,
+    /// UDP multicast discovery: announce this node and dial the peers heard on the group.
+    /// Default `None` (off); see [`MulticastConfig`].
+    pub discovery: Option<MulticastConfig>,
 }
 
 impl Default for NodeConfig {
@@ -75,6 +78,7 @@ impl Default for NodeConfig {
             max_connections: 256,
             handshake_timeout: Duration::from_secs(5),
             allow_insecure: false,
+            discovery: None,
         }
     }
 }
@@ -99,6 +103,7 @@ impl fmt::Debug for NodeConfig {
             .field("max_connections", &self.max_connections)
             .field("handshake_timeout", &self.handshake_timeout)
             .field("allow_insecure", &self.allow_insecure)
+            .field("discovery", &self.discovery)
             .finish()
     }
 }
@@ -150,6 +155,9 @@ impl NodeConfig {
         }
         if self.handshake_timeout.is_zero() || self.initial_sync_timeout.is_zero() {
             return bad("handshake_timeout", "timeouts must be above zero".into());
+        }
+        if let Some(discovery) = &self.discovery {
+            discovery.validate()?;
         }
         for p in &self.peers {
             if p.rsplit_once(':')
@@ -215,6 +223,22 @@ mod tests {
             }),
             "peers"
         );
+        assert_eq!(
+            field(NodeConfig {
+                discovery: Some(MulticastConfig {
+                    expire_after: 0,
+                    ..MulticastConfig::default()
+                }),
+                ..NodeConfig::default()
+            }),
+            "discovery.expire_after"
+        );
+        NodeConfig {
+            discovery: Some(MulticastConfig::default()),
+            ..NodeConfig::default()
+        }
+        .validate()
+        .unwrap();
         assert_eq!(
             field(NodeConfig {
                 max_frame_size: 10,
