@@ -243,3 +243,39 @@ pub(crate) async fn run<P: PeerSet>(
     drop((receiver, sender));
     tracing::info!(%group, "multicast discovery stopped");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wildcard_listen_address_takes_the_interface_address() {
+        let config = MulticastConfig {
+            interface: Ipv4Addr::LOCALHOST,
+            ..MulticastConfig::default()
+        };
+        let listen: SocketAddr = "0.0.0.0:7070".parse().unwrap();
+        assert_eq!(
+            wildcard_advertise(&config, listen).unwrap(),
+            "127.0.0.1:7070"
+        );
+    }
+
+    #[test]
+    fn with_no_interface_the_kernel_route_decides_or_the_error_says_what_to_set() {
+        // A connected UDP socket sends nothing: this only asks the routing table.
+        let listen: SocketAddr = "0.0.0.0:7070".parse().unwrap();
+        match wildcard_advertise(&MulticastConfig::default(), listen) {
+            Ok(address) => {
+                let addr: SocketAddr = address.parse().unwrap();
+                assert!(!addr.ip().is_unspecified());
+                assert_eq!(addr.port(), 7070);
+            }
+            Err(Error::InvalidOptions { field, reason }) => {
+                assert_eq!(field, "discovery.interface");
+                assert!(reason.contains("advertise"), "{reason}");
+            }
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+}

@@ -156,19 +156,31 @@ impl NodeConfig {
         if self.handshake_timeout.is_zero() || self.initial_sync_timeout.is_zero() {
             return bad("handshake_timeout", "timeouts must be above zero".into());
         }
+        if let Some(adv) = &self.advertise {
+            if adv.len() > 255 || !is_host_port(adv) {
+                return bad(
+                    "advertise",
+                    format!("{adv:?} is not host:port of at most 255 bytes"),
+                );
+            }
+        }
         if let Some(discovery) = &self.discovery {
             discovery.validate()?;
         }
         for p in &self.peers {
-            if p.rsplit_once(':')
-                .and_then(|(_, port)| port.parse::<u16>().ok())
-                .is_none()
-            {
+            if !is_host_port(p) {
                 return bad("peers", format!("{p:?} is not host:port"));
             }
         }
         Ok(())
     }
+}
+
+/// `host:port` with a non-empty host and a numeric port.
+fn is_host_port(address: &str) -> bool {
+    address
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
 }
 
 #[cfg(test)]
@@ -239,6 +251,13 @@ mod tests {
         }
         .validate()
         .unwrap();
+        assert_eq!(
+            field(NodeConfig {
+                advertise: Some("no-port".into()),
+                ..NodeConfig::default()
+            }),
+            "advertise"
+        );
         assert_eq!(
             field(NodeConfig {
                 max_frame_size: 10,
