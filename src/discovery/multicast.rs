@@ -9,10 +9,11 @@
 //! - sending: bound to the interface address, `IP_MULTICAST_IF` = the interface,
 //!   `IP_MULTICAST_TTL` = `ttl`, `IP_MULTICAST_LOOP` on (nodes on one host hear each other).
 //!
-//! The task announces at once and then every interval, reads datagrams into a buffer one byte
-//! larger than the largest announcement (an oversized datagram is seen as such, never
-//! allocated), expires peers at their deadline, and on shutdown leaves the group and closes both
-//! sockets. A bad datagram or a socket error is logged and counted; it never ends the task.
+//! The task announces at once, then every interval and right after hearing a new peer. It
+//! reads datagrams into a buffer one byte larger than the largest announcement (an oversized
+//! datagram is seen as such, never allocated), expires peers at their deadline, and on shutdown
+//! leaves the group and closes both sockets. A bad datagram or a socket error is logged and
+//! counted; it never ends the task.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -210,6 +211,9 @@ pub(crate) async fn run<P: PeerSet>(
                         Heard::New { address } => {
                             tracing::info!(peer = %address, %from, "discovered a peer");
                             peers.discovered(&address);
+                            // Answer a newcomer at once rather than an interval later, so it
+                            // learns of us quickly (resets coalesce into one announcement).
+                            tick.reset_immediately();
                         }
                         Heard::Moved { from: old, to } => {
                             tracing::info!(old = %old, new = %to, "a discovered peer moved");
