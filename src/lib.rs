@@ -30,6 +30,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! A [`Node`] replicates a database over authenticated TCP with the peers it is given, learns
+//! from their hellos, and, opt-in, finds by authenticated UDP multicast ([`MulticastConfig`],
+//! module [`discovery`]).
+//!
 //! See `DESIGN.md` for the architecture and invariants, and the README for the storage layout,
 //! durability modes and measured performance.
 
