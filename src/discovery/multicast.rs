@@ -25,10 +25,10 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
 
-use super::announcement::{Announcement, MAX_DATAGRAM};
+use super::announcement::{self, Announcement, MAX_DATAGRAM};
 use super::membership::{Heard, Membership};
 use super::MulticastConfig;
-use crate::{Error, Result};
+use crate::{Error, NodeId, Result};
 
 /// What the discovery task tells the node.
 pub(crate) trait PeerSet: Send + Sync + 'static {
@@ -146,18 +146,80 @@ async fn stopped(rx: &mut watch::Receiver<bool>) {
 }
 
 /// What the task announces, and how.
-pub(crate) struct Announcer {
+struct Announcer {
     /// This node's announcement; its timestamp is set at each send.
-    pub(crate) template: Announcement,
+    template: Announcement,
     /// The signing key (from the first cluster key), if any.
-    pub(crate) key: Option<[u8; 32]>,
+    key: Option<[u8; 32]>,
     /// Announcement period.
-    pub(crate) interval: Duration,
+    interval: Duration,
+}
+
+/// A node's discovery, set up and ready to run: sockets open, group joined.
+pub(crate) struct Discovery {
+    sockets: Sockets,
+    announcer: Announcer,
+    /// Shared with the node, which reads its status.
+    pub(crate) membership: Arc<Mutex<Membership>>,
+}
+
+impl Discovery {
+    /// Opens the sockets and builds the state for node `node_id` of `cluster`, announcing
+    /// `advertise`, signing with the first of `cluster_keys` and accepting any of them.
+    pub(crate) fn prepare(
+        config: &MulticastConfig,
+        cluster: &str,
+        node_id: NodeId,
+        cluster_keys: &[Vec<u8>],
+        advertise: &str,
+        max_peers: usize,
+    ) -> Result<Discovery> {
+        let sockets = Sockets::open(config)?;
+        let keys: Vec<[u8; 32]> = cluster_keys
+            .iter()
+            .map(|k| announcement::derive_key(k))
+            .collect();
+        let announcer = Announcer {
+            template: Announcement {
+                cluster: cluster.to_string(),
+                node_id,
+                advertise: advertise.to_string(),
+                timestamp_ms: 0,
+            },
+            key: keys.first().copied(),
+            interval: config.interval,
+        };
+        let membership = Membership::new(
+            config,
+            cluster.to_string(),
+            node_id,
+            keys,
+            advertise.to_string(),
+            max_peers,
+        );
+        Ok(Discovery {
+            sockets,
+            announcer,
+            membership: Arc::new(Mutex::new(membership)),
+        })
+    }
+
+    /// Runs the task (see [`run`]).
+    pub(crate) async fn run<P: PeerSet>(self, peers: P, shutdown: watch::Receiver<bool>) {
+        run(
+            self.sockets,
+            self.membership,
+            self.announcer,
+            peers,
+            shutdown,
+        )
+        .await
+    }
 }
 
 /// The discovery task: announces, listens, expires, until `shutdown` turns true (or its sender
 /// is dropped).
-pub(crate) async fn run<P: PeerSet>(
+async fn run<P: PeerSet>(
     sockets: Sockets,
     membership: Arc<Mutex<Membership>>,
     mut announcer: Announcer,

@@ -35,8 +35,8 @@ use super::config::NodeConfig;
 use super::handshake::{self, HandshakeConfig};
 use super::message::Message;
 use super::transport::{Tcp, Transport};
-use crate::discovery::multicast::{self, Announcer, PeerSet, Sockets};
-use crate::discovery::{announcement, Announcement, DiscoveryStatus, Membership};
+use crate::discovery::multicast::{self, Discovery, PeerSet};
+use crate::discovery::{DiscoveryStatus, Membership};
 use crate::{Db, Entry, Error, NodeId, Result};
 
 /// How the node came to know a peer.
@@ -152,33 +152,14 @@ impl<T: Transport> Node<T> {
             (None, None) => None,
         };
         let discovery = match (&config.discovery, &advertise) {
-            (Some(d), Some(adv)) => {
-                let sockets = Sockets::open(d)?;
-                let keys: Vec<[u8; 32]> = config
-                    .cluster_keys
-                    .iter()
-                    .map(|k| announcement::derive_key(k))
-                    .collect();
-                let announcer = Announcer {
-                    template: Announcement {
-                        cluster: config.cluster.clone(),
-                        node_id: db.node_id(),
-                        advertise: adv.clone(),
-                        timestamp_ms: 0,
-                    },
-                    key: keys.first().copied(),
-                    interval: d.interval,
-                };
-                let membership = Membership::new(
-                    d,
-                    config.cluster.clone(),
-                    db.node_id(),
-                    keys,
-                    adv.clone(),
-                    config.max_connections,
-                );
-                Some((sockets, announcer, Arc::new(Mutex::new(membership))))
-            }
+            (Some(d), Some(adv)) => Some(Discovery::prepare(
+                d,
+                &config.cluster,
+                db.node_id(),
+                &config.cluster_keys,
+                adv,
+                config.max_connections,
+            )?),
             _ => None,
         };
         let handshake = HandshakeConfig {
@@ -200,7 +181,7 @@ impl<T: Transport> Node<T> {
             local_addr,
             peers: Mutex::new(BTreeMap::new()),
             refused_inbound: AtomicU64::new(0),
-            discovery: discovery.as_ref().map(|(_, _, m)| Arc::clone(m)),
+            discovery: discovery.as_ref().map(|d| Arc::clone(&d.membership)),
             shutdown,
             tasks: Mutex::new(JoinSet::new()),
             jobs: Arc::new(BlockingJobs::default()),
@@ -216,9 +197,9 @@ impl<T: Transport> Node<T> {
                 .lock()
                 .spawn_on(accept_loop(s, listener), &runtime);
         }
-        if let Some((sockets, announcer, membership)) = discovery {
+        if let Some(discovery) = discovery {
             let stop = shared.shutdown.subscribe();
-            let task = multicast::run(sockets, membership, announcer, Arc::clone(&shared), stop);
+            let task = discovery.run(Arc::clone(&shared), stop);
             shared.spawn(task.instrument(tracing::info_span!("discovery")));
         }
         // The node exists before the wait: if the caller gives up on `start` (a timeout around
