@@ -131,6 +131,19 @@ pub enum Error {
         resume_from: u64,
     },
 
+    /// Multicast discovery could not set up its sockets (binding the group's port, joining the
+    /// group on the interface, setting socket options).
+    #[error("multicast discovery on {group}: {what}: {source}")]
+    Discovery {
+        /// The configured group and port.
+        group: String,
+        /// Which step failed.
+        what: &'static str,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// A failure reported by RocksDB (I/O error, lock held by another process...).
     #[error("storage error: {0}")]
     Storage(#[from] rocksdb::Error),

@@ -30,6 +30,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! A [`Node`] replicates a database over authenticated TCP with the peers it is given, learns
+//! from their hellos, and, opt-in, finds by authenticated UDP multicast ([`MulticastConfig`],
+//! module [`discovery`]).
+//!
 //! See `DESIGN.md` for the architecture and invariants, and the README for the storage layout,
 //! durability modes and measured performance.
 
@@ -37,6 +41,7 @@
 
 mod batch;
 mod db;
+pub mod discovery;
 mod entry;
 mod error;
 mod full_sync;
@@ -53,6 +58,7 @@ mod watch;
 
 pub use batch::Batch;
 pub use db::Db;
+pub use discovery::{DiscoveryStatus, MulticastConfig};
 pub use entry::{Entry, Op, Record};
 pub use error::{Error, Result};
 pub use full_sync::FullSync;

@@ -1,7 +1,9 @@
 //! The `meshkv` command.
 //!
 //! - `meshkv demo`: three replicating nodes in one process on loopback (ports picked by the
-//!   system), each writing its own keys and one contested key, until all three agree.
+//!   system), each writing its own keys and one contested key, until all three agree. With
+//!   `--discovery` the nodes have no peer lists and find each other by UDP multicast, kept on
+//!   this host: interface 127.0.0.1, TTL 0, a random group in 239.255.0.0/16 and a free port.
 //! - `meshkv example [DIR]`: opens a database (in a temporary folder unless DIR is given), writes,
 //!   reads, deletes, prints the changes feed and the consistency report.
 //! - `meshkv verify DIR`: checks a database's storage invariants; exit code 1 when it finds a
@@ -13,7 +15,7 @@ use std::process::ExitCode;
 
 use meshkv::{Db, Options};
 
-const USAGE: &str = "usage: meshkv demo | meshkv example [DIR] | meshkv verify DIR";
+const USAGE: &str = "usage: meshkv demo [--discovery] | meshkv example [DIR] | meshkv verify DIR";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -23,7 +25,8 @@ fn main() -> ExitCode {
         .collect::<Vec<_>>()
         .as_slice()
     {
-        ["demo"] => demo(),
+        ["demo"] => demo(false),
+        ["demo", "--discovery"] => demo(true),
         ["example"] => example(None),
         ["example", dir] => example(Some(dir)),
         ["verify", dir] => verify(dir),
@@ -45,9 +48,36 @@ fn main() -> ExitCode {
     }
 }
 
-fn demo() -> Result<ExitCode, Box<dyn std::error::Error>> {
+/// Multicast discovery that stays on this host (interface 127.0.0.1, TTL 0), on a random group
+/// and a port that was free a moment ago.
+fn loopback_discovery() -> std::io::Result<meshkv::MulticastConfig> {
+    use std::net::{Ipv4Addr, SocketAddrV4};
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let [a, b]: [u8; 2] = rand::random();
+    Ok(meshkv::MulticastConfig {
+        group: SocketAddrV4::new(Ipv4Addr::new(239, 255, a, b.max(1)), port),
+        interface: Ipv4Addr::LOCALHOST,
+        interval: std::time::Duration::from_millis(200),
+        expire_after: 5,
+        ttl: 0,
+    })
+}
+
+fn demo(discovery: bool) -> Result<ExitCode, Box<dyn std::error::Error>> {
     use std::time::{Duration, Instant};
     let rt = tokio::runtime::Runtime::new()?;
+    let multicast = if discovery {
+        let m = loopback_discovery()?;
+        println!(
+            "discovery on {} via 127.0.0.1 (TTL 0: it never leaves this host)",
+            m.group
+        );
+        Some(m)
+    } else {
+        None
+    };
     rt.block_on(async {
         let dirs = [
             tempfile::tempdir()?,
@@ -58,7 +88,10 @@ fn demo() -> Result<ExitCode, Box<dyn std::error::Error>> {
         let mut nodes: Vec<meshkv::Node> = Vec::new();
         for (i, dir) in dirs.iter().enumerate() {
             let db = Db::open(dir.path(), Options::default())?;
-            let peers = nodes.iter().map(|n| n.local_addr().to_string()).collect();
+            let peers = match multicast {
+                Some(_) => Vec::new(),
+                None => nodes.iter().map(|n| n.local_addr().to_string()).collect(),
+            };
             let node = meshkv::Node::start(
                 db.clone(),
                 meshkv::NodeConfig {
@@ -66,6 +99,7 @@ fn demo() -> Result<ExitCode, Box<dyn std::error::Error>> {
                     peers,
                     cluster: "demo".into(),
                     heartbeat_interval: Duration::from_millis(200),
+                    discovery: multicast.clone(),
                     ..meshkv::NodeConfig::default()
                 },
             )
@@ -140,9 +174,10 @@ fn demo() -> Result<ExitCode, Box<dyn std::error::Error>> {
             let status = node.status();
             for p in status.peers {
                 println!(
-                    "  {} -> {:<16} connected {:<5} cursor {:>3} behind {}",
+                    "  {} -> {:<16} {:<10} connected {:<5} cursor {:>3} behind {}",
                     names[i],
                     p.address,
+                    format!("{:?}", p.source),
                     p.connected,
                     p.cursor.unwrap_or(0),
                     p.entries_behind.unwrap_or(0)

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::{Error, LastWriteWins, Resolver, Result};
+use crate::{Error, LastWriteWins, MulticastConfig, Resolver, Result};
 
 /// Configuration of a replicating [`Node`](super::Node). `Default` plus the fields you need:
 ///
@@ -55,6 +55,9 @@ pub struct NodeConfig {
     pub handshake_timeout: Duration,
     /// Allow plaintext on a non-loopback address. Default `false`.
     pub allow_insecure: bool,
+    /// UDP multicast discovery: announce this node and dial the peers heard on the group.
+    /// Default `None` (off); see [`MulticastConfig`].
+    pub discovery: Option<MulticastConfig>,
 }
 
 impl Default for NodeConfig {
@@ -75,6 +78,7 @@ impl Default for NodeConfig {
             max_connections: 256,
             handshake_timeout: Duration::from_secs(5),
             allow_insecure: false,
+            discovery: None,
         }
     }
 }
@@ -99,6 +103,7 @@ impl fmt::Debug for NodeConfig {
             .field("max_connections", &self.max_connections)
             .field("handshake_timeout", &self.handshake_timeout)
             .field("allow_insecure", &self.allow_insecure)
+            .field("discovery", &self.discovery)
             .finish()
     }
 }
@@ -151,16 +156,31 @@ impl NodeConfig {
         if self.handshake_timeout.is_zero() || self.initial_sync_timeout.is_zero() {
             return bad("handshake_timeout", "timeouts must be above zero".into());
         }
+        if let Some(adv) = &self.advertise {
+            if adv.len() > 255 || !is_host_port(adv) {
+                return bad(
+                    "advertise",
+                    format!("{adv:?} is not host:port of at most 255 bytes"),
+                );
+            }
+        }
+        if let Some(discovery) = &self.discovery {
+            discovery.validate()?;
+        }
         for p in &self.peers {
-            if p.rsplit_once(':')
-                .and_then(|(_, port)| port.parse::<u16>().ok())
-                .is_none()
-            {
+            if !is_host_port(p) {
                 return bad("peers", format!("{p:?} is not host:port"));
             }
         }
         Ok(())
     }
+}
+
+/// `host:port` with a non-empty host and a numeric port.
+fn is_host_port(address: &str) -> bool {
+    address
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
 }
 
 #[cfg(test)]
@@ -214,6 +234,29 @@ mod tests {
                 ..NodeConfig::default()
             }),
             "peers"
+        );
+        assert_eq!(
+            field(NodeConfig {
+                discovery: Some(MulticastConfig {
+                    expire_after: 0,
+                    ..MulticastConfig::default()
+                }),
+                ..NodeConfig::default()
+            }),
+            "discovery.expire_after"
+        );
+        NodeConfig {
+            discovery: Some(MulticastConfig::default()),
+            ..NodeConfig::default()
+        }
+        .validate()
+        .unwrap();
+        assert_eq!(
+            field(NodeConfig {
+                advertise: Some("no-port".into()),
+                ..NodeConfig::default()
+            }),
+            "advertise"
         );
         assert_eq!(
             field(NodeConfig {

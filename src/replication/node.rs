@@ -9,6 +9,11 @@
 //!   cursor, applies batches, stores the cursor after each `End` (invariant 8), heartbeats, and
 //!   reconnects with exponential backoff and jitter.
 //!
+//! - with `NodeConfig::discovery`, the multicast task (`crate::discovery`): it announces this
+//!   node, and hands the node the addresses it hears (dialed like configured peers, as
+//!   [`PeerSource::Discovered`]) and those that expire (their puller stops, closing the
+//!   connection).
+//!
 //! RocksDB work goes through `BlockingJobs::spawn`, the one seam between async and blocking
 //! code; shutdown waits for those jobs.
 
@@ -30,6 +35,8 @@ use super::config::NodeConfig;
 use super::handshake::{self, HandshakeConfig};
 use super::message::Message;
 use super::transport::{Tcp, Transport};
+use crate::discovery::multicast::{self, Discovery, PeerSet};
+use crate::discovery::{DiscoveryStatus, Membership};
 use crate::{Db, Entry, Error, NodeId, Result};
 
 /// How the node came to know a peer.
@@ -42,6 +49,11 @@ pub enum PeerSource {
     Added,
     /// Learned from the hello of a peer that dialed us.
     Dialed,
+    /// Heard on multicast discovery: dropped (and its connection closed) when its
+    /// announcements stop for `expire_after` intervals. An address learned from a hello that is
+    /// also announced becomes `Discovered`; a configured or added one stays as it is and never
+    /// expires.
+    Discovered,
 }
 
 /// What the node knows of one peer address.
@@ -82,6 +94,8 @@ pub struct NodeStatus {
     pub peers: Vec<PeerStatus>,
     /// Accepted connections whose handshake failed or was refused.
     pub refused_inbound: u64,
+    /// Multicast discovery's counters, when it is on.
+    pub discovery: Option<DiscoveryStatus>,
 }
 
 struct PeerState {
@@ -91,6 +105,9 @@ struct PeerState {
     key_index: usize,
     /// Set once the first sync attempt ended (a complete round, or a failure).
     attempted: watch::Sender<bool>,
+    /// Never sent: dropped with this state when the peer is removed (an expired discovered
+    /// peer), which stops its puller and closes its connection.
+    _removed: watch::Sender<()>,
 }
 
 struct Shared<T: Transport> {
@@ -101,6 +118,7 @@ struct Shared<T: Transport> {
     local_addr: SocketAddr,
     peers: Mutex<BTreeMap<String, PeerState>>,
     refused_inbound: AtomicU64,
+    discovery: Option<Arc<Mutex<Membership>>>,
     shutdown: watch::Sender<bool>,
     tasks: Mutex<JoinSet<()>>,
     jobs: Arc<BlockingJobs>,
@@ -129,10 +147,25 @@ impl<T: Transport> Node<T> {
         config.validate()?;
         let listener = transport.bind(config.listen).await?;
         let local_addr = T::local_addr(&listener)?;
-        let advertise = config
-            .advertise
-            .clone()
-            .or_else(|| (!local_addr.ip().is_unspecified()).then(|| local_addr.to_string()));
+        // Where peers should dial us: `advertise`, else the listen address; a wildcard listen
+        // address is replaced by the discovery interface's address when discovery is on.
+        let advertise = match (&config.advertise, &config.discovery) {
+            (Some(a), _) => Some(a.clone()),
+            (None, _) if !local_addr.ip().is_unspecified() => Some(local_addr.to_string()),
+            (None, Some(d)) => Some(multicast::wildcard_advertise(d, local_addr)?),
+            (None, None) => None,
+        };
+        let discovery = match (&config.discovery, &advertise) {
+            (Some(d), Some(adv)) => Some(Discovery::prepare(
+                d,
+                &config.cluster,
+                db.node_id(),
+                &config.cluster_keys,
+                adv,
+                config.max_connections,
+            )?),
+            _ => None,
+        };
         let handshake = HandshakeConfig {
             cluster: config.cluster.clone(),
             node_id: db.node_id(),
@@ -152,6 +185,7 @@ impl<T: Transport> Node<T> {
             local_addr,
             peers: Mutex::new(BTreeMap::new()),
             refused_inbound: AtomicU64::new(0),
+            discovery: discovery.as_ref().map(|d| Arc::clone(&d.membership)),
             shutdown,
             tasks: Mutex::new(JoinSet::new()),
             jobs: Arc::new(BlockingJobs::default()),
@@ -166,6 +200,11 @@ impl<T: Transport> Node<T> {
                 .tasks
                 .lock()
                 .spawn_on(accept_loop(s, listener), &runtime);
+        }
+        if let Some(discovery) = discovery {
+            let stop = shared.shutdown.subscribe();
+            let task = discovery.run(Arc::clone(&shared), stop);
+            shared.spawn(task.instrument(tracing::info_span!("discovery")));
         }
         // The node exists before the wait: if the caller gives up on `start` (a timeout around
         // it), dropping this future drops the node, which stops every task.
@@ -205,6 +244,7 @@ impl<T: Transport> Node<T> {
             local_addr: self.shared.local_addr,
             peers: peers.values().map(|p| p.status.clone()).collect(),
             refused_inbound: self.shared.refused_inbound.load(Ordering::Relaxed),
+            discovery: self.shared.discovery.as_ref().map(|m| m.lock().status()),
         }
     }
 
@@ -253,7 +293,13 @@ fn add_peer<T: Transport>(
         return None;
     }
     let mut peers = shared.peers.lock();
-    if peers.contains_key(&address) {
+    if let Some(known) = peers.get_mut(&address) {
+        // Deduplicated by address. A learned address that is also announced becomes
+        // discovered, so that it expires when the announcements stop; configured and added
+        // addresses keep their source and never expire.
+        if source == PeerSource::Discovered && known.status.source == PeerSource::Dialed {
+            known.status.source = PeerSource::Discovered;
+        }
         return None;
     }
     // Addresses learned from hellos are capped, so connecting peers cannot make this node
@@ -267,6 +313,7 @@ fn add_peer<T: Transport>(
         return None;
     }
     let (attempted, rx) = watch::channel(false);
+    let (removed_tx, removed) = watch::channel(());
     peers.insert(
         address.clone(),
         PeerState {
@@ -286,13 +333,35 @@ fn add_peer<T: Transport>(
             peer_last_seq: None,
             key_index: 0,
             attempted,
+            _removed: removed_tx,
         },
     );
     drop(peers);
     let s = Arc::clone(shared);
     let span = tracing::info_span!("pull", peer = %address);
-    shared.spawn(puller(s, address).instrument(span));
+    shared.spawn(puller(s, address, removed).instrument(span));
     Some(rx)
+}
+
+/// What discovery changes in the peer set.
+impl<T: Transport> PeerSet for Arc<Shared<T>> {
+    fn discovered(&self, address: &str) {
+        add_peer(self, address.to_string(), PeerSource::Discovered);
+    }
+
+    fn expired(&self, address: &str) {
+        let removed = {
+            let mut peers = self.peers.lock();
+            match peers.get(address) {
+                Some(p) if p.status.source == PeerSource::Discovered => peers.remove(address),
+                _ => None,
+            }
+        };
+        // Dropped outside the lock: its puller stops and closes the connection.
+        if removed.is_some() {
+            tracing::info!(peer = %address, "dropped an expired discovered peer");
+        }
+    }
 }
 
 /// Blocking RocksDB jobs in flight, so that shutdown can wait until none holds the `Db`.
@@ -389,7 +458,13 @@ pub fn backoff(config: &NodeConfig, attempt: u32) -> Duration {
     base.mul_f64(jitter)
 }
 
-async fn puller<T: Transport>(shared: Arc<Shared<T>>, address: String) {
+/// Pulls from one peer address until the node stops or the peer is removed from the set
+/// (`removed` closes): every exit drops the session, closing its connection.
+async fn puller<T: Transport>(
+    shared: Arc<Shared<T>>,
+    address: String,
+    mut removed: watch::Receiver<()>,
+) {
     let mut shutdown = shared.shutdown.subscribe();
     let mut attempt = 0u32;
     while !shared.stopping() {
@@ -397,6 +472,7 @@ async fn puller<T: Transport>(shared: Arc<Shared<T>>, address: String) {
         let result = tokio::select! {
             r = pull_session(&shared, &address) => r,
             _ = stopped(&mut shutdown) => return,
+            _ = removed.changed() => return,
         };
         let error = match &result {
             Ok(()) => "connection closed".to_string(),
@@ -426,6 +502,7 @@ async fn puller<T: Transport>(shared: Arc<Shared<T>>, address: String) {
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
             _ = stopped(&mut shutdown) => return,
+            _ = removed.changed() => return,
         }
     }
 }

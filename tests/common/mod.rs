@@ -5,9 +5,11 @@
 pub mod proxy;
 
 use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
-use meshkv::{Db, Node, NodeConfig, Options, Version};
+use meshkv::{Db, MulticastConfig, Node, NodeConfig, Options, PeerSource, Version};
+use rand::Rng;
 
 /// A test node: its folder, database and replicator.
 pub struct TestNode {
@@ -99,4 +101,64 @@ pub async fn behind_proxy(config: NodeConfig) -> (proxy::Proxy, TestNode) {
     .await;
     proxy.set_target(node.node.local_addr());
     (proxy, node)
+}
+
+/// Multicast discovery that never leaves this host: interface 127.0.0.1, TTL 0, a random group
+/// in 239.255.0.0/16 and a port that was free a moment ago (so parallel tests never hear each
+/// other), announcements every 100 ms, peers dropped after 3 missed ones.
+pub fn loopback_multicast() -> MulticastConfig {
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut rng = rand::rng();
+    let group = Ipv4Addr::new(239, 255, rng.random_range(1..255), rng.random_range(1..255));
+    MulticastConfig {
+        group: SocketAddrV4::new(group, port),
+        interface: Ipv4Addr::LOCALHOST,
+        interval: Duration::from_millis(100),
+        expire_after: 3,
+        ttl: 0,
+    }
+}
+
+/// [`config`] with no peers and discovery on `multicast`.
+pub fn discovering(multicast: &MulticastConfig) -> NodeConfig {
+    NodeConfig {
+        discovery: Some(multicast.clone()),
+        ..config(vec![])
+    }
+}
+
+/// The addresses `node` knows, with how it found them.
+pub fn peers_of(node: &Node) -> BTreeMap<String, (PeerSource, bool)> {
+    node.status()
+        .peers
+        .into_iter()
+        .map(|p| (p.address, (p.source, p.connected)))
+        .collect()
+}
+
+/// A UDP socket that sends to (and, with `listen`, hears) a loopback multicast group the way
+/// the tests' nodes do: interface 127.0.0.1, TTL 0.
+pub fn group_socket(multicast: &MulticastConfig, listen: bool) -> std::net::UdpSocket {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).unwrap();
+    socket.set_multicast_if_v4(&Ipv4Addr::LOCALHOST).unwrap();
+    socket.set_multicast_ttl_v4(0).unwrap();
+    socket.set_multicast_loop_v4(true).unwrap();
+    if listen {
+        socket.set_reuse_address(true).unwrap();
+        socket.set_reuse_port(true).unwrap();
+        socket.bind(&multicast.group.into()).unwrap();
+        socket
+            .join_multicast_v4(multicast.group.ip(), &Ipv4Addr::LOCALHOST)
+            .unwrap();
+    } else {
+        socket
+            .bind(&SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0).into())
+            .unwrap();
+    }
+    socket.into()
 }

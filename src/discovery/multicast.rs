@@ -1,0 +1,347 @@
+//! The multicast sockets and the discovery task. The task only moves bytes and timers: what a
+//! datagram means is [`Membership`]'s decision, what a found or lost peer means is the node's.
+//!
+//! Sockets (`socket2`, then tokio):
+//! - receiving: `SO_REUSEADDR` and `SO_REUSEPORT` (several nodes on one host share the port),
+//!   bound to the group address and port on Unix (so it hears only that group), membership
+//!   joined on the configured interface, and on Linux `IP_MULTICAST_ALL` off (only groups this
+//!   socket joined);
+//! - sending: bound to the interface address, `IP_MULTICAST_IF` = the interface,
+//!   `IP_MULTICAST_TTL` = `ttl`, `IP_MULTICAST_LOOP` on (nodes on one host hear each other).
+//!
+//! The task announces at once, then every interval and right after hearing a new peer. It
+//! reads datagrams into a buffer one byte larger than the largest announcement (an oversized
+//! datagram is seen as such, never allocated), expires peers at their deadline, and on shutdown
+//! leaves the group and closes both sockets. A bad datagram or a socket error is logged and
+//! counted; it never ends the task.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::net::UdpSocket;
+use tokio::sync::watch;
+
+use super::announcement::{self, Announcement, MAX_DATAGRAM};
+use super::membership::{Heard, Membership};
+use super::MulticastConfig;
+use crate::{Error, NodeId, Result};
+
+/// What the discovery task tells the node.
+pub(crate) trait PeerSet: Send + Sync + 'static {
+    /// A peer was heard for the first time (or again after it expired): dial it.
+    fn discovered(&self, address: &str);
+    /// A discovered peer was not heard for the expiry time: stop dialing it, close its
+    /// connection (unless it is also known another way).
+    fn expired(&self, address: &str);
+}
+
+/// The two sockets of a node's discovery, ready for the task.
+pub(crate) struct Sockets {
+    receiver: UdpSocket,
+    sender: UdpSocket,
+    group: SocketAddrV4,
+    interface: Ipv4Addr,
+}
+
+fn setup_error(config: &MulticastConfig, what: &'static str) -> impl FnOnce(io::Error) -> Error {
+    let group = config.group.to_string();
+    move |source| Error::Discovery {
+        group,
+        what,
+        source,
+    }
+}
+
+impl Sockets {
+    /// Opens and configures both sockets and joins the group. Needs a tokio runtime.
+    pub(crate) fn open(config: &MulticastConfig) -> Result<Sockets> {
+        let receiver = receiving_socket(config).map_err(setup_error(config, "receiving socket"))?;
+        let sender = sending_socket(config).map_err(setup_error(config, "sending socket"))?;
+        Ok(Sockets {
+            receiver: UdpSocket::from_std(receiver)
+                .map_err(setup_error(config, "receiving socket"))?,
+            sender: UdpSocket::from_std(sender).map_err(setup_error(config, "sending socket"))?,
+            group: config.group,
+            interface: config.interface,
+        })
+    }
+}
+
+fn receiving_socket(config: &MulticastConfig) -> io::Result<std::net::UdpSocket> {
+    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+    socket.set_reuse_address(true)?;
+    #[cfg(all(
+        unix,
+        not(any(target_os = "solaris", target_os = "illumos", target_os = "cygwin"))
+    ))]
+    socket.set_reuse_port(true)?;
+    #[cfg(target_os = "linux")]
+    socket.set_multicast_all_v4(false)?;
+    // Bound to the group address, a Unix socket receives only datagrams sent to that group;
+    // other systems cannot bind a multicast address.
+    let ip = if cfg!(unix) {
+        *config.group.ip()
+    } else {
+        Ipv4Addr::UNSPECIFIED
+    };
+    socket.bind(&SocketAddrV4::new(ip, config.group.port()).into())?;
+    socket.join_multicast_v4(config.group.ip(), &config.interface)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+fn sending_socket(config: &MulticastConfig) -> io::Result<std::net::UdpSocket> {
+    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+    socket.set_multicast_if_v4(&config.interface)?;
+    socket.set_multicast_ttl_v4(config.ttl)?;
+    socket.set_multicast_loop_v4(true)?;
+    socket.bind(&SocketAddrV4::new(config.interface, 0).into())?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+/// The address to announce when `advertise` is unset and the node listens on a wildcard
+/// address: the interface address with the listen port; with no interface set either, the
+/// source address the kernel picks for the group (the local address of a UDP socket
+/// "connected" to it — the interface announcements leave by). Never a hard-coded address.
+pub(crate) fn wildcard_advertise(config: &MulticastConfig, listen: SocketAddr) -> Result<String> {
+    if !config.interface.is_unspecified() {
+        return Ok(SocketAddr::new(config.interface.into(), listen.port()).to_string());
+    }
+    let routed = || -> io::Result<IpAddr> {
+        let probe = std::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))?;
+        probe.connect(config.group)?;
+        Ok(probe.local_addr()?.ip())
+    };
+    match routed() {
+        Ok(ip) if !ip.is_unspecified() => Ok(SocketAddr::new(ip, listen.port()).to_string()),
+        other => Err(Error::InvalidOptions {
+            field: "discovery.interface",
+            reason: format!(
+                "listen {listen} is a wildcard address and advertise is not set, and no \
+                 interface routes to {} ({}): set NodeConfig::advertise or discovery.interface",
+                config.group,
+                other
+                    .err()
+                    .map_or("no source address".into(), |e| e.to_string()),
+            ),
+        }),
+    }
+}
+
+/// Milliseconds since the Unix epoch (0 before it).
+fn wall_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis().try_into().unwrap_or(u64::MAX))
+}
+
+/// Resolves once shutdown is signalled (or the node is gone).
+async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+/// What the task announces, and how.
+struct Announcer {
+    /// This node's announcement; its timestamp is set at each send.
+    template: Announcement,
+    /// The signing key (from the first cluster key), if any.
+    key: Option<[u8; 32]>,
+    /// Announcement period.
+    interval: Duration,
+}
+
+/// A node's discovery, set up and ready to run: sockets open, group joined.
+pub(crate) struct Discovery {
+    sockets: Sockets,
+    announcer: Announcer,
+    /// Shared with the node, which reads its status.
+    pub(crate) membership: Arc<Mutex<Membership>>,
+}
+
+impl Discovery {
+    /// Opens the sockets and builds the state for node `node_id` of `cluster`, announcing
+    /// `advertise`, signing with the first of `cluster_keys` and accepting any of them.
+    pub(crate) fn prepare(
+        config: &MulticastConfig,
+        cluster: &str,
+        node_id: NodeId,
+        cluster_keys: &[Vec<u8>],
+        advertise: &str,
+        max_peers: usize,
+    ) -> Result<Discovery> {
+        let sockets = Sockets::open(config)?;
+        let keys: Vec<[u8; 32]> = cluster_keys
+            .iter()
+            .map(|k| announcement::derive_key(k))
+            .collect();
+        let announcer = Announcer {
+            template: Announcement {
+                cluster: cluster.to_string(),
+                node_id,
+                advertise: advertise.to_string(),
+                timestamp_ms: 0,
+            },
+            key: keys.first().copied(),
+            interval: config.interval,
+        };
+        let membership = Membership::new(
+            config,
+            cluster.to_string(),
+            node_id,
+            keys,
+            advertise.to_string(),
+            max_peers,
+        );
+        Ok(Discovery {
+            sockets,
+            announcer,
+            membership: Arc::new(Mutex::new(membership)),
+        })
+    }
+
+    /// Runs the task (see [`run`]).
+    pub(crate) async fn run<P: PeerSet>(self, peers: P, shutdown: watch::Receiver<bool>) {
+        run(
+            self.sockets,
+            self.membership,
+            self.announcer,
+            peers,
+            shutdown,
+        )
+        .await
+    }
+}
+
+/// The discovery task: announces, listens, expires, until `shutdown` turns true (or its sender
+/// is dropped).
+async fn run<P: PeerSet>(
+    sockets: Sockets,
+    membership: Arc<Mutex<Membership>>,
+    mut announcer: Announcer,
+    peers: P,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let Sockets {
+        receiver,
+        sender,
+        group,
+        interface,
+    } = sockets;
+    let mut buf = vec![0u8; MAX_DATAGRAM + 1];
+    let mut tick = tokio::time::interval(announcer.interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tracing::info!(%group, %interface, advertise = %announcer.template.advertise, "multicast discovery started");
+    // After a receive error, a short pause so that a persistent one cannot spin the task.
+    let mut pause = false;
+    loop {
+        if std::mem::take(&mut pause) {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                _ = stopped(&mut shutdown) => break,
+            }
+        }
+        let next_expiry = membership
+            .lock()
+            .next_expiry()
+            .map(tokio::time::Instant::from_std);
+        tokio::select! {
+            _ = stopped(&mut shutdown) => break,
+            _ = tick.tick() => {
+                // Strictly increasing, even if the wall clock steps back a little: receivers
+                // take only newer timestamps from one node.
+                let ts = wall_ms().max(announcer.template.timestamp_ms.saturating_add(1));
+                announcer.template.timestamp_ms = ts;
+                let datagram = announcer.template.encode(announcer.key.as_ref());
+                let sent = sender.send_to(&datagram, group).await;
+                if let Err(e) = &sent {
+                    tracing::warn!(%group, error = %e, "could not send a discovery announcement");
+                }
+                membership.lock().sent(sent.is_ok());
+            }
+            received = receiver.recv_from(&mut buf) => match received {
+                Ok((n, from)) => {
+                    let n = n.min(buf.len());
+                    let heard = membership
+                        .lock()
+                        .receive(&buf[..n], wall_ms(), std::time::Instant::now());
+                    match heard {
+                        Heard::New { address } => {
+                            tracing::info!(peer = %address, %from, "discovered a peer");
+                            peers.discovered(&address);
+                            // Answer a newcomer at once rather than an interval later, so it
+                            // learns of us quickly (resets coalesce into one announcement).
+                            tick.reset_immediately();
+                        }
+                        Heard::Moved { from: old, to } => {
+                            tracing::info!(old = %old, new = %to, "a discovered peer moved");
+                            peers.expired(&old);
+                            peers.discovered(&to);
+                        }
+                        Heard::Refreshed => {}
+                        Heard::Rejected(why) => {
+                            tracing::debug!(%from, bytes = n, reason = %why, "dropped a discovery datagram");
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(%group, error = %e, "discovery receive failed");
+                    pause = true;
+                }
+            },
+            _ = tokio::time::sleep_until(next_expiry.unwrap_or_else(tokio::time::Instant::now)),
+                if next_expiry.is_some() => {
+                let gone = membership.lock().expire(std::time::Instant::now());
+                for address in gone {
+                    tracing::info!(peer = %address, "a discovered peer expired");
+                    peers.expired(&address);
+                }
+            }
+        }
+    }
+    if let Err(e) = receiver.leave_multicast_v4(*group.ip(), interface) {
+        tracing::debug!(%group, error = %e, "leaving the multicast group failed");
+    }
+    drop((receiver, sender));
+    tracing::info!(%group, "multicast discovery stopped");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wildcard_listen_address_takes_the_interface_address() {
+        let config = MulticastConfig {
+            interface: Ipv4Addr::LOCALHOST,
+            ..MulticastConfig::default()
+        };
+        let listen: SocketAddr = "0.0.0.0:7070".parse().unwrap();
+        assert_eq!(
+            wildcard_advertise(&config, listen).unwrap(),
+            "127.0.0.1:7070"
+        );
+    }
+
+    #[test]
+    fn with_no_interface_the_kernel_route_decides_or_the_error_says_what_to_set() {
+        // A connected UDP socket sends nothing: this only asks the routing table.
+        let listen: SocketAddr = "0.0.0.0:7070".parse().unwrap();
+        match wildcard_advertise(&MulticastConfig::default(), listen) {
+            Ok(address) => {
+                let addr: SocketAddr = address.parse().unwrap();
+                assert!(!addr.ip().is_unspecified());
+                assert_eq!(addr.port(), 7070);
+            }
+            Err(Error::InvalidOptions { field, reason }) => {
+                assert_eq!(field, "discovery.interface");
+                assert!(reason.contains("advertise"), "{reason}");
+            }
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+}
