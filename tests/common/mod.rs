@@ -2,6 +2,7 @@
 //! deadline, comparing whole contents.
 #![allow(dead_code)]
 
+pub mod jepsen;
 pub mod proxy;
 
 use std::collections::BTreeMap;
