@@ -113,7 +113,11 @@ fn workloads_are_seeded_and_shaped() {
     let conflicts = Mode::Conflicts { keys: 4 };
     assert_eq!(ops(7, conflicts), ops(7, conflicts));
     assert_ne!(ops(7, conflicts), ops(8, conflicts));
-    let deletes = |ops: &[Op]| ops.iter().filter(|o| matches!(o, Op::Delete { .. })).count();
+    let deletes = |ops: &[Op]| {
+        ops.iter()
+            .filter(|o| matches!(o, Op::Delete { .. }))
+            .count()
+    };
     let heavy = ops(7, Mode::DeleteHeavy { keys: 4 });
     assert!(deletes(&heavy) > 70, "{}", deletes(&heavy));
     let c = ops(7, conflicts);

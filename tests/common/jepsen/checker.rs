@@ -16,8 +16,11 @@ use meshkv::{Candidate, Choice, Resolver, Version};
 use super::history::{Event, Outcome};
 use super::workload::Op;
 
-/// One node's final contents: every key's value (or tombstone) and version.
-pub type Contents = BTreeMap<Vec<u8>, (Option<Vec<u8>>, Version)>;
+/// A key's final record on one node: its value (or tombstone) and version.
+pub type Final = (Option<Vec<u8>>, Version);
+
+/// One node's final contents: every key's record.
+pub type Contents = BTreeMap<Vec<u8>, Final>;
 
 /// What the checker found.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -93,13 +96,12 @@ pub fn check(resolver: &dyn Resolver, history: &[Event], nodes: &[Contents]) -> 
         .chain(by_key.keys().copied())
         .collect();
     for key in keys {
-        let states: Vec<Option<&(Option<Vec<u8>>, Version)>> =
-            nodes.iter().map(|n| n.get(key)).collect();
+        let states: Vec<Option<&Final>> = nodes.iter().map(|n| n.get(key)).collect();
         if states.windows(2).any(|w| w[0] != w[1]) {
             report.divergent_keys += 1;
         }
         let writes = by_key.get(key).map(Vec::as_slice).unwrap_or_default();
-        // Judge every node's record: a divergent key may also have lost a write on one node.
+        // The first node's record is judged (a divergent key is counted above).
         let Some(&Some((value, version))) = states.first() else {
             report.lost += writes
                 .iter()
@@ -131,7 +133,12 @@ pub fn check(resolver: &dyn Resolver, history: &[Event], nodes: &[Contents]) -> 
                 Op::Put { value, .. } => Some(value.as_slice()),
                 Op::Delete { .. } => None,
             };
-            if !beats(resolver, key, (acked_value, acked), (value.as_deref(), version)) {
+            if !beats(
+                resolver,
+                key,
+                (acked_value, acked),
+                (value.as_deref(), version),
+            ) {
                 continue;
             }
             match (&e.op, value) {

@@ -6,5 +6,7 @@
 //! resurrected`; a run is valid only when the last four are 0.
 
 pub mod checker;
+pub mod cluster;
 pub mod history;
+pub mod net;
 pub mod workload;
