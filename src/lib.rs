@@ -50,6 +50,8 @@ mod log;
 mod options;
 pub mod replication;
 mod resolver;
+#[doc(hidden)]
+pub mod sabotage;
 mod scan;
 pub mod storage;
 mod verify;

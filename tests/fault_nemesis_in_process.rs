@@ -9,88 +9,10 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use common::contents;
-use common::jepsen::checker::{check, Report};
-use common::jepsen::cluster::{settle, Cluster};
-use common::jepsen::history::{History, Outcome};
-use common::jepsen::net::Fault;
-use common::jepsen::workload::{Mode, Op, Workload};
-use meshkv::LastWriteWins;
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
-
-const NODES: usize = 3;
-const STEPS: usize = 60;
-
-/// One seeded run: returns the checker's report, the faults applied, and the time to converge.
-async fn run(seed: u64) -> (Report, u64, Duration) {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let keyed = rng.random_bool(0.7);
-    let mode = match rng.random_range(0..3) {
-        0 => Mode::Conflicts { keys: 8 },
-        1 => Mode::UniqueKeys,
-        _ => Mode::DeleteHeavy { keys: 8 },
-    };
-    let mut c = Cluster::start(NODES, keyed).await;
-    let history = History::default();
-    let mut clients: Vec<Workload> = (0..NODES as u32)
-        .map(|i| Workload::new(seed, i, mode))
-        .collect();
-    let mut faults = 0u64;
-    for _ in 0..STEPS {
-        for (i, client) in clients.iter_mut().enumerate() {
-            for _ in 0..rng.random_range(0..4) {
-                let op = client.next_op();
-                let db = c.db(i);
-                let outcome = match &op {
-                    Op::Put { key, value } => db.put(key, value),
-                    Op::Delete { key } => db.delete(key),
-                };
-                let outcome = match outcome {
-                    Ok(v) => Outcome::Ok(v),
-                    Err(_) => Outcome::Fail,
-                };
-                history.record(i as u32, i, op, outcome);
-            }
-        }
-        if rng.random_ratio(1, 3) {
-            faults += 1;
-            let a = rng.random_range(0..NODES);
-            let b = (a + rng.random_range(1..NODES)) % NODES;
-            match rng.random_range(0..10) {
-                0 => c.net.heal(),
-                1 => {
-                    let others: Vec<usize> = (0..NODES).filter(|&j| j != a).collect();
-                    c.net.partition(&[a], &others);
-                }
-                2 => c.net.set(a, b, Fault::Blackhole),
-                3 => c.net.set(a, b, Fault::Delay(Duration::from_millis(30))),
-                4 => c.net.set(a, b, Fault::Throttle(64 << 10)),
-                5 if keyed => c.net.set(a, b, Fault::Duplicate),
-                6 if keyed => c.net.set(a, b, Fault::Reorder),
-                7 => c.net.set(a, b, Fault::CutMidFrame),
-                8 => c.net.reset(a, b),
-                9 => {
-                    c.stop_node(a).await;
-                    c.start_node(a).await;
-                }
-                _ => c.net.partition(&[a], &[b]),
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(rng.random_range(5..40))).await;
-    }
-    c.net.heal();
-    let took = settle(&c.dbs(), Duration::from_secs(60)).await;
-    let finals: Vec<_> = c.dbs().iter().map(|db| contents(db)).collect();
-    for db in c.dbs() {
-        assert!(db.verify().unwrap().is_clean(), "seed {seed}: verify");
-    }
-    let report = check(&LastWriteWins, &history.events(), &finals);
-    c.shutdown().await;
-    (report, faults, took)
-}
+use common::jepsen::checker::Report;
+use common::jepsen::nemesis::{run, NODES, SETTLE, STEPS};
 
 fn regression_seeds() -> Vec<u64> {
     let path = concat!(
@@ -129,11 +51,12 @@ async fn nemesis_runs_lose_nothing_and_converge() {
     let (mut total, mut faults, mut times) = (Report::default(), 0u64, Vec::new());
     for &seed in &seeds {
         println!("seed {seed}");
-        let (r, f, took) = run(seed).await;
+        let (r, f, took) = run(seed, None, SETTLE).await;
         assert!(
             r.valid(),
             "seed {seed}: {r:?} (add it to tests/regressions/)"
         );
+        let took = took.expect("converged (a valid report means no divergence)");
         total.acknowledged += r.acknowledged;
         faults += f;
         times.push(took);

@@ -101,54 +101,74 @@ pub fn check(resolver: &dyn Resolver, history: &[Event], nodes: &[Contents]) -> 
             report.divergent_keys += 1;
         }
         let writes = by_key.get(key).map(Vec::as_slice).unwrap_or_default();
-        // The first node's record is judged (a divergent key is counted above).
-        let Some(&Some((value, version))) = states.first() else {
-            report.lost += writes
-                .iter()
-                .filter(|e| matches!(e.outcome, Outcome::Ok(_)))
-                .count() as u64;
-            continue;
-        };
-        let explained = writes.iter().any(|e| {
-            let possible = match &e.outcome {
-                Outcome::Ok(v) => v == version,
-                Outcome::Unknown => true,
-                Outcome::Fail => false,
-            };
-            possible
-                && match &e.op {
-                    Op::Put { value: v, .. } => value.as_deref() == Some(v.as_slice()),
-                    Op::Delete { .. } => value.is_none(),
-                }
-        });
-        if !explained {
-            report.unexpected += 1;
+        // Every node's record is judged; a key counts once per kind of violation (a lost write
+        // counts once however many nodes lack it).
+        let (mut lost, mut unexpected, mut resurrected) = (0u64, false, false);
+        for state in &states {
+            let (l, u, r) = judge(resolver, key, writes, *state);
+            lost = lost.max(l);
+            unexpected |= u;
+            resurrected |= r;
         }
-        let mut resurrected = false;
-        for e in writes {
-            let Outcome::Ok(acked) = &e.outcome else {
-                continue;
-            };
-            let acked_value = match &e.op {
-                Op::Put { value, .. } => Some(value.as_slice()),
-                Op::Delete { .. } => None,
-            };
-            if !beats(
-                resolver,
-                key,
-                (acked_value, acked),
-                (value.as_deref(), version),
-            ) {
-                continue;
-            }
-            match (&e.op, value) {
-                (Op::Put { .. }, _) => report.lost += 1,
-                (Op::Delete { .. }, Some(_)) => resurrected = true,
-                // A delete beaten by an older tombstone: the key is absent all the same.
-                (Op::Delete { .. }, None) => {}
-            }
-        }
+        report.lost += lost;
+        report.unexpected += u64::from(unexpected);
         report.resurrected += u64::from(resurrected);
     }
     report
+}
+
+/// One node's record of `key` against the key's writes: (acknowledged writes lost, record
+/// unexplained, deleted key resurrected).
+fn judge(
+    resolver: &dyn Resolver,
+    key: &[u8],
+    writes: &[&Event],
+    state: Option<&Final>,
+) -> (u64, bool, bool) {
+    let acked = || {
+        writes
+            .iter()
+            .filter(|e| matches!(e.outcome, Outcome::Ok(_)))
+    };
+    let Some((value, version)) = state else {
+        // Nothing at all, not even a tombstone: every acknowledged write of the key is lost.
+        return (acked().count() as u64, false, false);
+    };
+    let explained = writes.iter().any(|e| {
+        let possible = match &e.outcome {
+            Outcome::Ok(v) => v == version,
+            Outcome::Unknown => true,
+            Outcome::Fail => false,
+        };
+        possible
+            && match &e.op {
+                Op::Put { value: v, .. } => value.as_deref() == Some(v.as_slice()),
+                Op::Delete { .. } => value.is_none(),
+            }
+    });
+    let (mut lost, mut resurrected) = (0u64, false);
+    for e in acked() {
+        let Outcome::Ok(acked) = &e.outcome else {
+            continue;
+        };
+        let acked_value = match &e.op {
+            Op::Put { value, .. } => Some(value.as_slice()),
+            Op::Delete { .. } => None,
+        };
+        if !beats(
+            resolver,
+            key,
+            (acked_value, acked),
+            (value.as_deref(), version),
+        ) {
+            continue;
+        }
+        match (&e.op, value) {
+            (Op::Put { .. }, _) => lost += 1,
+            (Op::Delete { .. }, Some(_)) => resurrected = true,
+            // A delete beaten by an older tombstone: the key is absent all the same.
+            (Op::Delete { .. }, None) => {}
+        }
+    }
+    (lost, !explained, resurrected)
 }

@@ -121,13 +121,26 @@ impl Cluster {
 /// Waits until every database holds identical contents and versions (any number of keys),
 /// polling; panics after `timeout`. Returns how long it took.
 pub async fn settle(dbs: &[&Db], timeout: Duration) -> Duration {
+    match try_settle(dbs, timeout).await {
+        Some(took) => took,
+        None => panic!("no convergence within {timeout:?} after the heal"),
+    }
+}
+
+/// Like [`settle`], but `None` when the databases still differ after `timeout`.
+pub async fn try_settle(dbs: &[&Db], timeout: Duration) -> Option<Duration> {
     let start = std::time::Instant::now();
-    crate::common::wait_until(timeout, "convergence after heal", || {
+    loop {
         let first = crate::common::contents(dbs[0]);
-        dbs[1..]
+        if dbs[1..]
             .iter()
             .all(|db| crate::common::contents(db) == first)
-    })
-    .await;
-    start.elapsed()
+        {
+            return Some(start.elapsed());
+        }
+        if start.elapsed() > timeout {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

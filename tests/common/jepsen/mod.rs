@@ -8,5 +8,6 @@
 pub mod checker;
 pub mod cluster;
 pub mod history;
+pub mod nemesis;
 pub mod net;
 pub mod workload;
