@@ -68,14 +68,17 @@ impl Db {
 
     /// Replication hook: a clock reading above which this node's own writes are all held here.
     ///
+    /// It is where the clock stood when this database was opened: the larger of the clock lease
+    /// (at or above every timestamp used before, across power loss too) and the wall clock.
     /// Every version this node writes from now on has a timestamp above it, and a running
     /// database loses nothing: each is held here (or superseded by a newer version of its key).
-    /// Writes from before the open are at or below it (the clock lease covers them): they may
-    /// have been lost with an unsynced write-ahead-log tail (a power cut under
-    /// `Durability::Buffered`). `None` for a database this open created with a node id given in
+    /// Writes from before the open are at or below it: they may have been lost (an unsynced
+    /// write-ahead-log tail in a power cut under `Durability::Buffered`, or later writes missing
+    /// from a folder restored from an old copy, which are below the wall clock at the open).
+    /// `None` for a database this open created with a node id given in
     /// [`Options::node_id`](crate::Options::node_id): that id may have written before, in a
-    /// folder now gone, at unknown times. A puller passes it to its peers, which skip this
-    /// node's own writes above it instead of echoing them back (see [`Changes::skip_held`]).
+    /// folder now gone. A puller passes it to its peers, which skip this node's own writes
+    /// above it instead of echoing them back (see [`Changes::skip_held`]).
     pub fn holds_own_writes_after(&self) -> Option<u64> {
         self.store.holds_own_after
     }
@@ -218,25 +221,91 @@ impl Db {
 
     /// Replication hook: the last sequence of `peer`'s log committed here, as stored by
     /// [`Db::set_peer_cursor`]; `None` before the first complete sync with it.
-    pub fn peer_cursor(&self, peer: NodeId) -> Result<Option<u64>> {
+    pub fn peer_cursor(&self, peer: NodeId) -> Result<Option<PeerCursor>> {
         let key = crate::storage::keys::meta::cursor_key(&peer);
         match self.store.db.get_cf(self.store.cf(cf::META), &key)? {
-            Some(bytes) => crate::storage::keys::decode_u64(&key, &bytes).map(Some),
+            Some(bytes) => PeerCursor::decode(&key, &bytes).map(Some),
             None => Ok(None),
         }
     }
 
-    /// Replication hook: stores `peer`'s cursor. Call it only once every entry up to `seq` is
-    /// committed here (DESIGN.md invariant 8); a crash before it only means re-pulling.
-    pub fn set_peer_cursor(&self, peer: NodeId, seq: u64) -> Result<()> {
+    /// Replication hook: stores `peer`'s cursor (see [`Db::peer_cursor`]).
+    pub fn set_peer_cursor(&self, peer: NodeId, cursor: PeerCursor) -> Result<()> {
         let key = crate::storage::keys::meta::cursor_key(&peer);
         self.store.db.put_cf_opt(
             self.store.cf(cf::META),
             key,
-            seq.to_be_bytes(),
+            cursor.encode(),
             &self.store.write_opts,
         )?;
         Ok(())
+    }
+
+    /// Replication hook: a random number drawn at every open. A peer's cursor records the
+    /// incarnation it was read from, so a cursor from another incarnation can be told apart.
+    pub fn incarnation(&self) -> u64 {
+        self.store.incarnation
+    }
+
+    /// Replication hook: the first sequence this open hands out. Every sequence an earlier
+    /// incarnation of this folder handed out is below it (the sequence lease); a peer holding a
+    /// cursor at or above it from another incarnation has seen sequences this folder never
+    /// wrote: the folder is an old copy of its node (see [`Db::mark_rolled_back`]).
+    pub fn seq_floor(&self) -> u64 {
+        self.store.seq_floor
+    }
+
+    /// Replication hook: records, durably, that this folder is an old copy of a node that has
+    /// since handed out later sequences (`why` says how it was found). From then on
+    /// [`Db::rolled_back`] returns it and `Node::start` refuses with [`Error::RolledBack`] until
+    /// [`Db::renew_node_id`] gives the folder a new identity.
+    pub fn mark_rolled_back(&self, why: &str) -> Result<()> {
+        self.store.db.put_cf_opt(
+            self.store.cf(cf::META),
+            crate::storage::keys::meta::ROLLED_BACK,
+            why.as_bytes(),
+            &self.store.sync_opts,
+        )?;
+        Ok(())
+    }
+
+    /// Why this folder was found to be an old copy of its node, if it was (see
+    /// [`Db::mark_rolled_back`]).
+    pub fn rolled_back(&self) -> Result<Option<String>> {
+        let got = self.store.db.get_cf(
+            self.store.cf(cf::META),
+            crate::storage::keys::meta::ROLLED_BACK,
+        )?;
+        Ok(got.map(|b| String::from_utf8_lossy(&b).into_owned()))
+    }
+
+    /// Gives the database in `path` a new random node id, clears its rolled-back mark and its
+    /// peer cursors: the repair for a folder restored from an old copy. Its data stays (with
+    /// the versions it has, old origin included); peers know the new id from nothing and pull
+    /// everything from it, so no sequence the old id handed out twice can be skipped, and it
+    /// pulls everything from its peers, its old id's lost writes included. Opening it afterwards with
+    /// `Options::node_id` set to the old id is an [`Error::NodeIdMismatch`]. Needs the folder
+    /// closed (no open `Db` on it).
+    pub fn renew_node_id(path: impl AsRef<Path>, options: Options) -> Result<NodeId> {
+        let db = Db::open(path, options)?;
+        let id = NodeId::random();
+        let meta = db.store.cf(cf::META);
+        let mut batch = rocksdb::WriteBatch::default();
+        batch.put_cf(meta, crate::storage::keys::meta::NODE_ID, id.as_bytes());
+        batch.delete_cf(meta, crate::storage::keys::meta::ROLLED_BACK);
+        // Pull everything again from every peer: what the old copy pulled while it still
+        // believed its own later writes were here skipped those writes.
+        let prefix = crate::storage::keys::meta::CURSOR_PREFIX;
+        let mut it = db.store.db.raw_iterator_cf(meta);
+        it.seek(prefix);
+        while let Some(key) = it.key().filter(|k| k.starts_with(prefix)) {
+            batch.delete_cf(meta, key);
+            it.next();
+        }
+        it.status()?;
+        drop(it);
+        db.store.db.write_opt(batch, &db.store.sync_opts)?;
+        Ok(id)
     }
 
     /// Changes under `prefix` (empty: all keys) committed from now on, local and replicated, in
@@ -287,5 +356,41 @@ impl Db {
             });
         }
         self.store.apply(entries, resolver)
+    }
+}
+
+/// Where a puller stands in a peer's log: the last sequence committed here, and the peer's
+/// [incarnation](Db::incarnation) it was read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerCursor {
+    /// The last sequence of the peer's log committed here.
+    pub seq: u64,
+    /// The peer's incarnation when that sequence was read (0: unknown).
+    pub incarnation: u64,
+}
+
+impl PeerCursor {
+    fn encode(self) -> [u8; 16] {
+        let mut out = [0u8; 16];
+        out[..8].copy_from_slice(&self.seq.to_be_bytes());
+        out[8..].copy_from_slice(&self.incarnation.to_be_bytes());
+        out
+    }
+
+    fn decode(key: &[u8], bytes: &[u8]) -> Result<PeerCursor> {
+        let u64_at = |at: usize| -> Option<u64> {
+            Some(u64::from_be_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
+        };
+        match (bytes.len(), u64_at(0), u64_at(8)) {
+            (8, Some(seq), _) => Ok(PeerCursor {
+                seq,
+                incarnation: 0,
+            }),
+            (16, Some(seq), Some(incarnation)) => Ok(PeerCursor { seq, incarnation }),
+            _ => Err(Error::corrupt(
+                format!("meta record {}", crate::storage::printable(key)),
+                format!("a cursor of {} bytes (expected 16)", bytes.len()),
+            )),
+        }
     }
 }

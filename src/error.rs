@@ -131,6 +131,15 @@ pub enum Error {
         resume_from: u64,
     },
 
+    /// This folder is an old copy of its node: a peer holds sequences from it that this copy
+    /// never wrote. Replication stops and refuses to start until
+    /// [`Db::renew_node_id`](crate::Db::renew_node_id) gives it a new identity.
+    #[error("rolled back: {detail}; give the folder a new node id (Db::renew_node_id)")]
+    RolledBack {
+        /// How it was found.
+        detail: String,
+    },
+
     /// Multicast discovery could not set up its sockets (binding the group's port, joining the
     /// group on the interface, setting socket options).
     #[error("multicast discovery on {group}: {what}: {source}")]

@@ -59,7 +59,7 @@ mod version;
 mod watch;
 
 pub use batch::Batch;
-pub use db::Db;
+pub use db::{Db, PeerCursor};
 pub use discovery::{DiscoveryStatus, MulticastConfig};
 pub use entry::{Entry, Op, Record};
 pub use error::{Error, Result};

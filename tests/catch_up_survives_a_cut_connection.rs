@@ -79,7 +79,7 @@ async fn cut_in_the_middle_of_a_catch_up(keys: Vec<Vec<u8>>) {
     // The cursor moves once the round is complete.
     let high = a.db.last_seq();
     wait_until(Duration::from_secs(10), "B's cursor for A", || {
-        b.db.peer_cursor(a_id).unwrap() == Some(high)
+        b.db.peer_cursor(a_id).unwrap().map(|p| p.seq) == Some(high)
     })
     .await;
     b.node.shutdown().await.unwrap();

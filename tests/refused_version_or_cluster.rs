@@ -62,6 +62,7 @@ async fn another_protocol_version_is_refused_with_a_reason() {
         .send(Bytes::from(message::encode(&Message::Pull {
             cursor: None,
             skip_own_after: None,
+            cursor_incarnation: None,
         })))
         .await
         .unwrap();

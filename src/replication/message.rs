@@ -65,6 +65,10 @@ pub enum Message {
         /// listener leaves out the dialer's own writes with a timestamp above it, which the
         /// dialer holds (no echo). `None`: send everything.
         skip_own_after: Option<u64>,
+        /// The listener's incarnation `cursor` was read from (from its `End`): a cursor at or
+        /// above the listener's sequence floor from another incarnation shows the listener is an
+        /// old copy of its folder.
+        cursor_incarnation: Option<u64>,
     },
     /// Log entries with their local sequence on the sender, newest first within a round.
     Batch {
@@ -75,6 +79,9 @@ pub enum Message {
     End {
         /// The high sequence of the round's snapshot: the dialer's next cursor.
         high_seq: u64,
+        /// The sender's incarnation ([`Db::incarnation`](crate::Db::incarnation)), stored with
+        /// the cursor.
+        incarnation: u64,
     },
     /// Liveness, both ways; carries the sender's last committed sequence.
     Heartbeat {
@@ -166,10 +173,12 @@ mod tests {
             Message::Pull {
                 cursor: Some(5),
                 skip_own_after: Some(7),
+                cursor_incarnation: Some(11),
             },
             Message::Pull {
                 cursor: None,
                 skip_own_after: None,
+                cursor_incarnation: None,
             },
             Message::Batch {
                 entries: vec![
@@ -183,7 +192,10 @@ mod tests {
                     ),
                 ],
             },
-            Message::End { high_seq: 9 },
+            Message::End {
+                high_seq: 9,
+                incarnation: 3,
+            },
             Message::Heartbeat { last_seq: 9 },
         ]
     }

@@ -37,7 +37,7 @@ use super::message::Message;
 use super::transport::{Tcp, Transport};
 use crate::discovery::multicast::{self, Discovery, PeerSet};
 use crate::discovery::{DiscoveryStatus, Membership};
-use crate::{Db, Entry, Error, NodeId, Result};
+use crate::{Db, Entry, Error, NodeId, PeerCursor, Result};
 
 /// How the node came to know a peer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -96,6 +96,9 @@ pub struct NodeStatus {
     pub refused_inbound: u64,
     /// Multicast discovery's counters, when it is on.
     pub discovery: Option<DiscoveryStatus>,
+    /// Why replication stopped for good, if it did: this folder was found to be an old copy of
+    /// its node ([`Error::RolledBack`]).
+    pub halted: Option<String>,
 }
 
 struct PeerState {
@@ -120,6 +123,8 @@ struct Shared<T: Transport> {
     refused_inbound: AtomicU64,
     discovery: Option<Arc<Mutex<Membership>>>,
     shutdown: watch::Sender<bool>,
+    /// Set when replication stopped for good (this folder is an old copy of its node).
+    halted: Mutex<Option<String>>,
     tasks: Mutex<JoinSet<()>>,
     jobs: Arc<BlockingJobs>,
     runtime: tokio::runtime::Handle,
@@ -145,6 +150,9 @@ impl<T: Transport> Node<T> {
     /// [`Node::start`] over another transport (a network simulator in tests).
     pub async fn start_with(transport: T, db: Db, config: NodeConfig) -> Result<Node<T>> {
         config.validate()?;
+        if let Some(detail) = db.rolled_back()? {
+            return Err(Error::RolledBack { detail });
+        }
         let listener = transport.bind(config.listen).await?;
         let local_addr = T::local_addr(&listener)?;
         // Where peers should dial us: `advertise`, else the listen address; a wildcard listen
@@ -187,6 +195,7 @@ impl<T: Transport> Node<T> {
             refused_inbound: AtomicU64::new(0),
             discovery: discovery.as_ref().map(|d| Arc::clone(&d.membership)),
             shutdown,
+            halted: Mutex::new(None),
             tasks: Mutex::new(JoinSet::new()),
             jobs: Arc::new(BlockingJobs::default()),
             runtime: tokio::runtime::Handle::current(),
@@ -245,6 +254,7 @@ impl<T: Transport> Node<T> {
             peers: peers.values().map(|p| p.status.clone()).collect(),
             refused_inbound: self.shared.refused_inbound.load(Ordering::Relaxed),
             discovery: self.shared.discovery.as_ref().map(|m| m.lock().status()),
+            halted: self.shared.halted.lock().clone(),
         }
     }
 
@@ -535,7 +545,8 @@ async fn pull_session<T: Transport>(shared: &Arc<Shared<T>>, address: &str) -> R
         });
     }
     let db = shared.db.clone();
-    let cursor = shared.blocking(move || db.peer_cursor(peer_id)).await?;
+    let stored = shared.blocking(move || db.peer_cursor(peer_id)).await?;
+    let cursor = stored.map(|c| c.seq);
     shared.with_peer(address, |p| {
         p.status.node_id = Some(peer_id);
         p.status.connected = true;
@@ -549,6 +560,7 @@ async fn pull_session<T: Transport>(shared: &Arc<Shared<T>>, address: &str) -> R
         .send(&Message::Pull {
             cursor,
             skip_own_after,
+            cursor_incarnation: stored.map(|c| c.incarnation),
         })
         .await?;
 
@@ -600,7 +612,9 @@ async fn pull_session<T: Transport>(shared: &Arc<Shared<T>>, address: &str) -> R
                         Some(Applied::Close)
                     }
                     Some(Message::Batch { entries }) => Some(Applied::Batch(entries)),
-                    Some(Message::End { high_seq }) => Some(Applied::End(high_seq)),
+                    Some(Message::End { high_seq, incarnation }) => {
+                        Some(Applied::End(PeerCursor { seq: high_seq, incarnation }))
+                    }
                     Some(Message::Heartbeat { last_seq }) => {
                         shared.with_peer(address, |p| {
                             p.peer_last_seq = Some(last_seq);
@@ -631,7 +645,7 @@ async fn pull_session<T: Transport>(shared: &Arc<Shared<T>>, address: &str) -> R
 /// Work for the applier of a pulling connection.
 enum Applied {
     Batch(Vec<(u64, Entry)>),
-    End(u64),
+    End(PeerCursor),
     /// The peer closed the connection: stop once everything before is applied.
     Close,
 }
@@ -700,10 +714,11 @@ async fn applier<T: Transport>(
                 });
             }
             Applied::Close => return Ok(()),
-            Applied::End(high_seq) => {
+            Applied::End(end) => {
+                let high_seq = end.seq;
                 let db = shared.db.clone();
                 shared
-                    .blocking(move || db.set_peer_cursor(peer_id, high_seq))
+                    .blocking(move || db.set_peer_cursor(peer_id, end))
                     .await?;
                 round.finish(&address, high_seq);
                 shared.with_peer(&address, |p| {
@@ -868,7 +883,13 @@ async fn serve<T: Transport>(
         Ok(Ok(Some(Message::Pull {
             cursor,
             skip_own_after,
-        }))) => (cursor.unwrap_or(0), skip_own_after),
+            cursor_incarnation,
+        }))) => {
+            if let Some(why) = rolled_back(&shared.db, cursor, cursor_incarnation) {
+                return Err(halt(shared, &mut channel, &peer, why).await);
+            }
+            (cursor.unwrap_or(0), skip_own_after)
+        }
         Ok(Ok(Some(other))) => {
             return Err(Error::Protocol {
                 peer,
@@ -922,6 +943,48 @@ async fn serve<T: Transport>(
             _ = stopped(&mut shutdown) => return Ok(()),
         }
     }
+}
+
+/// Whether a puller's cursor shows that this folder is an old copy of its node: a cursor read
+/// from another incarnation at or above this open's sequence floor names sequences that only a
+/// later life of this node (lost with the folder it was restored over) can have handed out.
+/// Every earlier incarnation's sequences are below the floor (the sequence lease).
+pub fn rolled_back(db: &Db, cursor: Option<u64>, incarnation: Option<u64>) -> Option<String> {
+    let (seq, inc) = (cursor?, incarnation?);
+    (inc != 0 && inc != db.incarnation() && seq >= db.seq_floor()).then(|| {
+        format!(
+            "a peer holds sequence {seq} of this node from another incarnation, but this folder \
+             starts at {}: it is an old copy",
+            db.seq_floor()
+        )
+    })
+}
+
+/// Stops replication for good after finding this folder is an old copy: marks the folder, tells
+/// the peer, stops every task. Returns the error for the serving connection.
+async fn halt<T: Transport, S: AsyncRead + AsyncWrite + Unpin>(
+    shared: &Arc<Shared<T>>,
+    channel: &mut Channel<S>,
+    peer: &str,
+    why: String,
+) -> Error {
+    tracing::error!(peer, reason = %why, "this folder is an old copy of its node: replication stops until it gets a new node id (Db::renew_node_id)");
+    let db = shared.db.clone();
+    let marked = {
+        let why = why.clone();
+        shared.blocking(move || db.mark_rolled_back(&why)).await
+    };
+    if let Err(e) = marked {
+        tracing::error!(error = %e, "could not record the rollback");
+    }
+    *shared.halted.lock() = Some(why.clone());
+    let _ = channel
+        .send(&Message::Refuse {
+            reason: format!("rolled back: {why}"),
+        })
+        .await;
+    let _ = shared.shutdown.send(true);
+    Error::RolledBack { detail: why }
 }
 
 /// Streams every entry above `cursor` from one snapshot, in byte-bounded batches, then `End`;
@@ -985,7 +1048,11 @@ async fn send_round<T: Transport, S: AsyncRead + AsyncWrite + Unpin>(
                 send_within(channel, &Message::Batch { entries }, send_limit).await?
             }
             RoundItem::End(high) => {
-                send_within(channel, &Message::End { high_seq: high }, send_limit).await?;
+                let end = Message::End {
+                    high_seq: high,
+                    incarnation: shared.db.incarnation(),
+                };
+                send_within(channel, &end, send_limit).await?;
                 return Ok(high);
             }
         }

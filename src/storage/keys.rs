@@ -41,9 +41,14 @@ pub mod meta {
     pub const HLC_LEASE: &[u8] = b"hlc_lease";
     /// Sequence lease, `u64` big-endian: above every sequence handed out.
     pub const SEQ_LEASE: &[u8] = b"seq_lease";
-    /// Prefix of per-peer cursors: `cursor/` + the peer's 16-byte node id -> `u64` big-endian,
-    /// the last sequence of that peer's log committed here.
+    /// Prefix of per-peer cursors: `cursor/` + the peer's 16-byte node id -> the last sequence
+    /// of that peer's log committed here, `u64` big-endian, then the peer's incarnation that
+    /// sequence was read from, `u64` big-endian (16 bytes; an 8-byte record has incarnation 0).
     pub const CURSOR_PREFIX: &[u8] = b"cursor/";
+    /// Present (a UTF-8 explanation) once a peer showed that this folder is an old copy of a
+    /// node that has since handed out later sequences: replication refuses to start until the
+    /// folder gets a new node id (`Db::renew_node_id`).
+    pub const ROLLED_BACK: &[u8] = b"rolled_back";
 
     /// The meta key of a peer's cursor.
     pub fn cursor_key(peer: &crate::NodeId) -> Vec<u8> {

@@ -98,6 +98,10 @@ pub(crate) struct Store {
     pub(crate) watchers: tokio::sync::broadcast::Sender<Arc<crate::Event>>,
     /// How many `Watch`es exist: commits publish their changes only when some do.
     pub(crate) watching: std::sync::atomic::AtomicUsize,
+    /// See [`Db::incarnation`](crate::Db::incarnation).
+    pub(crate) incarnation: u64,
+    /// See [`Db::seq_floor`](crate::Db::seq_floor).
+    pub(crate) seq_floor: u64,
     /// See [`Db::holds_own_writes_after`](crate::Db::holds_own_writes_after).
     pub(crate) holds_own_after: Option<u64>,
 }
@@ -194,6 +198,10 @@ impl Store {
             }
         };
         let hlc_lease = read_u64(meta::HLC_LEASE)?;
+        // The clock starts above both the lease (every timestamp used before, across power loss
+        // too) and the wall clock now: writes from before this open, even ones an old copy of
+        // the folder never saw, are at or below it; writes from now on are above it.
+        let hlc_floor = hlc_lease.max(crate::hlc::wall_clock());
         let seq_lease = read_u64(meta::SEQ_LEASE)?;
         let last_seq = {
             let mut it = db.raw_iterator_cf(handle(&db, cf::LOG)?);
@@ -236,7 +244,7 @@ impl Store {
             queue_cv: Condvar::new(),
             commit: Mutex::new(CommitState {
                 next_seq,
-                hlc: Hlc::new(hlc_lease),
+                hlc: Hlc::new(hlc_floor),
                 leases: on_disk,
                 events: Vec::new(),
             }),
@@ -245,8 +253,9 @@ impl Store {
             last_seq: AtomicU64::new(last_seq),
             watchers: tokio::sync::broadcast::Sender::new(watch_buffer),
             watching: std::sync::atomic::AtomicUsize::new(0),
-            // The clock starts above the lease, which is at or above every timestamp used before.
-            holds_own_after: (!adopted_id).then_some(hlc_lease),
+            holds_own_after: (!adopted_id).then_some(hlc_floor),
+            incarnation: rand::random::<u64>().max(1),
+            seq_floor: next_seq,
         })
     }
 

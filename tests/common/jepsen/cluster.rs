@@ -81,14 +81,18 @@ impl Cluster {
 
     /// Opens node `i`'s database (again) and starts its node.
     pub async fn start_node(&mut self, i: usize) {
-        let db = Db::open(&self.members[i].dir, Options::default()).unwrap();
+        self.try_start_node(i).await.unwrap();
+    }
+
+    /// Opens node `i`'s database (again) and starts its node, if it starts.
+    pub async fn try_start_node(&mut self, i: usize) -> meshkv::Result<()> {
+        let db = Db::open(&self.members[i].dir, Options::default())?;
         let transport = NodeTransport { ip: node_ip(i) };
-        let node = Node::start_with(transport, db.clone(), self.config(i))
-            .await
-            .unwrap();
+        let node = Node::start_with(transport, db.clone(), self.config(i)).await?;
         self.members[i].target.send_replace(Some(node.local_addr()));
         self.members[i].db = Some(db);
         self.members[i].node = Some(node);
+        Ok(())
     }
 
     /// Stops node `i` and closes its database (a clean stop).
