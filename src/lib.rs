@@ -51,6 +51,9 @@ mod options;
 pub mod replication;
 mod resolver;
 mod scan;
+#[cfg(feature = "server")]
+pub mod server;
+mod stats;
 pub mod storage;
 mod verify;
 mod version;
@@ -70,6 +73,7 @@ pub use options::{
 pub use replication::{Node, NodeConfig, NodeStatus, PeerSource, PeerStatus};
 pub use resolver::{Candidate, Choice, LastWriteWins, Resolver};
 pub use scan::Scan;
+pub use stats::DbStats;
 pub use storage::commit::ApplyReport;
 pub use verify::VerifyReport;
 pub use version::{NodeId, Version};
