@@ -2,6 +2,7 @@
 //! deadline, comparing whole contents.
 #![allow(dead_code)]
 
+pub mod process;
 pub mod proxy;
 
 use std::collections::BTreeMap;

@@ -79,17 +79,30 @@ pub fn demo(discovery: bool) -> Result<ExitCode, Box<dyn std::error::Error>> {
             nodes.push(node);
         }
         let names = ["A", "B", "C"];
+        // The contested key first, on all three at once (one thread each), so that the
+        // writes race replication and usually meet with equal clocks.
+        let colors = ["red", "green", "blue"];
+        std::thread::scope(|scope| {
+            let writes: Vec<_> = dbs
+                .iter()
+                .zip(colors)
+                .map(|(db, color)| scope.spawn(move || db.put("color", color)))
+                .collect();
+            writes
+                .into_iter()
+                .map(|w| w.join().map_err(|_| "a writer panicked"))
+                .collect::<Result<Vec<_>, _>>()
+        })?
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?;
         for (i, db) in dbs.iter().enumerate() {
             db.put(
                 format!("greeting/{}", names[i]),
                 format!("hello from {}", names[i]),
             )?;
-            db.put("color", ["red", "green", "blue"][i])?; // the same key on all three
             println!(
-                "{} wrote greeting/{} and color = {}",
-                names[i],
-                names[i],
-                ["red", "green", "blue"][i]
+                "{} wrote color = {} and greeting/{}",
+                names[i], colors[i], names[i]
             );
         }
         dbs[0].put("temporary", "soon gone")?;
@@ -150,9 +163,17 @@ pub fn demo(discovery: bool) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 );
             }
         }
-        println!(
-            "color: the three writes had clock 1; last-writer-wins picked the same one everywhere"
-        );
+        match dbs[0].get_versioned("color")? {
+            Some(rec) if rec.version.clock == 1 => println!(
+                "color: the three writes met with equal clocks; last-writer-wins picked the same \
+                 one everywhere"
+            ),
+            Some(rec) => println!(
+                "color: a write saw another before it (clock {}); the higher clock won everywhere",
+                rec.version.clock
+            ),
+            None => return Err("color is missing".into()),
+        }
         for (i, node) in nodes.iter().enumerate() {
             let status = node.status();
             for p in status.peers {
