@@ -197,6 +197,8 @@ async fn put_get_delete_status_and_metrics_across_two_processes() {
         .clone();
     assert_eq!(peer["source"], "configured");
     assert!(peer["cursor"].as_u64().is_some(), "{peer}");
+    assert!(peer["peer_last_seq"].as_u64().is_some(), "{peer}");
+    assert_eq!(peer["round_entries"], 0, "{peer}");
     assert_eq!(peer["last_error"], Value::Null);
 
     // Both stop cleanly on SIGTERM.

@@ -81,18 +81,23 @@ impl Server {
             .await?;
         // The router and its state are gone with the server; wait briefly for any handler
         // task still holding a clone of the node.
-        let mut node = self.node;
+        let mut node = Some(self.node);
         for _ in 0..100 {
-            match Arc::try_unwrap(node) {
-                Ok(n) => {
+            match node.take().map(Arc::try_unwrap) {
+                Some(Ok(n)) => {
                     n.shutdown().await?;
                     break;
                 }
-                Err(shared) => {
-                    node = shared;
+                Some(Err(shared)) => {
+                    node = Some(shared);
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
+                None => break,
             }
+        }
+        if node.is_some() {
+            // Dropping the last handle stops the node's tasks without waiting for them.
+            tracing::warn!("a request still held the node after 2 s; stopping it without waiting");
         }
         let db = self.db.clone();
         tokio::task::spawn_blocking(move || db.flush())
