@@ -22,6 +22,7 @@ use crate::{Batch, Entry, Error, NodeId, Op, Options, Record, Resolver, Result, 
 #[derive(Clone)]
 pub struct Db {
     store: Arc<Store>,
+    stats: Arc<crate::stats::Stats>,
 }
 
 impl std::fmt::Debug for Db {
@@ -43,6 +44,7 @@ impl Db {
         let store = Store::open(path.as_ref(), options)?;
         Ok(Db {
             store: Arc::new(store),
+            stats: Arc::default(),
         })
     }
 
@@ -88,7 +90,9 @@ impl Db {
         let (key, value) = (key.as_ref(), value.as_ref());
         self.store.check_key(key)?;
         self.store.check_value(value)?;
-        self.store.write_one(OpRef::Put(key, value))
+        let version = self.store.write_one(OpRef::Put(key, value))?;
+        self.stats.local(1);
+        Ok(version)
     }
 
     /// Deletes `key`, leaving a tombstone that replicates; returns the delete's version (the
@@ -96,7 +100,9 @@ impl Db {
     pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<Version> {
         let key = key.as_ref();
         self.store.check_key(key)?;
-        self.store.write_one(OpRef::Delete(key))
+        let version = self.store.write_one(OpRef::Delete(key))?;
+        self.stats.local(1);
+        Ok(version)
     }
 
     /// The value at `key`, or `None` when it is absent or deleted.
@@ -149,7 +155,9 @@ impl Db {
                 self.store.check_value(v)?;
             }
         }
-        self.store.write_local(&ops)
+        let versions = self.store.write_local(&ops)?;
+        self.stats.local(versions.len());
+        Ok(versions)
     }
 
     /// Live keys and values in `range`, in key order (tombstones are skipped).
@@ -355,7 +363,15 @@ impl Db {
                 ..ApplyReport::default()
             });
         }
-        self.store.apply(entries, resolver)
+        let report = self.store.apply(entries, resolver)?;
+        self.stats.applied(&report);
+        Ok(report)
+    }
+
+    /// What this database committed since it was opened: local writes, remote entries applied
+    /// and skipped, conflicts resolved. See [`DbStats`](crate::DbStats).
+    pub fn stats(&self) -> crate::DbStats {
+        self.stats.snapshot()
     }
 }
 

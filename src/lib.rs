@@ -53,6 +53,9 @@ mod resolver;
 #[doc(hidden)]
 pub mod sabotage;
 mod scan;
+#[cfg(feature = "server")]
+pub mod server;
+mod stats;
 pub mod storage;
 mod verify;
 mod version;
@@ -72,6 +75,7 @@ pub use options::{
 pub use replication::{Node, NodeConfig, NodeStatus, PeerSource, PeerStatus};
 pub use resolver::{Candidate, Choice, LastWriteWins, Resolver};
 pub use scan::Scan;
+pub use stats::DbStats;
 pub use storage::commit::ApplyReport;
 pub use verify::VerifyReport;
 pub use version::{NodeId, Version};

@@ -6,6 +6,9 @@
 //! messages travel as several frames. Noise's per-message nonces make any replayed, reordered,
 //! dropped or altered frame fail to decrypt, which closes the connection.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -22,6 +25,17 @@ const TAG: usize = 16;
 /// Message bytes per Noise chunk: the rest of a Noise message after the tag and the flag.
 const CHUNK: usize = NOISE_MAX - TAG - 1;
 
+/// Bytes a node's channels moved on the wire (frames with their 8-byte headers), after the
+/// handshake: the `bytes_in` / `bytes_out` of [`NodeStatus`](crate::NodeStatus).
+#[derive(Default)]
+pub(crate) struct ByteCounters {
+    pub(crate) bytes_in: AtomicU64,
+    pub(crate) bytes_out: AtomicU64,
+}
+
+/// Length of a frame header: `u32` length and `u32` crc.
+const FRAME_HEADER: u64 = 8;
+
 /// One side of an established connection.
 pub(crate) struct Channel<S> {
     framed: Framed<S, FrameCodec>,
@@ -33,6 +47,8 @@ pub(crate) struct Channel<S> {
     partial: Vec<u8>,
     /// Decryption buffer.
     plain: Vec<u8>,
+    /// Where to count the bytes moved, once set by [`Channel::count_bytes`].
+    counters: Option<Arc<ByteCounters>>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Channel<S> {
@@ -49,6 +65,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Channel<S> {
             peer,
             partial: Vec::new(),
             plain: Vec::new(),
+            counters: None,
         }
     }
 
@@ -67,6 +84,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Channel<S> {
             peer,
             partial: Vec::new(),
             plain: vec![0u8; NOISE_MAX],
+            counters: None,
         }
     }
 
@@ -75,6 +93,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Channel<S> {
         self.max_message = max;
         if self.noise.is_none() {
             *self.framed.codec_mut() = FrameCodec::new(max);
+        }
+    }
+
+    /// Counts every frame sent and received from now on into `counters`.
+    pub(crate) fn count_bytes(&mut self, counters: Arc<ByteCounters>) {
+        self.counters = Some(counters);
+    }
+
+    fn count(&self, received: bool, frame_len: usize) {
+        if let Some(c) = &self.counters {
+            let n = frame_len as u64 + FRAME_HEADER;
+            match received {
+                true => c.bytes_in.fetch_add(n, Ordering::Relaxed),
+                false => c.bytes_out.fetch_add(n, Ordering::Relaxed),
+            };
         }
     }
 
@@ -95,6 +128,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Channel<S> {
         let payload = message::encode(msg);
         match self.noise.as_mut() {
             None => {
+                self.count(false, payload.len());
                 self.framed
                     .send(Bytes::from(payload))
                     .await
@@ -119,6 +153,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Channel<S> {
                             peer: self.peer.clone(),
                             detail: format!("noise encryption failed: {e}"),
                         })?;
+                    if let Some(c) = &self.counters {
+                        c.bytes_out
+                            .fetch_add(n as u64 + FRAME_HEADER, Ordering::Relaxed);
+                    }
                     self.framed
                         .feed(Bytes::copy_from_slice(&out[..n]))
                         .await
@@ -137,7 +175,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Channel<S> {
         let payload = match self.noise.is_some() {
             false => match self.framed.next().await {
                 None => return Ok(None),
-                Some(frame) => frame.map_err(|e| frame_error(&self.peer, e))?.to_vec(),
+                Some(frame) => {
+                    let frame = frame.map_err(|e| frame_error(&self.peer, e))?;
+                    self.count(true, frame.len());
+                    frame.to_vec()
+                }
             },
             true => loop {
                 let frame = match self.framed.next().await {
@@ -145,6 +187,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Channel<S> {
                     None => return Err(self.protocol("closed in the middle of a message")),
                     Some(f) => f.map_err(|e| frame_error(&self.peer, e))?,
                 };
+                self.count(true, frame.len());
                 let noise = self.noise.as_mut().ok_or_else(|| Error::Protocol {
                     peer: self.peer.clone(),
                     detail: "no session".into(),

@@ -30,7 +30,7 @@ use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use super::channel::Channel;
+use super::channel::{ByteCounters, Channel};
 use super::config::NodeConfig;
 use super::handshake::{self, HandshakeConfig};
 use super::message::Message;
@@ -81,6 +81,12 @@ pub struct PeerStatus {
     pub entries_received: u64,
     /// Of those, the entries that won and were committed here.
     pub entries_applied: u64,
+    /// The peer's last sequence, as of its last heartbeat or completed round (a serving peer
+    /// sends one before its first round, so a catch-up knows where it ends).
+    pub peer_last_seq: Option<u64>,
+    /// Entries received in the sync round in progress (0 between rounds): with `cursor` and
+    /// `peer_last_seq`, how far a catch-up has come.
+    pub round_entries: u64,
 }
 
 /// A snapshot of the node's state.
@@ -99,6 +105,11 @@ pub struct NodeStatus {
     /// Why replication stopped for good, if it did: this folder was found to be an old copy of
     /// its node ([`Error::RolledBack`]).
     pub halted: Option<String>,
+    /// Replication bytes received on established connections (frames and their headers;
+    /// handshakes not counted), all peers together, since the node started.
+    pub bytes_in: u64,
+    /// Replication bytes sent, counted the same way.
+    pub bytes_out: u64,
 }
 
 struct PeerState {
@@ -121,6 +132,7 @@ struct Shared<T: Transport> {
     local_addr: SocketAddr,
     peers: Mutex<BTreeMap<String, PeerState>>,
     refused_inbound: AtomicU64,
+    bytes: Arc<ByteCounters>,
     discovery: Option<Arc<Mutex<Membership>>>,
     shutdown: watch::Sender<bool>,
     /// Set when replication stopped for good (this folder is an old copy of its node).
@@ -193,6 +205,7 @@ impl<T: Transport> Node<T> {
             local_addr,
             peers: Mutex::new(BTreeMap::new()),
             refused_inbound: AtomicU64::new(0),
+            bytes: Arc::default(),
             discovery: discovery.as_ref().map(|d| Arc::clone(&d.membership)),
             shutdown,
             halted: Mutex::new(None),
@@ -251,10 +264,18 @@ impl<T: Transport> Node<T> {
         NodeStatus {
             node_id: self.shared.db.node_id(),
             local_addr: self.shared.local_addr,
-            peers: peers.values().map(|p| p.status.clone()).collect(),
+            peers: peers
+                .values()
+                .map(|p| PeerStatus {
+                    peer_last_seq: p.peer_last_seq,
+                    ..p.status.clone()
+                })
+                .collect(),
             refused_inbound: self.shared.refused_inbound.load(Ordering::Relaxed),
             discovery: self.shared.discovery.as_ref().map(|m| m.lock().status()),
             halted: self.shared.halted.lock().clone(),
+            bytes_in: self.shared.bytes.bytes_in.load(Ordering::Relaxed),
+            bytes_out: self.shared.bytes.bytes_out.load(Ordering::Relaxed),
         }
     }
 
@@ -339,6 +360,8 @@ fn add_peer<T: Transport>(
                 invalid_entries: 0,
                 entries_received: 0,
                 entries_applied: 0,
+                peer_last_seq: None,
+                round_entries: 0,
             },
             peer_last_seq: None,
             key_index: 0,
@@ -534,6 +557,7 @@ async fn pull_session<T: Transport>(shared: &Arc<Shared<T>>, address: &str) -> R
     )
     .await
     .map_err(|_| handshake_timeout(address))??;
+    channel.count_bytes(Arc::clone(&shared.bytes));
     let peer_id = hello.node_id;
     let duplicate = shared.peers.lock().values().any(|p| {
         p.status.address != address && p.status.connected && p.status.node_id == Some(peer_id)
@@ -707,11 +731,15 @@ async fn applier<T: Transport>(
                         other => other.map(|report| (report.applied, 0)),
                     })
                     .await?;
+                let mut progress = (None, None);
                 shared.with_peer(&address, |p| {
                     p.status.entries_received += received;
                     p.status.entries_applied += applied;
                     p.status.invalid_entries += skipped;
+                    p.status.round_entries = round.entries;
+                    progress = (p.status.cursor, p.peer_last_seq);
                 });
+                round.progress(&address, progress.0, progress.1);
             }
             Applied::Close => return Ok(()),
             Applied::End(end) => {
@@ -726,6 +754,7 @@ async fn applier<T: Transport>(
                     let last = p.peer_last_seq.unwrap_or(high_seq).max(high_seq);
                     p.peer_last_seq = Some(last);
                     p.status.entries_behind = Some(last - high_seq);
+                    p.status.round_entries = 0;
                     p.attempted.send_replace(true);
                 });
             }
@@ -756,9 +785,13 @@ fn silent(peer: &str, after: Duration) -> Error {
     }
 }
 
-/// Counts a round's entries and bytes, for the catch-up log line.
+/// How often a long sync round logs its progress.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+/// Counts a round's entries and bytes, for the catch-up log lines.
 struct RoundStats {
     started: Instant,
+    last_progress: Instant,
     entries: u64,
     bytes: u64,
 }
@@ -767,9 +800,39 @@ impl RoundStats {
     fn new() -> Self {
         RoundStats {
             started: Instant::now(),
+            last_progress: Instant::now(),
             entries: 0,
             bytes: 0,
         }
+    }
+
+    /// Every [`PROGRESS_EVERY`] of a round: logs entries and bytes so far, the rate, and an
+    /// estimate of the time left. The estimate takes the peer's last sequence minus the cursor
+    /// as the round's size: an upper bound, since the peer's log holds one entry per key and
+    /// skips the sequences of superseded writes.
+    fn progress(&mut self, peer: &str, cursor: Option<u64>, peer_last_seq: Option<u64>) {
+        if self.last_progress.elapsed() < PROGRESS_EVERY {
+            return;
+        }
+        self.last_progress = Instant::now();
+        let secs = self.started.elapsed().as_secs_f64().max(0.001);
+        let rate = self.entries as f64 / secs;
+        let expected = peer_last_seq.map(|last| last.saturating_sub(cursor.unwrap_or(0)));
+        let eta = match expected {
+            Some(total) if rate > 0.0 => {
+                format!("{:.0}s", total.saturating_sub(self.entries) as f64 / rate)
+            }
+            _ => "unknown".to_string(),
+        };
+        tracing::info!(
+            peer,
+            entries = self.entries,
+            bytes = self.bytes,
+            entries_per_sec = rate.round() as u64,
+            expected_entries = ?expected,
+            eta = %eta,
+            "catching up"
+        );
     }
 
     fn add(&mut self, entries: &[(u64, Entry)]) {
@@ -905,7 +968,13 @@ async fn serve<T: Transport>(
             })
         }
     };
+    channel.count_bytes(Arc::clone(&shared.bytes));
     tracing::info!(peer = %peer, node = %hello.node_id, cursor, "serving");
+    // Tell the puller where this round will end, so a long catch-up can show its progress.
+    let beat = Message::Heartbeat {
+        last_seq: shared.db.last_seq(),
+    };
+    send_within(&mut channel, &beat, dead_after).await?;
     let held = skip_own_after.map(|after| (hello.node_id, after));
     let mut commits = shared.db.subscribe_commits();
     let mut shutdown = shared.shutdown.subscribe();

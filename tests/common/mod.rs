@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod jepsen;
+pub mod process;
 pub mod proxy;
 
 use std::collections::BTreeMap;

@@ -1,4 +1,4 @@
-//! The `meshkv` command.
+//! The commands that work on local databases, without a server.
 //!
 //! - `meshkv demo`: three replicating nodes in one process on loopback (ports picked by the
 //!   system), each writing its own keys and one contested key, until all three agree. With
@@ -8,45 +8,10 @@
 //!   reads, deletes, prints the changes feed and the consistency report.
 //! - `meshkv verify DIR`: checks a database's storage invariants; exit code 1 when it finds a
 //!   problem.
-//!
-//! The configurable server (`meshkv serve`) comes with a later issue.
 
 use std::process::ExitCode;
 
 use meshkv::{Db, Options};
-
-const USAGE: &str = "usage: meshkv demo [--discovery] | meshkv example [DIR] | meshkv verify DIR";
-
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
-        ["demo"] => demo(false),
-        ["demo", "--discovery"] => demo(true),
-        ["example"] => example(None),
-        ["example", dir] => example(Some(dir)),
-        ["verify", dir] => verify(dir),
-        ["--help" | "-h" | "help"] => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        _ => {
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("meshkv: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
 
 /// Multicast discovery that stays on this host (interface 127.0.0.1, TTL 0), on a random group
 /// and a port that was free a moment ago.
@@ -65,7 +30,7 @@ fn loopback_discovery() -> std::io::Result<meshkv::MulticastConfig> {
     })
 }
 
-fn demo(discovery: bool) -> Result<ExitCode, Box<dyn std::error::Error>> {
+pub fn demo(discovery: bool) -> Result<ExitCode, Box<dyn std::error::Error>> {
     use std::time::{Duration, Instant};
     let rt = tokio::runtime::Runtime::new()?;
     let multicast = if discovery {
@@ -114,17 +79,30 @@ fn demo(discovery: bool) -> Result<ExitCode, Box<dyn std::error::Error>> {
             nodes.push(node);
         }
         let names = ["A", "B", "C"];
+        // The contested key first, on all three at once (one thread each), so that the
+        // writes race replication and usually meet with equal clocks.
+        let colors = ["red", "green", "blue"];
+        std::thread::scope(|scope| {
+            let writes: Vec<_> = dbs
+                .iter()
+                .zip(colors)
+                .map(|(db, color)| scope.spawn(move || db.put("color", color)))
+                .collect();
+            writes
+                .into_iter()
+                .map(|w| w.join().map_err(|_| "a writer panicked"))
+                .collect::<Result<Vec<_>, _>>()
+        })?
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?;
         for (i, db) in dbs.iter().enumerate() {
             db.put(
                 format!("greeting/{}", names[i]),
                 format!("hello from {}", names[i]),
             )?;
-            db.put("color", ["red", "green", "blue"][i])?; // the same key on all three
             println!(
-                "{} wrote greeting/{} and color = {}",
-                names[i],
-                names[i],
-                ["red", "green", "blue"][i]
+                "{} wrote color = {} and greeting/{}",
+                names[i], colors[i], names[i]
             );
         }
         dbs[0].put("temporary", "soon gone")?;
@@ -154,22 +132,48 @@ fn demo(discovery: bool) -> Result<ExitCode, Box<dyn std::error::Error>> {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        println!("converged in {:?}; every node holds:", start.elapsed());
-        for (key, value, version) in view(&dbs[0]) {
-            let shown = value.map_or("(deleted)".to_string(), |v| {
-                String::from_utf8_lossy(&v).into_owned()
-            });
-            println!(
-                "  {:<12} {:<16} clock {} from {}",
-                String::from_utf8_lossy(&key),
-                shown,
-                version.clock,
-                &version.origin.to_string()[..8]
-            );
-        }
+        let took = start.elapsed();
+        let origin_name = |id: meshkv::NodeId| {
+            dbs.iter()
+                .position(|d| d.node_id() == id)
+                .map_or("?", |i| names[i])
+        };
+        println!("converged in {took:.1?}: every node holds the same keys, values and versions");
         println!(
-            "color: the three writes had clock 1; last-writer-wins picked the same one everywhere"
+            "  {:<12} {:<5} {:<16} {:>5}  origin",
+            "key", "node", "value", "clock"
         );
+        for (key, _, _) in view(&dbs[0]) {
+            for (db, name) in dbs.iter().zip(names) {
+                let (value, version) = match db.get_versioned(&key)? {
+                    Some(rec) => (rec.value, rec.version),
+                    None => return Err("a converged key is missing".into()),
+                };
+                let shown = value.map_or("(deleted)".to_string(), |v| {
+                    String::from_utf8_lossy(&v).into_owned()
+                });
+                println!(
+                    "  {:<12} {:<5} {:<16} {:>5}  {} ({})",
+                    String::from_utf8_lossy(&key),
+                    name,
+                    shown,
+                    version.clock,
+                    origin_name(version.origin),
+                    &version.origin.to_string()[..8]
+                );
+            }
+        }
+        match dbs[0].get_versioned("color")? {
+            Some(rec) if rec.version.clock == 1 => println!(
+                "color: the three writes met with equal clocks; last-writer-wins picked the same \
+                 one everywhere"
+            ),
+            Some(rec) => println!(
+                "color: a write saw another before it (clock {}); the higher clock won everywhere",
+                rec.version.clock
+            ),
+            None => return Err("color is missing".into()),
+        }
         for (i, node) in nodes.iter().enumerate() {
             let status = node.status();
             for p in status.peers {
@@ -195,7 +199,7 @@ fn demo(discovery: bool) -> Result<ExitCode, Box<dyn std::error::Error>> {
     })
 }
 
-fn example(dir: Option<&str>) -> Result<ExitCode, Box<dyn std::error::Error>> {
+pub fn example(dir: Option<&str>) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let temp = tempfile::tempdir()?;
     let path = dir.map_or_else(|| temp.path().to_path_buf(), Into::into);
     let db = Db::open(&path, Options::default())?;
@@ -255,7 +259,7 @@ fn example(dir: Option<&str>) -> Result<ExitCode, Box<dyn std::error::Error>> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn verify(dir: &str) -> Result<ExitCode, Box<dyn std::error::Error>> {
+pub fn verify(dir: &str) -> Result<ExitCode, Box<dyn std::error::Error>> {
     if !std::path::Path::new(dir).join("CURRENT").is_file() {
         return Err(format!("{dir} holds no database").into());
     }

@@ -1,0 +1,461 @@
+//! The HTTP API (axum). Every error is JSON `{"code": "...", "message": "..."}`.
+//!
+//! | route | method | what |
+//! |---|---|---|
+//! | `/v1/kv/{key}` | `GET` | the value, raw bytes (200); `not_found` (404) for a key absent or deleted |
+//! | `/v1/kv/{key}` | `PUT` | stores the body, raw bytes, as the value (200) |
+//! | `/v1/kv/{key}` | `DELETE` | deletes the key, leaving a tombstone that replicates (200) |
+//! | `/v1/kv?prefix=&after=&limit=` | `GET` | live keys under `prefix`, in key order, after the key `after`, at most `limit` (default 100, at most 1000); `next_after` continues |
+//! | `/v1/watch?prefix=&from=` | `GET` | server-sent events of every change under `prefix`, from now on, or above sequence `from` |
+//! | `/v1/status` | `GET` | node, peers and counters as JSON (see [`super::status`]) |
+//! | `/metrics` | `GET` | Prometheus text (see [`super::metrics`]) |
+//!
+//! Keys and prefixes are percent-decoded to raw bytes ([`super::urlkey`]). Successful `GET`,
+//! `PUT` and `DELETE` of a key carry its version in headers `x-meshkv-clock`,
+//! `x-meshkv-timestamp` and `x-meshkv-origin` (a deleted key's `404` too, with
+//! `x-meshkv-deleted: true`); `PUT` and `DELETE` also answer it as JSON
+//! `{"clock", "timestamp", "origin"}`.
+//!
+//! Errors: `bad_request` / `bad_encoding` / `empty_key` (400), `not_found` (404),
+//! `method_not_allowed` (405, with `Allow`), `key_too_large` / `value_too_large` (413, over
+//! `max_key_size` / `max_value_size`), `internal` (500).
+//!
+//! Watch events: `event: put` or `event: delete`, `id:` the change's sequence (a reconnecting
+//! `EventSource` sends it back as `Last-Event-ID`, which is used as `from`), and `data:` JSON
+//! `{"key", "value", "value_hex", "clock", "timestamp", "origin", "seq"}`. A watcher that falls
+//! more than `watch_buffer` changes behind gets `event: lagged` with
+//! `data: {"resume_from": N}` and the stream ends: reconnect with `from=N` for no gap. The
+//! stream also ends when the server shuts down.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::Router;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde_json::{json, Value};
+use tokio::sync::watch;
+
+use super::urlkey;
+use crate::{Db, Error, Event, Node, Version};
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database served.
+    pub db: Db,
+    /// Its replicating node, for status and metrics.
+    pub node: Arc<Node>,
+    /// Turns `true` when the server shuts down: watch streams end.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// Default and largest `limit` of a listing.
+const LIST_DEFAULT: usize = 100;
+const LIST_MAX: usize = 1000;
+
+/// The router of the whole API.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/kv/{*key}", any(kv))
+        .route("/v1/kv", any(list))
+        .route("/v1/watch", any(watch_feed))
+        .route("/v1/status", any(status))
+        .route("/metrics", any(metrics))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+/// An API error: an HTTP status, a stable code and a message.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    allow: Option<&'static str>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            allow: None,
+        }
+    }
+
+    fn bad(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    fn method(allow: &'static str) -> Self {
+        ApiError {
+            allow: Some(allow),
+            ..ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("allowed: {allow}"),
+            )
+        }
+    }
+
+    fn internal(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        let message = e.to_string();
+        match e {
+            Error::EmptyKey => ApiError::bad("empty_key", message),
+            Error::KeyTooLarge { .. } => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "key_too_large", message)
+            }
+            Error::ValueTooLarge { .. } => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "value_too_large", message)
+            }
+            _ => ApiError::internal(message),
+        }
+    }
+}
+
+impl From<urlkey::BadEncoding> for ApiError {
+    fn from(e: urlkey::BadEncoding) -> Self {
+        ApiError::bad("bad_encoding", e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"code": self.code, "message": self.message});
+        let mut response = json_response(self.status, &body);
+        if let Some(allow) = self.allow {
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        response
+    }
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// Runs RocksDB work off the async workers.
+async fn blocking<R: Send + 'static>(
+    f: impl FnOnce() -> crate::Result<R> + Send + 'static,
+) -> Result<R, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(ApiError::from)
+}
+
+fn version_headers(headers: &mut HeaderMap, v: &Version) {
+    for (name, value) in [
+        ("x-meshkv-clock", v.clock.to_string()),
+        ("x-meshkv-timestamp", v.timestamp.to_string()),
+        ("x-meshkv-origin", v.origin.to_string()),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+}
+
+fn version_json(v: &Version) -> Value {
+    json!({"clock": v.clock, "timestamp": v.timestamp, "origin": v.origin.to_string()})
+}
+
+/// `GET|PUT|DELETE /v1/kv/{key}`.
+async fn kv(State(st): State<AppState>, req: Request) -> Result<Response, ApiError> {
+    let raw = req.uri().path().strip_prefix("/v1/kv/").unwrap_or("");
+    let key = urlkey::decode(raw)?;
+    let max_key = st.db.options().max_key_size;
+    if key.len() > max_key {
+        return Err(Error::KeyTooLarge {
+            len: key.len(),
+            max: max_key,
+        }
+        .into());
+    }
+    let db = st.db.clone();
+    match *req.method() {
+        Method::GET | Method::HEAD => {
+            let record = blocking(move || db.get_versioned(&key)).await?;
+            match record {
+                Some(rec) => {
+                    let deleted = rec.value.is_none();
+                    let mut response = match rec.value {
+                        Some(value) => (StatusCode::OK, value).into_response(),
+                        None => {
+                            ApiError::new(StatusCode::NOT_FOUND, "not_found", "the key was deleted")
+                                .into_response()
+                        }
+                    };
+                    version_headers(response.headers_mut(), &rec.version);
+                    if deleted {
+                        response
+                            .headers_mut()
+                            .insert("x-meshkv-deleted", HeaderValue::from_static("true"));
+                    }
+                    Ok(response)
+                }
+                None => Err(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "not_found",
+                    "no such key",
+                )),
+            }
+        }
+        Method::PUT => {
+            let max = st.db.options().max_value_size;
+            let value = read_body(req.into_body(), max).await?;
+            let version = blocking(move || db.put(&key, &value)).await?;
+            let mut response = json_response(StatusCode::OK, &version_json(&version));
+            version_headers(response.headers_mut(), &version);
+            Ok(response)
+        }
+        Method::DELETE => {
+            let version = blocking(move || db.delete(&key)).await?;
+            let mut response = json_response(StatusCode::OK, &version_json(&version));
+            version_headers(response.headers_mut(), &version);
+            Ok(response)
+        }
+        _ => Err(ApiError::method("GET, PUT, DELETE")),
+    }
+}
+
+/// The whole body, or 413 past `max` bytes (checked against `Content-Length` first, then
+/// while reading).
+async fn read_body(body: Body, max: usize) -> Result<Vec<u8>, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "value_too_large",
+            format!("the body is over the limit of {max} bytes (max_value_size)"),
+        )
+    };
+    match Limited::new(body, max).collect().await {
+        Ok(collected) => Ok(collected.to_bytes().to_vec()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
+        Err(e) => Err(ApiError::bad(
+            "bad_request",
+            format!("reading the body: {e}"),
+        )),
+    }
+}
+
+/// The decoded query pairs of a request.
+fn query(req: &Request) -> Result<Vec<(String, Vec<u8>)>, ApiError> {
+    Ok(urlkey::query_pairs(req.uri().query().unwrap_or(""))?)
+}
+
+fn number(name: &str, value: &[u8]) -> Result<u64, ApiError> {
+    std::str::from_utf8(value)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| {
+            ApiError::bad(
+                "bad_request",
+                format!("`{name}` must be a non-negative integer"),
+            )
+        })
+}
+
+/// A value for JSON: `value` as a string when it is UTF-8, else `value_hex`.
+fn value_fields(value: Option<&[u8]>) -> (Value, Value) {
+    match value {
+        None => (Value::Null, Value::Null),
+        Some(v) => match std::str::from_utf8(v) {
+            Ok(s) => (Value::from(s), Value::Null),
+            Err(_) => (
+                Value::Null,
+                Value::from(v.iter().map(|b| format!("{b:02x}")).collect::<String>()),
+            ),
+        },
+    }
+}
+
+/// `GET /v1/kv?prefix=&after=&limit=`: `{"items": [{"key", "value", "value_hex"}],
+/// "next_after": key or null}`. Keys are percent-encoded ([`urlkey::encode`]).
+async fn list(State(st): State<AppState>, req: Request) -> Result<Response, ApiError> {
+    if req.method() != Method::GET {
+        return Err(ApiError::method("GET"));
+    }
+    let (mut prefix, mut after, mut limit) = (Vec::new(), None, LIST_DEFAULT);
+    for (name, value) in query(&req)? {
+        match name.as_str() {
+            "prefix" => prefix = value,
+            "after" => after = Some(value),
+            "limit" => {
+                limit = number("limit", &value)?.clamp(1, LIST_MAX as u64) as usize;
+            }
+            other => {
+                return Err(ApiError::bad(
+                    "bad_request",
+                    format!("unknown parameter `{other}` (prefix, after, limit)"),
+                ))
+            }
+        }
+    }
+    let db = st.db.clone();
+    let (items, more) = blocking(move || {
+        use std::ops::Bound;
+        let start = match &after {
+            Some(a) if a.as_slice() >= prefix.as_slice() => Bound::Excluded(a.as_slice()),
+            _ => Bound::Included(prefix.as_slice()),
+        };
+        let mut items = Vec::new();
+        for item in db.scan((start, Bound::Unbounded)) {
+            let (key, value) = item?;
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            if items.len() == limit {
+                return Ok((items, true));
+            }
+            items.push((key, value));
+        }
+        Ok((items, false))
+    })
+    .await?;
+    let next_after = match more {
+        true => items.last().map(|(k, _)| urlkey::encode(k)),
+        false => None,
+    };
+    let items: Vec<Value> = items
+        .iter()
+        .map(|(k, v)| {
+            let (value, value_hex) = value_fields(Some(v));
+            json!({"key": urlkey::encode(k), "value": value, "value_hex": value_hex})
+        })
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"items": items, "next_after": next_after}),
+    ))
+}
+
+/// The SSE event of one change.
+fn change_event(e: &Event) -> SseEvent {
+    let (value, value_hex) = value_fields(e.value.as_deref());
+    let data = json!({
+        "key": urlkey::encode(&e.key),
+        "value": value,
+        "value_hex": value_hex,
+        "clock": e.version.clock,
+        "timestamp": e.version.timestamp,
+        "origin": e.version.origin.to_string(),
+        "seq": e.seq,
+    });
+    SseEvent::default()
+        .event(if e.is_tombstone() { "delete" } else { "put" })
+        .id(e.seq.to_string())
+        .data(data.to_string())
+}
+
+/// `GET /v1/watch?prefix=&from=`: server-sent events (see the module docs).
+async fn watch_feed(State(st): State<AppState>, req: Request) -> Result<Response, ApiError> {
+    if req.method() != Method::GET {
+        return Err(ApiError::method("GET"));
+    }
+    let (mut prefix, mut from) = (Vec::new(), None);
+    for (name, value) in query(&req)? {
+        match name.as_str() {
+            "prefix" => prefix = value,
+            "from" => from = Some(number("from", &value)?),
+            other => {
+                return Err(ApiError::bad(
+                    "bad_request",
+                    format!("unknown parameter `{other}` (prefix, from)"),
+                ))
+            }
+        }
+    }
+    if from.is_none() {
+        if let Some(id) = req.headers().get("last-event-id") {
+            from = Some(number("Last-Event-ID", id.as_bytes())?);
+        }
+    }
+    let feed = match from {
+        Some(seq) => st.db.watch_from(&prefix, seq),
+        None => st.db.watch(&prefix),
+    };
+    let stream =
+        futures_util::stream::unfold(Some((feed, st.shutdown.clone())), |state| async move {
+            let (mut feed, mut shutdown) = state?;
+            let event = tokio::select! {
+                _ = stopped(&mut shutdown) => return None,
+                next = feed.next() => next?,
+            };
+            let (sse, go_on) = match event {
+                Ok(e) => (change_event(&e), true),
+                Err(Error::Lagged { resume_from }) => (
+                    SseEvent::default()
+                        .event("lagged")
+                        .data(json!({"resume_from": resume_from}).to_string()),
+                    false,
+                ),
+                Err(e) => (
+                    SseEvent::default()
+                        .event("error")
+                        .data(json!({"code": "internal", "message": e.to_string()}).to_string()),
+                    false,
+                ),
+            };
+            let next = go_on.then_some((feed, shutdown));
+            Some((Ok::<_, Infallible>(sse), next))
+        });
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
+
+async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+/// `GET /v1/status`.
+async fn status(State(st): State<AppState>, req: Request) -> Result<Response, ApiError> {
+    if req.method() != Method::GET {
+        return Err(ApiError::method("GET"));
+    }
+    let body = super::status::status_json(&st.node.status(), &st.db.stats(), st.db.last_seq());
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+/// `GET /metrics`.
+async fn metrics(State(st): State<AppState>, req: Request) -> Result<Response, ApiError> {
+    if req.method() != Method::GET {
+        return Err(ApiError::method("GET"));
+    }
+    let text = super::metrics::render(&st.node.status(), &st.db.stats(), st.db.last_seq());
+    let mut response = (StatusCode::OK, text).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    Ok(response)
+}
+
+async fn not_found(req: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("no route {} {}", req.method(), req.uri().path()),
+    )
+}

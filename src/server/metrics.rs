@@ -1,0 +1,158 @@
+//! `GET /metrics`: the Prometheus text exposition format (version 0.0.4), written by hand.
+//!
+//! Every family has `# HELP` and `# TYPE` lines; counters end in `_total`. Label values are
+//! escaped (`\\`, `"`, newline). The families:
+//!
+//! | metric | type | meaning |
+//! |---|---|---|
+//! | `meshkv_local_writes_total` | counter | local operations committed (puts, deletes, batch ops) |
+//! | `meshkv_remote_entries_applied_total` | counter | remote entries that won and were committed |
+//! | `meshkv_remote_entries_skipped_total{reason}` | counter | remote entries skipped: `stale` (lost), `duplicate` (already held), `invalid` (refused) |
+//! | `meshkv_conflicts_resolved_total` | counter | equal-clock conflicts handed to the resolver |
+//! | `meshkv_replication_bytes_total{direction}` | counter | replication bytes `in` and `out` |
+//! | `meshkv_refused_handshakes_total{direction}` | counter | refused or failed handshakes, `inbound` and `outbound` |
+//! | `meshkv_discovery_datagrams_refused_total{reason}` | counter | discovery datagrams dropped (when discovery is on) |
+//! | `meshkv_last_seq` | gauge | this node's highest committed sequence |
+//! | `meshkv_peers` | gauge | known peer addresses |
+//! | `meshkv_peer_connected{peer}` | gauge | 1 while a pulling connection to the peer is up |
+//! | `meshkv_peer_entries_behind{peer}` | gauge | the peer's last sequence minus our cursor (lag) |
+//! | `meshkv_peer_entries_received_total{peer}` | counter | entries pulled from the peer |
+//!
+//! Counters start at zero when the server starts.
+
+use std::fmt::Write as _;
+
+use crate::{DbStats, NodeStatus};
+
+/// Renders every metric family.
+pub fn render(node: &NodeStatus, stats: &DbStats, last_seq: u64) -> String {
+    let mut out = String::new();
+    let mut family = |name: &str, kind: &str, help: &str, samples: &[(String, u64)]| {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        for (labels, value) in samples {
+            let _ = writeln!(out, "{name}{labels} {value}");
+        }
+    };
+    let none = String::new;
+    let peers = &node.peers;
+    family(
+        "meshkv_local_writes_total",
+        "counter",
+        "Local operations committed (puts, deletes, operations of batches).",
+        &[(none(), stats.local_writes)],
+    );
+    family(
+        "meshkv_remote_entries_applied_total",
+        "counter",
+        "Remote entries that won and were committed.",
+        &[(none(), stats.remote_applied)],
+    );
+    let invalid: u64 = peers.iter().map(|p| p.invalid_entries).sum();
+    family(
+        "meshkv_remote_entries_skipped_total",
+        "counter",
+        "Remote entries skipped: lost to the local version, already held, or invalid.",
+        &[
+            (label("reason", "stale"), stats.remote_stale),
+            (label("reason", "duplicate"), stats.remote_duplicate),
+            (label("reason", "invalid"), invalid),
+        ],
+    );
+    family(
+        "meshkv_conflicts_resolved_total",
+        "counter",
+        "Remote entries with the local clock but another write, decided by the resolver.",
+        &[(none(), stats.conflicts_resolved)],
+    );
+    family(
+        "meshkv_replication_bytes_total",
+        "counter",
+        "Replication bytes on established connections.",
+        &[
+            (label("direction", "in"), node.bytes_in),
+            (label("direction", "out"), node.bytes_out),
+        ],
+    );
+    let outbound: u64 = peers.iter().map(|p| p.refused).sum();
+    family(
+        "meshkv_refused_handshakes_total",
+        "counter",
+        "Replication handshakes refused or failed.",
+        &[
+            (label("direction", "inbound"), node.refused_inbound),
+            (label("direction", "outbound"), outbound),
+        ],
+    );
+    if let Some(d) = &node.discovery {
+        family(
+            "meshkv_discovery_datagrams_refused_total",
+            "counter",
+            "Discovery datagrams dropped, by reason.",
+            &[
+                (label("reason", "malformed"), d.malformed),
+                (label("reason", "too_large"), d.too_large),
+                (label("reason", "foreign_cluster"), d.foreign_cluster),
+                (label("reason", "unauthenticated"), d.unauthenticated),
+                (label("reason", "replayed"), d.replayed),
+                (label("reason", "over_limit"), d.over_limit),
+            ],
+        );
+    }
+    family(
+        "meshkv_last_seq",
+        "gauge",
+        "This node's highest committed sequence.",
+        &[(none(), last_seq)],
+    );
+    family(
+        "meshkv_peers",
+        "gauge",
+        "Known peer addresses.",
+        &[(none(), peers.len() as u64)],
+    );
+    let per_peer = |f: &dyn Fn(&crate::PeerStatus) -> u64| -> Vec<(String, u64)> {
+        peers
+            .iter()
+            .map(|p| (label("peer", &p.address), f(p)))
+            .collect()
+    };
+    family(
+        "meshkv_peer_connected",
+        "gauge",
+        "1 while a pulling connection to the peer is up.",
+        &per_peer(&|p| u64::from(p.connected)),
+    );
+    family(
+        "meshkv_peer_entries_behind",
+        "gauge",
+        "The peer's last sequence minus this node's cursor for it.",
+        &per_peer(&|p| p.entries_behind.unwrap_or(0)),
+    );
+    family(
+        "meshkv_peer_entries_received_total",
+        "counter",
+        "Entries pulled from the peer.",
+        &per_peer(&|p| p.entries_received),
+    );
+    out
+}
+
+/// `{name="value"}` with the value escaped.
+fn label(name: &str, value: &str) -> String {
+    let escaped = value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n");
+    format!("{{{name}=\"{escaped}\"}}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_escaped() {
+        assert_eq!(label("peer", "a\"b\\c\n"), "{peer=\"a\\\"b\\\\c\\n\"}");
+    }
+}

@@ -1,0 +1,84 @@
+//! The JSON of `GET /v1/status`: the node, its database counters and every peer.
+//!
+//! ```json
+//! {"node_id": "9f0c...", "replication_addr": "127.0.0.1:7070", "last_seq": 42,
+//!  "refused_inbound": 0, "bytes_in": 1234, "bytes_out": 5678,
+//!  "stats": {"local_writes": 40, "remote_applied": 2, "remote_stale": 0,
+//!            "remote_duplicate": 0, "conflicts_resolved": 0},
+//!  "peers": [{"address": "127.0.0.1:7071", "source": "configured", "node_id": "...",
+//!             "connected": true, "cursor": 17, "peer_last_seq": 17, "entries_behind": 0,
+//!             "round_entries": 0, "last_error": null, "refused": 0, "invalid_entries": 0,
+//!             "entries_received": 17, "entries_applied": 17}],
+//!  "discovery": null}
+//! ```
+//!
+//! `discovery`, when on, holds its group, advertised address, peer count and datagram counters.
+
+use serde_json::{json, Value};
+
+use crate::{DbStats, NodeStatus, PeerSource, PeerStatus};
+
+/// The lower-case name of a peer source, as in the status JSON.
+pub fn source_name(source: PeerSource) -> &'static str {
+    match source {
+        PeerSource::Configured => "configured",
+        PeerSource::Added => "added",
+        PeerSource::Dialed => "dialed",
+        PeerSource::Discovered => "discovered",
+    }
+}
+
+/// One peer's JSON object.
+pub fn peer_json(p: &PeerStatus) -> Value {
+    json!({
+        "address": p.address,
+        "source": source_name(p.source),
+        "node_id": p.node_id.map(|id| id.to_string()),
+        "connected": p.connected,
+        "cursor": p.cursor,
+        "peer_last_seq": p.peer_last_seq,
+        "entries_behind": p.entries_behind,
+        "round_entries": p.round_entries,
+        "last_error": p.last_error,
+        "refused": p.refused,
+        "invalid_entries": p.invalid_entries,
+        "entries_received": p.entries_received,
+        "entries_applied": p.entries_applied,
+    })
+}
+
+/// The whole status document.
+pub fn status_json(node: &NodeStatus, stats: &DbStats, last_seq: u64) -> Value {
+    json!({
+        "node_id": node.node_id.to_string(),
+        "replication_addr": node.local_addr.to_string(),
+        "last_seq": last_seq,
+        "refused_inbound": node.refused_inbound,
+        "bytes_in": node.bytes_in,
+        "bytes_out": node.bytes_out,
+        "stats": {
+            "local_writes": stats.local_writes,
+            "remote_applied": stats.remote_applied,
+            "remote_stale": stats.remote_stale,
+            "remote_duplicate": stats.remote_duplicate,
+            "conflicts_resolved": stats.conflicts_resolved,
+        },
+        "peers": node.peers.iter().map(peer_json).collect::<Vec<_>>(),
+        "discovery": node.discovery.as_ref().map(|d| json!({
+            "group": d.group.map(|g| g.to_string()),
+            "advertise": d.advertise,
+            "peers": d.peers,
+            "announcements_sent": d.announcements_sent,
+            "send_errors": d.send_errors,
+            "accepted": d.accepted,
+            "rejected": d.rejected(),
+            "malformed": d.malformed,
+            "too_large": d.too_large,
+            "foreign_cluster": d.foreign_cluster,
+            "unauthenticated": d.unauthenticated,
+            "replayed": d.replayed,
+            "over_limit": d.over_limit,
+            "expired": d.expired,
+        })),
+    })
+}
