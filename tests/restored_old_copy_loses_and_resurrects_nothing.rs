@@ -99,3 +99,25 @@ async fn a_node_restored_from_an_old_copy_rejoins_without_loss_or_resurrection()
     }
     c.shutdown().await;
 }
+
+#[test]
+fn meshkv_renew_id_gives_a_folder_a_new_identity() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = {
+        let db = meshkv::Db::open(dir.path(), meshkv::Options::default()).unwrap();
+        db.put("k", "v").unwrap();
+        db.mark_rolled_back("test").unwrap();
+        db.node_id()
+    };
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_meshkv"))
+        .arg("renew-id")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let db = meshkv::Db::open(dir.path(), meshkv::Options::default()).unwrap();
+    assert_ne!(db.node_id(), id);
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&db.node_id().to_string()));
+    assert_eq!(db.rolled_back().unwrap(), None);
+    assert_eq!(db.get("k").unwrap().as_deref(), Some(&b"v"[..]));
+}

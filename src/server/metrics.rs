@@ -74,6 +74,12 @@ pub fn render(node: &NodeStatus, stats: &DbStats, last_seq: u64) -> String {
             (label("direction", "out"), node.bytes_out),
         ],
     );
+    family(
+        "meshkv_replication_halted",
+        "gauge",
+        "1 when replication stopped for good: this folder is an old copy of its node.",
+        &[(none(), u64::from(node.halted.is_some()))],
+    );
     let outbound: u64 = peers.iter().map(|p| p.refused).sum();
     family(
         "meshkv_refused_handshakes_total",

@@ -2,7 +2,7 @@
 //!
 //! ```json
 //! {"node_id": "9f0c...", "replication_addr": "127.0.0.1:7070", "last_seq": 42,
-//!  "refused_inbound": 0, "bytes_in": 1234, "bytes_out": 5678,
+//!  "refused_inbound": 0, "bytes_in": 1234, "bytes_out": 5678, "halted": null,
 //!  "stats": {"local_writes": 40, "remote_applied": 2, "remote_stale": 0,
 //!            "remote_duplicate": 0, "conflicts_resolved": 0},
 //!  "peers": [{"address": "127.0.0.1:7071", "source": "configured", "node_id": "...",
@@ -12,7 +12,8 @@
 //!  "discovery": null}
 //! ```
 //!
-//! `discovery`, when on, holds its group, advertised address, peer count and datagram counters.
+//! `halted` says why replication stopped for good (the folder is an old copy of its node), if it
+//! did. `discovery`, when on, holds its group, advertised address, peer count and datagram counters.
 
 use serde_json::{json, Value};
 
@@ -56,6 +57,7 @@ pub fn status_json(node: &NodeStatus, stats: &DbStats, last_seq: u64) -> Value {
         "refused_inbound": node.refused_inbound,
         "bytes_in": node.bytes_in,
         "bytes_out": node.bytes_out,
+        "halted": node.halted,
         "stats": {
             "local_writes": stats.local_writes,
             "remote_applied": stats.remote_applied,

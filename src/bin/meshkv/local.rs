@@ -259,6 +259,15 @@ pub fn example(dir: Option<&str>) -> Result<ExitCode, Box<dyn std::error::Error>
     Ok(ExitCode::SUCCESS)
 }
 
+pub fn renew_id(dir: &str) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    if !std::path::Path::new(dir).join("CURRENT").is_file() {
+        return Err(format!("{dir} holds no database").into());
+    }
+    let id = Db::renew_node_id(dir, Options::default())?;
+    println!("{dir}: new node id {id}; peer cursors cleared");
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn verify(dir: &str) -> Result<ExitCode, Box<dyn std::error::Error>> {
     if !std::path::Path::new(dir).join("CURRENT").is_file() {
         return Err(format!("{dir} holds no database").into());

@@ -106,6 +106,13 @@ enum Command {
         /// The database folder.
         dir: PathBuf,
     },
+    /// Give a stopped node's folder a new node id (the repair for a folder restored from an old
+    /// copy, which replication refuses to start): its data stays, its peer cursors are cleared,
+    /// peers pull everything from the new id. Remove any `node_id` setting from its config.
+    RenewId {
+        /// The database folder.
+        dir: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -116,6 +123,10 @@ fn main() -> ExitCode {
         Command::Example { dir } => local::example(dir.as_deref().and_then(|d| d.to_str())),
         Command::Verify { dir } => match dir.to_str() {
             Some(d) => local::verify(d),
+            None => Err("the folder name is not UTF-8".into()),
+        },
+        Command::RenewId { dir } => match dir.to_str() {
+            Some(d) => local::renew_id(d),
             None => Err("the folder name is not UTF-8".into()),
         },
         Command::Get { key, addr } => remote::run(&addr.addr, remote::Op::Get(key)),
