@@ -131,6 +131,25 @@ impl Net {
     /// Starts node `node`'s proxy; connections are forwarded to the address `target` yields
     /// once set (closed before).
     pub async fn proxy(&self, node: usize) -> (SocketAddr, watch::Sender<Option<SocketAddr>>) {
+        self.proxy_with(None, node).await
+    }
+
+    /// Starts a proxy for the link `from -> to` only: whoever dials it is taken to be node
+    /// `from` (for processes, whose source address cannot be chosen). Give node `from` this
+    /// address as its peer `to`.
+    pub async fn proxy_link(
+        &self,
+        from: usize,
+        to: usize,
+    ) -> (SocketAddr, watch::Sender<Option<SocketAddr>>) {
+        self.proxy_with(Some(from), to).await
+    }
+
+    async fn proxy_with(
+        &self,
+        fixed_from: Option<usize>,
+        node: usize,
+    ) -> (SocketAddr, watch::Sender<Option<SocketAddr>>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (target_tx, target_rx) = watch::channel(None);
@@ -150,7 +169,8 @@ impl Net {
                     };
                     let _ = client.set_nodelay(true);
                     let _ = server.set_nodelay(true);
-                    net.forward(node_of(from), node, client, server).await;
+                    let from = fixed_from.or(node_of(from));
+                    net.forward(from, node, client, server).await;
                 });
             }
         });
