@@ -788,6 +788,39 @@ fn silent(peer: &str, after: Duration) -> Error {
 /// How often a long sync round logs its progress.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
+/// A catch-up's progress: its rate so far, the entries the round should bring (from the peer's
+/// high sequence, as of its last heartbeat, minus our cursor), and the time left at this rate.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Progress {
+    pub(crate) rate: f64,
+    pub(crate) expected: Option<u64>,
+    pub(crate) eta: Option<Duration>,
+}
+
+impl Progress {
+    /// `entries` received in `elapsed`, pulling above `cursor` from a peer at `peer_last_seq`.
+    pub(crate) fn of(
+        entries: u64,
+        elapsed: Duration,
+        cursor: Option<u64>,
+        peer_last_seq: Option<u64>,
+    ) -> Progress {
+        let rate = entries as f64 / elapsed.as_secs_f64().max(0.001);
+        let expected = peer_last_seq.map(|last| last.saturating_sub(cursor.unwrap_or(0)));
+        let eta = match expected {
+            Some(total) if rate > 0.0 => Some(Duration::from_secs_f64(
+                total.saturating_sub(entries) as f64 / rate,
+            )),
+            _ => None,
+        };
+        Progress {
+            rate,
+            expected,
+            eta,
+        }
+    }
+}
+
 /// Counts a round's entries and bytes, for the catch-up log lines.
 struct RoundStats {
     started: Instant,
@@ -815,21 +848,17 @@ impl RoundStats {
             return;
         }
         self.last_progress = Instant::now();
-        let secs = self.started.elapsed().as_secs_f64().max(0.001);
-        let rate = self.entries as f64 / secs;
-        let expected = peer_last_seq.map(|last| last.saturating_sub(cursor.unwrap_or(0)));
-        let eta = match expected {
-            Some(total) if rate > 0.0 => {
-                format!("{:.0}s", total.saturating_sub(self.entries) as f64 / rate)
-            }
-            _ => "unknown".to_string(),
-        };
+        let p = Progress::of(self.entries, self.started.elapsed(), cursor, peer_last_seq);
+        let eta = p.eta.map_or_else(
+            || "unknown".to_string(),
+            |d| format!("{:.0}s", d.as_secs_f64()),
+        );
         tracing::info!(
             peer,
             entries = self.entries,
             bytes = self.bytes,
-            entries_per_sec = rate.round() as u64,
-            expected_entries = ?expected,
+            entries_per_sec = p.rate.round() as u64,
+            expected_entries = ?p.expected,
             eta = %eta,
             "catching up"
         );
@@ -1130,4 +1159,30 @@ async fn send_round<T: Transport, S: AsyncRead + AsyncWrite + Unpin>(
         peer: channel.peer().to_string(),
         detail: "the log reader stopped".into(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_rate_expected_and_time_left() {
+        // 50,000 entries in 5 s from cursor 100 toward a peer at 200,100: 150,000 to go.
+        let p = Progress::of(50_000, Duration::from_secs(5), Some(100), Some(200_100));
+        assert_eq!(p.rate, 10_000.0);
+        assert_eq!(p.expected, Some(200_000));
+        assert_eq!(p.eta, Some(Duration::from_secs(15)));
+        // Unknown peer position: no estimate; nothing received yet: no estimate either.
+        assert_eq!(
+            Progress::of(10, Duration::from_secs(1), None, None).eta,
+            None
+        );
+        assert_eq!(
+            Progress::of(0, Duration::from_secs(1), None, Some(9)).eta,
+            None
+        );
+        // Past the expected count (the peer wrote meanwhile): zero left, never negative.
+        let over = Progress::of(300, Duration::from_secs(1), Some(0), Some(200));
+        assert_eq!(over.eta, Some(Duration::ZERO));
+    }
 }
