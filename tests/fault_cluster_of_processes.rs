@@ -31,6 +31,18 @@ use tokio::sync::watch;
 
 const NODES: usize = 3;
 
+/// A link proxy's address and the sender that points it at its node.
+type Link = (SocketAddr, watch::Sender<Option<SocketAddr>>);
+type Links = Vec<Vec<Option<Link>>>;
+
+/// The targets of every link into node `j`.
+fn into(links: &Links, j: usize) -> Vec<watch::Sender<Option<SocketAddr>>> {
+    (0..NODES)
+        .filter(|&i| i != j)
+        .filter_map(|i| links[i][j].as_ref().map(|l| l.1.clone()))
+        .collect()
+}
+
 struct Member {
     dir: PathBuf,
     config: PathBuf,
@@ -126,16 +138,18 @@ async fn processes_under_faults_lose_nothing_and_converge() {
         &format!("{}\n", "3c".repeat(32)),
     );
     let net = Net::default();
-    // links[i][j]: the proxy node i dials to reach node j.
-    let mut links: Vec<Vec<Option<(SocketAddr, watch::Sender<Option<SocketAddr>>)>>> = (0..NODES)
-        .map(|_| (0..NODES).map(|_| None).collect())
-        .collect();
+    // links[i][j]: the proxy node i dials to reach node j (`None` on the diagonal).
+    let mut links: Links = Vec::new();
     for i in 0..NODES {
+        let mut row = Vec::new();
         for j in 0..NODES {
-            if i != j {
-                links[i][j] = Some(net.proxy_link(i, j).await);
-            }
+            row.push(if i == j {
+                None
+            } else {
+                Some(net.proxy_link(i, j).await)
+            });
         }
+        links.push(row);
     }
     let mut members: Vec<Member> = (0..NODES)
         .map(|i| {
@@ -164,13 +178,6 @@ async fn processes_under_faults_lose_nothing_and_converge() {
             }
         })
         .collect();
-    let into = |links: &Vec<Vec<Option<(SocketAddr, watch::Sender<Option<SocketAddr>>)>>>,
-                j: usize| {
-        (0..NODES)
-            .filter(|&i| i != j)
-            .map(|i| links[i][j].as_ref().unwrap().1.clone())
-            .collect::<Vec<_>>()
-    };
     for (j, m) in members.iter_mut().enumerate() {
         start(m, &into(&links, j));
     }
