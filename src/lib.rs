@@ -45,6 +45,8 @@ pub mod discovery;
 mod entry;
 mod error;
 mod full_sync;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hlc;
 mod log;
 mod options;
