@@ -49,6 +49,7 @@ mod full_sync;
 pub mod fuzzing;
 pub mod hlc;
 mod log;
+mod log_throttle;
 mod options;
 pub mod replication;
 mod resolver;
