@@ -118,30 +118,44 @@ pub type Plan = Box<dyn Fn(usize) -> Option<(usize, Tamper)> + Send>;
 /// connection `i` as `plan(i)` says.
 pub struct Mitm {
     pub addr: SocketAddr,
+    pub target: Arc<Mutex<Option<SocketAddr>>>,
     pub connections: Arc<AtomicUsize>,
     pub plan: Arc<Mutex<Plan>>,
 }
 
 impl Mitm {
-    pub async fn start(target: SocketAddr) -> Mitm {
+    /// Starts with no target: connections are closed until [`Mitm::set_target`].
+    pub async fn start() -> Mitm {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let connections = Arc::new(AtomicUsize::new(0));
-        let plan: Arc<Mutex<Plan>> =
-            Arc::new(Mutex::new(Box::new(|_| None)));
-        let (count, p) = (Arc::clone(&connections), Arc::clone(&plan));
+        let plan: Arc<Mutex<Plan>> = Arc::new(Mutex::new(Box::new(|_| None)));
+        let target: Arc<Mutex<Option<SocketAddr>>> = Arc::default();
+        let (count, p, t) = (
+            Arc::clone(&connections),
+            Arc::clone(&plan),
+            Arc::clone(&target),
+        );
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
+                let Some(to) = *t.lock().unwrap() else {
+                    continue;
+                };
                 let i = count.fetch_add(1, Ordering::SeqCst);
                 let tamper = (p.lock().unwrap())(i);
-                tokio::spawn(relay(client, target, tamper));
+                tokio::spawn(relay(client, to, tamper));
             }
         });
         Mitm {
             addr,
+            target,
             connections,
             plan,
         }
+    }
+
+    pub fn set_target(&self, target: SocketAddr) {
+        *self.target.lock().unwrap() = Some(target);
     }
 
     pub fn set_plan(&self, plan: impl Fn(usize) -> Option<(usize, Tamper)> + Send + 'static) {
