@@ -1,10 +1,12 @@
 //! A keyed node against peers without its key, over real TCP: 100 random wrong keys (a full
 //! Noise attempt each), 100 plaintext hellos with a pull behind them (no key at all), and 100
 //! runs of random bytes. Every connection is closed before the node says anything: no Noise
-//! answer, no hello, no entry; its contents are unchanged; every refusal is counted.
+//! answer, no hello, no entry; its contents are unchanged; every refusal is counted, and the
+//! log gets one line for all 300 (one per address per interval), not one per connection.
 
 mod common;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -21,8 +23,35 @@ use tokio_util::codec::Framed;
 
 const VARIANTS: usize = 100;
 
+/// Collects everything the node logs.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
+    type Writer = Capture;
+    fn make_writer(&'a self) -> Capture {
+        self.clone()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_or_missing_key_gets_nothing_and_changes_nothing() {
+    let log = Capture::default();
+    tracing_subscriber::fmt()
+        .with_writer(log.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .init();
     let a = start(NodeConfig {
         cluster_keys: vec![b"the-right-cluster-key-0123456789".to_vec()],
         ..config(vec![])
@@ -95,9 +124,12 @@ async fn wrong_or_missing_key_gets_nothing_and_changes_nothing() {
         a.node.status().peers.is_empty(),
         "a refused peer was dialed back"
     );
+    let text = String::from_utf8_lossy(&log.0.lock().unwrap()).to_string();
+    let lines = text.matches("refused an inbound connection").count();
+    assert_eq!(lines, 1, "one log line per address per interval:\n{text}");
     println!(
         "auth (wrong or missing key): 3 attack classes x {VARIANTS} variants, {accepted} accepted, \
-         0 state changes, {served} bytes served, refused_inbound {}",
+         0 state changes, {served} bytes served, refused_inbound {}, {lines} log line",
         a.node.status().refused_inbound
     );
 }

@@ -367,6 +367,62 @@ mod tests {
     }
 
     #[test]
+    fn verdicts_of_both_sides() {
+        let me = NodeId([1; 16]);
+        let hi = Some(Message::Hello(good()));
+        assert_eq!(judge_hello("c", me, hi.clone()), Verdict::Accept(good()));
+        assert_eq!(judge_reply("c", me, hi.clone()), Verdict::Accept(good()));
+        assert!(
+            matches!(judge_hello("d", me, hi.clone()), Verdict::Refuse(r) if r.contains("cluster"))
+        );
+        assert!(matches!(judge_reply("d", me, hi), Verdict::Refuse(r) if r.contains("cluster")));
+        let pull = Some(Message::Pull {
+            cursor: None,
+            skip_own_after: None,
+        });
+        assert!(matches!(
+            judge_hello("c", me, pull.clone()),
+            Verdict::Fail { tell: true, .. }
+        ));
+        assert!(matches!(
+            judge_reply("c", me, pull),
+            Verdict::Fail { tell: false, .. }
+        ));
+        assert!(matches!(
+            judge_hello("c", me, None),
+            Verdict::Fail { tell: false, .. }
+        ));
+        assert!(matches!(
+            judge_reply("c", me, None),
+            Verdict::Fail { tell: false, .. }
+        ));
+        let refuse = Some(Message::Refuse { reason: "x".into() });
+        assert!(matches!(
+            judge_hello("c", me, refuse.clone()),
+            Verdict::Fail { .. }
+        ));
+        assert_eq!(
+            judge_reply("c", me, refuse),
+            Verdict::RefusedByPeer("x".into())
+        );
+    }
+
+    #[test]
+    fn noise_respond_needs_one_of_our_keys() {
+        let psk = derive_psk(b"k");
+        let mut init = noise_builder(&psk).unwrap().build_initiator().unwrap();
+        let mut buf = vec![0u8; NOISE_MAX];
+        let n = init.write_message(&[], &mut buf).unwrap();
+        let first = &buf[..n];
+        assert!(noise_respond(&[psk], first).is_some());
+        assert!(noise_respond(&[derive_psk(b"x"), psk], first).is_some());
+        assert!(noise_respond(&[derive_psk(b"x")], first).is_none());
+        assert!(noise_respond(&[], first).is_none());
+        assert!(noise_respond(&[psk], &first[..n - 1]).is_none());
+        assert!(noise_respond(&[psk], b"").is_none());
+    }
+
+    #[test]
     fn psks_differ_per_key_and_are_stable() {
         assert_eq!(derive_psk(b"a"), derive_psk(b"a"));
         assert_ne!(derive_psk(b"a"), derive_psk(b"b"));
