@@ -106,6 +106,14 @@ fn wins(remote: &Version, local: &Version) -> bool {
 }
 
 fn check_key(db: &Db, model: &Model, key: &[u8]) {
+    if key.is_empty() || key.len() > MAX_KEY {
+        // `get_versioned` refuses such keys; nothing may have stored one.
+        assert!(
+            !model.contains_key(key),
+            "the model holds invalid key {key:?}"
+        );
+        return;
+    }
     let got = db
         .get_versioned(key)
         .unwrap_or_else(|e| panic!("get_versioned: {e}"))
