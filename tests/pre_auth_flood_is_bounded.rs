@@ -170,11 +170,11 @@ async fn a_pre_auth_flood_is_bounded_and_peers_still_sync() {
         "resident memory grew by {rss_growth_mib:.1} MiB"
     );
     println!(
-        "pre-auth: 100 oversized prefixes (up to 4 GiB) closed within {} ms, 10 slowloris closed \
+        "pre-auth: 100 oversized prefixes (up to 4 GiB) closed within {:.1} ms, 10 slowloris closed \
          within {:.1} s, 1000 half-open all closed within {:.1} s ({} over the limit at once); 0 \
-         accepted, 0 state changes, {} refused; RSS growth {rss_growth_mib:.1} MiB; the connected \
+         accepted, 0 state changes, {} refused; RSS growth {rss_growth_mib:.1} MiB (with a third node started); the connected \
          peer synced after {} ms, a newcomer after {} ms",
-        prefix_slowest.as_millis(),
+        prefix_slowest.as_secs_f64() * 1000.0,
         slowloris_slowest.as_secs_f64(),
         slowest.as_secs_f64(),
         status.inbound_over_limit,
