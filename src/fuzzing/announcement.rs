@@ -1,11 +1,11 @@
 //! Harness `announcement`: discovery's datagram parser and the membership state machine.
 //!
 //! Input: a byte choosing whether the receiver holds a key, then datagrams, each a `u16` length
-//! (below 1024) and that many bytes, then a byte of time passing. Checked: decoding never panics; an
-//! unsigned datagram that decodes encodes back to itself; a keyed receiver never accepts a
-//! datagram without a valid HMAC (the fuzzer does not know the key, so it never produces one
-//! except by copying a seed, whose signature then must verify); every datagram is counted once,
-//! accepted or under one reason; the peer set never exceeds its bound.
+//! (below 1024), that many bytes, and a byte of time passing. Checked: decoding never panics;
+//! a datagram that decodes, unsigned or validly signed, encodes back to itself; a keyed
+//! receiver never accepts a datagram without a valid HMAC (the fuzzer does not know the key, so
+//! it only has one by copying a seed); the membership never accepts what the parser rejects;
+//! every datagram is counted once, accepted or under one reason; the peer set stays bounded.
 
 use std::time::{Duration, Instant};
 
