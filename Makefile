@@ -12,7 +12,7 @@ demo: setup
 	cargo run --quiet --bin meshkv -- demo
 
 test: setup
-	cargo test
+	cargo test --features negative-controls
 
 bench: setup
 	cargo bench --bench storage

@@ -53,6 +53,8 @@ mod log_throttle;
 mod options;
 pub mod replication;
 mod resolver;
+#[doc(hidden)]
+pub mod sabotage;
 mod scan;
 pub mod storage;
 mod verify;

@@ -95,6 +95,9 @@ pub(crate) fn decide(
         Greater => Verdict::Remote,
         Less => Verdict::Local,
         Equal if remote.version == local.version => Verdict::Same,
+        Equal if crate::sabotage::active(crate::sabotage::Sabotage::ArrivalOrderTieBreak) => {
+            Verdict::Remote
+        }
         Equal => {
             let remote_first = canonical_key(remote.version) < canonical_key(local.version);
             let (first, second) = if remote_first {

@@ -60,18 +60,30 @@ async fn tampered_frames_close_the_session_and_apply_nothing() {
         connections.load(Ordering::SeqCst) >= SESSIONS
     })
     .await;
-    // Every session so far was tampered with: nothing may have been applied.
-    let applied = contents(&b.db).len();
-    let status = b.node.status();
-    let from_a = status
-        .peers
-        .iter()
-        .find(|p| p.address == mitm.addr.to_string())
-        .unwrap();
-    assert_eq!(applied, 0, "entries applied from a tampered session");
-    assert_eq!(from_a.entries_received, 0);
-    assert_eq!(from_a.cursor, None, "the cursor moved");
-    let err = from_a.last_error.clone().unwrap();
+    // Every session so far was tampered with: nothing may have been applied. (A session may be
+    // between its handshake and its tampered batch right now: wait for it to end.)
+    let address = mitm.addr.to_string();
+    let (bn, bdb) = (&b.node, &b.db);
+    let from_a = || {
+        bn.status()
+            .peers
+            .into_iter()
+            .find(|p| p.address == address)
+            .unwrap()
+    };
+    wait_until(Duration::from_secs(5), "a session to end", || {
+        from_a().last_error.is_some()
+    })
+    .await;
+    let status = from_a();
+    assert_eq!(
+        contents(bdb).len(),
+        0,
+        "entries applied from a tampered session"
+    );
+    assert_eq!(status.entries_received, 0);
+    assert_eq!(status.cursor, None, "the cursor moved");
+    let err = status.last_error.unwrap();
     assert!(
         err.contains("authentication") || err.contains("closed") || err.contains("frame"),
         "{err}"

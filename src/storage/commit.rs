@@ -277,6 +277,9 @@ impl Store {
         state.events.clear();
         let mut batch = WriteBatch::with_capacity_bytes(batch_bytes(key, value) + 64);
         let record = self.stage(state, &mut batch, op, prev, hlc::wall_clock());
+        if crate::sabotage::skip_commit() {
+            return Ok(record.version);
+        }
         self.finish(state, batch)?;
         Ok(record.version)
     }
@@ -489,6 +492,12 @@ impl Store {
         let mut report = ApplyReport::default();
         for (e, from_disk) in entries.iter().zip(found) {
             state.hlc.observe(e.version.timestamp);
+            if e.value.is_none()
+                && crate::sabotage::active(crate::sabotage::Sabotage::DropTombstonesOnApply)
+            {
+                report.stale += 1;
+                continue;
+            }
             let local = match overlay.get(e.key.as_slice()) {
                 Some(&(rec, _)) => Some(rec),
                 None => from_disk?,

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod attack;
+pub mod jepsen;
 pub mod proxy;
 
 use std::collections::BTreeMap;
