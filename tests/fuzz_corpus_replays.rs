@@ -20,6 +20,7 @@ fn harness(target: &str) -> fn(&[u8]) {
         "handshake" => fuzzing::handshake::handshake,
         "announcement" => fuzzing::announcement::announcement,
         "apply" => fuzzing::apply::apply,
+        "storage_decode" => fuzzing::storage::storage_decode,
         other => panic!("no harness for target {other}"),
     }
 }

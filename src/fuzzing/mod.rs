@@ -15,6 +15,7 @@
 //! | `handshake` | [`handshake::handshake`] | the real `accept`/`dial` over an in-memory pipe, peer bytes from the fuzzer, with and without the key |
 //! | `announcement` | [`announcement::announcement`] | discovery's datagram parser and the membership state machine |
 //! | `apply` | [`apply::apply`] | `Db::apply` of arbitrary remote entries (and local writes) against a `BTreeMap` model |
+//! | `storage_decode` | [`storage::storage_decode`] | decoders of bytes read from disk |
 //!
 //! [`seeds`] builds the seed corpus (valid inputs of every kind); [`alloc::Counting`] is an
 //! allocator that records the peak heap use, so a harness run can prove its memory bound.
@@ -27,6 +28,7 @@ pub mod handshake;
 mod input;
 pub mod message;
 mod seeds;
+pub mod storage;
 
 pub use input::Input;
 pub use seeds::{seeds, Seed, TARGETS};

@@ -8,15 +8,17 @@ use tokio_util::codec::Encoder;
 use crate::discovery::announcement::{derive_key, Announcement};
 use crate::replication::frame::FrameCodec;
 use crate::replication::message::{self, Hello, Message, MAGIC, PROTOCOL_VERSION};
-use crate::{Entry, NodeId, Version};
+use crate::storage::keys::{IndexRecord, LogEntry, SeqKey};
+use crate::{Entry, NodeId, Op, Version};
 
 /// Every fuzz target, named as under `fuzz/fuzz_targets/`.
-pub const TARGETS: [&str; 5] = [
+pub const TARGETS: [&str; 6] = [
     "frame_stream",
     "message",
     "handshake",
     "announcement",
     "apply",
+    "storage_decode",
 ];
 
 /// One seed file.
@@ -199,6 +201,33 @@ pub fn seeds() -> Vec<Seed> {
         "apply",
         "conflicts.bin",
         vec![1, 3, 0, 7, 1, 1, 2, 0, 8, 1, 2, 3, 0, 9, 1, 1, 4],
+    );
+
+    let version = Version {
+        clock: 3,
+        timestamp: 7 << 16,
+        origin: NodeId([2; 16]),
+    };
+    let log = LogEntry {
+        op: Op::Put,
+        version,
+        key: b"key".to_vec(),
+    };
+    add("storage_decode", "log-entry.bin", log.encode());
+    let index = IndexRecord {
+        seq: 9,
+        op: Op::Delete,
+        version,
+    };
+    add(
+        "storage_decode",
+        "index-record.bin",
+        index.encode().to_vec(),
+    );
+    add(
+        "storage_decode",
+        "seq-key.bin",
+        SeqKey(42).encode().to_vec(),
     );
     seeds
 }
