@@ -45,8 +45,11 @@ pub mod discovery;
 mod entry;
 mod error;
 mod full_sync;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hlc;
 mod log;
+mod log_throttle;
 mod options;
 pub mod replication;
 mod resolver;

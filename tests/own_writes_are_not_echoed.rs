@@ -1,5 +1,6 @@
-//! A node's own writes are not sent back to it (no echo), but a node that lost its recent
-//! writes with its data gets them back from a peer that holds them.
+//! A node's own writes are not sent back to it (no echo), but a node that lost its writes with
+//! its data gets them back from a peer that holds them (after the lost folder is detected and
+//! given a new node id).
 
 mod common;
 
@@ -83,6 +84,18 @@ async fn a_node_that_lost_its_data_gets_its_own_writes_back() {
         "nothing is known of its old writes"
     );
     let a = start_db(fresh, a_db, config(vec![b.addr()])).await;
+    // Its peer holds sequences of this id the empty folder never wrote: an old copy (of
+    // nothing). Replication halts until the folder gets a new id; then everything comes back.
+    wait_until(Duration::from_secs(20), "the rollback to be found", || {
+        a.node.status().halted.is_some()
+    })
+    .await;
+    a.node.shutdown().await.unwrap();
+    drop(a.db);
+    let new_id = Db::renew_node_id(a.dir.path(), Options::default()).unwrap();
+    let a_db = Db::open(a.dir.path(), Options::default()).unwrap();
+    assert_eq!(a_db.node_id(), new_id);
+    let a = start_db(a.dir, a_db, config(vec![b.addr()])).await;
     converged(&[&a.db, &b.db], 50, Duration::from_secs(20)).await;
     assert_eq!(contents(&a.db), before);
     a.node.shutdown().await.unwrap();

@@ -25,9 +25,10 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
 
-use super::announcement::{self, Announcement, MAX_DATAGRAM};
+use super::announcement::{self, Announcement, Rejection, MAX_DATAGRAM};
 use super::membership::{Heard, Membership};
 use super::MulticastConfig;
+use crate::log_throttle::{LogThrottle, REFUSAL_LOG_INTERVAL};
 use crate::{Error, NodeId, Result};
 
 /// What the discovery task tells the node.
@@ -238,6 +239,7 @@ async fn run<P: PeerSet>(
     tracing::info!(%group, %interface, advertise = %announcer.template.advertise, "multicast discovery started");
     // After a receive error, a short pause so that a persistent one cannot spin the task.
     let mut pause = false;
+    let mut refusals = LogThrottle::new(REFUSAL_LOG_INTERVAL, 1024);
     loop {
         if std::mem::take(&mut pause) {
             tokio::select! {
@@ -283,8 +285,15 @@ async fn run<P: PeerSet>(
                             peers.discovered(&to);
                         }
                         Heard::Refreshed => {}
+                        // Our own announcements come back on loopback every interval.
+                        Heard::Rejected(why @ Rejection::Own) => {
+                            tracing::trace!(%from, reason = %why, "dropped a discovery datagram");
+                        }
+                        // Counted in status every time; logged once per sender per interval.
                         Heard::Rejected(why) => {
-                            tracing::debug!(%from, bytes = n, reason = %why, "dropped a discovery datagram");
+                            if let Some(suppressed) = refusals.allow(&from.ip(), std::time::Instant::now()) {
+                                tracing::warn!(%from, bytes = n, reason = %why, suppressed, "dropped a discovery datagram");
+                            }
                         }
                     }
                 }

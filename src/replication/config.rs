@@ -51,6 +51,11 @@ pub struct NodeConfig {
     pub sync_batch_bytes: usize,
     /// Largest number of accepted connections at once. Default 256.
     pub max_connections: usize,
+    /// Largest number of accepted connections still in their handshake (not yet
+    /// authenticated), within `max_connections`. Connections over it are closed at once and
+    /// counted (`NodeStatus::inbound_over_limit`), so half-open or slow connections cannot take
+    /// every slot. Default 64.
+    pub max_handshakes: usize,
     /// Time an accepted connection has to complete its handshake. Default 5 s.
     pub handshake_timeout: Duration,
     /// Allow plaintext on a non-loopback address. Default `false`.
@@ -76,6 +81,7 @@ impl Default for NodeConfig {
             max_frame_size: 80 << 20,
             sync_batch_bytes: 1 << 20,
             max_connections: 256,
+            max_handshakes: 64,
             handshake_timeout: Duration::from_secs(5),
             allow_insecure: false,
             discovery: None,
@@ -101,6 +107,7 @@ impl fmt::Debug for NodeConfig {
             .field("max_frame_size", &self.max_frame_size)
             .field("sync_batch_bytes", &self.sync_batch_bytes)
             .field("max_connections", &self.max_connections)
+            .field("max_handshakes", &self.max_handshakes)
             .field("handshake_timeout", &self.handshake_timeout)
             .field("allow_insecure", &self.allow_insecure)
             .field("discovery", &self.discovery)
@@ -152,6 +159,12 @@ impl NodeConfig {
         }
         if self.max_connections == 0 {
             return bad("max_connections", "must be at least 1".into());
+        }
+        if self.max_handshakes == 0 || self.max_handshakes > self.max_connections {
+            return bad(
+                "max_handshakes",
+                "must be at least 1 and at most max_connections".into(),
+            );
         }
         if self.handshake_timeout.is_zero() || self.initial_sync_timeout.is_zero() {
             return bad("handshake_timeout", "timeouts must be above zero".into());
@@ -257,6 +270,20 @@ mod tests {
                 ..NodeConfig::default()
             }),
             "advertise"
+        );
+        assert_eq!(
+            field(NodeConfig {
+                max_handshakes: 0,
+                ..NodeConfig::default()
+            }),
+            "max_handshakes"
+        );
+        assert_eq!(
+            field(NodeConfig {
+                max_handshakes: 300,
+                ..NodeConfig::default()
+            }),
+            "max_handshakes"
         );
         assert_eq!(
             field(NodeConfig {

@@ -1,6 +1,11 @@
 //! Establishing a connection: the Noise handshake (with cluster keys) and the hello exchange.
 //!
-//! The hello check is a plain function ([`check_hello`]); the async parts only move bytes.
+//! Every decision is a plain function the async parts call: [`check_hello`] (is this hello one
+//! of ours?), [`judge_hello`] (what the listener does with the first message after Noise),
+//! [`judge_reply`] (what the dialer does with the listener's answer) and [`noise_respond`] (which
+//! of our keys, if any, opens the dialer's first Noise message). The async functions only move
+//! bytes, so the fuzz harness (`crate::fuzzing`) drives the same decisions with arbitrary peer
+//! messages, and the state machine has no other way to accept a peer.
 //!
 //! - Keys: each configured cluster key is turned into a 32-byte pre-shared key with SHA-256
 //!   (`"meshkv-psk-v1" || key`). The dialer uses the first; the listener tries each in turn on the
@@ -71,24 +76,107 @@ pub fn check_hello(own_cluster: &str, own_id: NodeId, hello: &Hello) -> Result<(
     Ok(())
 }
 
-/// Checks the peer's hello; on refusal, tells the peer why before failing.
-async fn check_or_refuse<S: AsyncRead + AsyncWrite + Unpin>(
-    channel: &mut Channel<S>,
-    cfg: &HandshakeConfig,
-    theirs: &Hello,
-) -> Result<()> {
-    let Err(reason) = check_hello(&cfg.cluster, cfg.node_id, theirs) else {
-        return Ok(());
-    };
-    let _ = channel
-        .send(&Message::Refuse {
-            reason: reason.clone(),
-        })
-        .await;
-    Err(Error::Refused {
-        peer: channel.peer().to_string(),
-        reason,
+/// What a side of the handshake does with the message it received in place of a hello.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// The peer's hello is ours: the connection is established.
+    Accept(Hello),
+    /// Refused: tell the peer why with a [`Message::Refuse`], then fail with `Error::Refused`.
+    Refuse(String),
+    /// The handshake is broken: tell the peer why (if `tell`), then fail with
+    /// `Error::Handshake`.
+    Fail {
+        /// Why, for both sides' logs.
+        reason: String,
+        /// Whether to send the reason to the peer before closing.
+        tell: bool,
+    },
+    /// The peer refused us: fail with `Error::Refused` carrying its reason.
+    RefusedByPeer(String),
+}
+
+/// The listener's decision on the first message of the dialer after Noise (`None`: the dialer
+/// closed the connection). Only a hello that passes [`check_hello`] is accepted.
+pub fn judge_hello(own_cluster: &str, own_id: NodeId, received: Option<Message>) -> Verdict {
+    match received {
+        Some(Message::Hello(h)) => match check_hello(own_cluster, own_id, &h) {
+            Ok(()) => Verdict::Accept(h),
+            Err(reason) => Verdict::Refuse(reason),
+        },
+        Some(other) => Verdict::Fail {
+            reason: format!("expected a hello, got a {}", other.kind()),
+            tell: true,
+        },
+        None => Verdict::Fail {
+            reason: "the dialer closed the connection".into(),
+            tell: false,
+        },
+    }
+}
+
+/// The dialer's decision on the listener's answer to its hello (`None`: the listener closed
+/// the connection). Only a hello that passes [`check_hello`] is accepted.
+pub fn judge_reply(own_cluster: &str, own_id: NodeId, received: Option<Message>) -> Verdict {
+    match received {
+        Some(Message::Hello(h)) => match check_hello(own_cluster, own_id, &h) {
+            Ok(()) => Verdict::Accept(h),
+            Err(reason) => Verdict::Refuse(reason),
+        },
+        Some(Message::Refuse { reason }) => Verdict::RefusedByPeer(reason),
+        Some(other) => Verdict::Fail {
+            reason: format!("expected a hello, got a {}", other.kind()),
+            tell: false,
+        },
+        None => Verdict::Fail {
+            reason: "the peer closed the connection".into(),
+            tell: false,
+        },
+    }
+}
+
+/// The responder's first step: the dialer's first Noise message opened with each of `psks` in
+/// turn. `Some` (the handshake state, ready to answer) under the first key that opens it;
+/// `None` if none does: a wrong key, a plaintext dialer, garbage or a replayed message from
+/// another session all end here.
+pub fn noise_respond(psks: &[[u8; 32]], first: &[u8]) -> Option<snow::HandshakeState> {
+    let mut buf = vec![0u8; NOISE_MAX];
+    psks.iter().find_map(|psk| {
+        let mut noise = noise_builder(psk).ok()?.build_responder().ok()?;
+        noise.read_message(first, &mut buf).ok().map(|_| noise)
     })
+}
+
+/// Acts on a [`Verdict`]: sends a refusal if it says so, then returns the hello or the error.
+async fn conclude<S: AsyncRead + AsyncWrite + Unpin>(
+    channel: &mut Channel<S>,
+    verdict: Verdict,
+) -> Result<Hello> {
+    let peer = channel.peer().to_string();
+    match verdict {
+        Verdict::Accept(h) => Ok(h),
+        Verdict::Refuse(reason) => {
+            let _ = channel
+                .send(&Message::Refuse {
+                    reason: reason.clone(),
+                })
+                .await;
+            Err(Error::Refused { peer, reason })
+        }
+        Verdict::Fail { reason, tell } => {
+            if tell {
+                let _ = channel
+                    .send(&Message::Refuse {
+                        reason: reason.clone(),
+                    })
+                    .await;
+            }
+            Err(handshake_error(&peer, reason))
+        }
+        Verdict::RefusedByPeer(reason) => Err(Error::Refused {
+            peer,
+            reason: format!("the peer refused us: {reason}"),
+        }),
+    }
 }
 
 fn hello(cfg: &HandshakeConfig) -> Message {
@@ -185,24 +273,12 @@ pub(crate) async fn dial<S: AsyncRead + AsyncWrite + Unpin>(
         }
     };
     channel.send(&hello(cfg)).await?;
-    let theirs = match channel.recv().await {
-        Ok(Some(Message::Hello(h))) => h,
-        Ok(Some(Message::Refuse { reason })) => {
-            return Err(Error::Refused {
-                peer,
-                reason: format!("the peer refused us: {reason}"),
-            })
-        }
-        Ok(Some(other)) => {
-            return Err(handshake_error(
-                &peer,
-                format!("expected a hello, got a {}", other.kind()),
-            ))
-        }
-        Ok(None) => return Err(handshake_error(&peer, "the peer closed the connection")),
-        Err(e) => return Err(e),
-    };
-    check_or_refuse(&mut channel, cfg, &theirs).await?;
+    let received = channel.recv().await?;
+    let theirs = conclude(
+        &mut channel,
+        judge_reply(&cfg.cluster, cfg.node_id, received),
+    )
+    .await?;
     channel.set_max_message(cfg.max_message);
     Ok((channel, theirs))
 }
@@ -218,23 +294,13 @@ pub(crate) async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
         Channel::plaintext(framed, PRE_AUTH_MAX, peer.clone())
     } else {
         let first = next_frame(&mut framed, &peer).await?;
-        let mut buf = vec![0u8; NOISE_MAX];
-        let mut accepted = None;
-        for psk in &cfg.psks {
-            let mut noise = noise_builder(psk)?
-                .build_responder()
-                .map_err(|e| handshake_error(&peer, e.to_string()))?;
-            if noise.read_message(&first, &mut buf).is_ok() {
-                accepted = Some(noise);
-                break;
-            }
-        }
-        let Some(mut noise) = accepted else {
+        let Some(mut noise) = noise_respond(&cfg.psks, &first) else {
             return Err(handshake_error(
                 &peer,
                 "the dialer does not hold any of our cluster keys (or speaks plaintext)",
             ));
         };
+        let mut buf = vec![0u8; NOISE_MAX];
         let n = noise
             .write_message(&[], &mut buf)
             .map_err(|e| handshake_error(&peer, e.to_string()))?;
@@ -244,32 +310,24 @@ pub(crate) async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
             .map_err(|e| handshake_error(&peer, e.to_string()))?;
         Channel::secure(framed, transport, PRE_AUTH_MAX, peer.clone())
     };
-    let theirs = match channel.recv().await {
-        Ok(Some(Message::Hello(h))) => h,
-        Ok(Some(other)) => {
-            let reason = format!("expected a hello, got a {}", other.kind());
+    let received = match channel.recv().await {
+        Ok(received) => received,
+        Err(e) if cfg.psks.is_empty() => {
+            let reason = "expected a plaintext hello (does the dialer use a cluster key?)";
             let _ = channel
                 .send(&Message::Refuse {
-                    reason: reason.clone(),
+                    reason: reason.into(),
                 })
                 .await;
-            return Err(handshake_error(&peer, reason));
+            return Err(handshake_error(&peer, format!("{reason}: {e}")));
         }
-        Ok(None) => return Err(handshake_error(&peer, "the dialer closed the connection")),
-        Err(e) => {
-            if cfg.psks.is_empty() {
-                let reason = "expected a plaintext hello (does the dialer use a cluster key?)";
-                let _ = channel
-                    .send(&Message::Refuse {
-                        reason: reason.into(),
-                    })
-                    .await;
-                return Err(handshake_error(&peer, format!("{reason}: {e}")));
-            }
-            return Err(e);
-        }
+        Err(e) => return Err(e),
     };
-    check_or_refuse(&mut channel, cfg, &theirs).await?;
+    let theirs = conclude(
+        &mut channel,
+        judge_hello(&cfg.cluster, cfg.node_id, received),
+    )
+    .await?;
     channel.send(&hello(cfg)).await?;
     // The listener only ever receives pulls and heartbeats: it keeps the small limit.
     Ok((channel, theirs))
@@ -306,6 +364,63 @@ mod tests {
         assert!(check_hello("c", NodeId([2; 16]), &good())
             .unwrap_err()
             .contains("own node id"));
+    }
+
+    #[test]
+    fn verdicts_of_both_sides() {
+        let me = NodeId([1; 16]);
+        let hi = Some(Message::Hello(good()));
+        assert_eq!(judge_hello("c", me, hi.clone()), Verdict::Accept(good()));
+        assert_eq!(judge_reply("c", me, hi.clone()), Verdict::Accept(good()));
+        assert!(
+            matches!(judge_hello("d", me, hi.clone()), Verdict::Refuse(r) if r.contains("cluster"))
+        );
+        assert!(matches!(judge_reply("d", me, hi), Verdict::Refuse(r) if r.contains("cluster")));
+        let pull = Some(Message::Pull {
+            cursor: None,
+            skip_own_after: None,
+            cursor_incarnation: None,
+        });
+        assert!(matches!(
+            judge_hello("c", me, pull.clone()),
+            Verdict::Fail { tell: true, .. }
+        ));
+        assert!(matches!(
+            judge_reply("c", me, pull),
+            Verdict::Fail { tell: false, .. }
+        ));
+        assert!(matches!(
+            judge_hello("c", me, None),
+            Verdict::Fail { tell: false, .. }
+        ));
+        assert!(matches!(
+            judge_reply("c", me, None),
+            Verdict::Fail { tell: false, .. }
+        ));
+        let refuse = Some(Message::Refuse { reason: "x".into() });
+        assert!(matches!(
+            judge_hello("c", me, refuse.clone()),
+            Verdict::Fail { .. }
+        ));
+        assert_eq!(
+            judge_reply("c", me, refuse),
+            Verdict::RefusedByPeer("x".into())
+        );
+    }
+
+    #[test]
+    fn noise_respond_needs_one_of_our_keys() {
+        let psk = derive_psk(b"k");
+        let mut init = noise_builder(&psk).unwrap().build_initiator().unwrap();
+        let mut buf = vec![0u8; NOISE_MAX];
+        let n = init.write_message(&[], &mut buf).unwrap();
+        let first = &buf[..n];
+        assert!(noise_respond(&[psk], first).is_some());
+        assert!(noise_respond(&[derive_psk(b"x"), psk], first).is_some());
+        assert!(noise_respond(&[derive_psk(b"x")], first).is_none());
+        assert!(noise_respond(&[], first).is_none());
+        assert!(noise_respond(&[psk], &first[..n - 1]).is_none());
+        assert!(noise_respond(&[psk], b"").is_none());
     }
 
     #[test]

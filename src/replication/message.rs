@@ -2,8 +2,15 @@
 //!
 //! Every message travels as one frame payload (see [`frame`](super::frame)): the bincode
 //! encoding of [`Message`] with [`config`]: big-endian, fixed-width integers, and a decode limit
-//! equal to the frame limit so a length inside the payload can never make the decoder allocate
-//! more than the frame it came in.
+//! of 1 GiB (the largest frame allowed).
+//!
+//! Allocation while decoding is bounded by what arrived, not by what a length claims: byte
+//! strings and lists decode through serde's sequence path, which preallocates at most 1 MiB
+//! whatever the claim and grows only with bytes actually read. Text fields (cluster names,
+//! refusal reasons, addresses) are decoded the same way ([`bounded`]): bincode's own `String`
+//! decoding would allocate the claimed length up front, so a 14-byte payload claiming a 1 GiB
+//! string made the decoder allocate 1 GiB, before authentication (found by the `message` fuzz
+//! target; `fuzz/corpus/message/regression-*` keep it fixed).
 //!
 //! Flow on one connection (the dialer pulls, the listener serves):
 //!
@@ -38,12 +45,14 @@ pub struct Hello {
     /// The sender's [`PROTOCOL_VERSION`].
     pub version: u32,
     /// The cluster name the sender belongs to.
+    #[serde(deserialize_with = "bounded::string")]
     pub cluster: String,
     /// The sender's node id.
     pub node_id: NodeId,
     /// A fresh random value per connection.
     pub nonce: [u8; 16],
     /// The address peers should dial to reach the sender, if it listens.
+    #[serde(deserialize_with = "bounded::opt_string")]
     pub advertise: Option<String>,
 }
 
@@ -55,6 +64,7 @@ pub enum Message {
     /// The hello was not accepted; the sender closes the connection after this.
     Refuse {
         /// Why, for the other side's logs and status.
+        #[serde(deserialize_with = "bounded::string")]
         reason: String,
     },
     /// The dialer asks for every entry above `cursor` (`None`: everything).
@@ -101,6 +111,26 @@ impl Message {
             Message::End { .. } => "end",
             Message::Heartbeat { .. } => "heartbeat",
         }
+    }
+}
+
+/// Text fields decoded as byte sequences: the same bytes on the wire as a `String` (a `u64`
+/// length, then UTF-8), but no allocation beyond the bytes actually present (plus serde's 1 MiB
+/// cautious preallocation at most).
+pub mod bounded {
+    use serde::{Deserialize, Deserializer};
+
+    /// A UTF-8 string, allocated as its bytes arrive.
+    pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        String::from_utf8(Vec::<u8>::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+
+    /// An optional UTF-8 string, allocated as its bytes arrive.
+    pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Option::<Vec<u8>>::deserialize(d)?
+            .map(String::from_utf8)
+            .transpose()
+            .map_err(serde::de::Error::custom)
     }
 }
 

@@ -10,7 +10,7 @@
 //! Invariants kept here (DESIGN.md): 7 one snapshot per round, 8 the cursor moves only after a
 //! round's `End` is committed, 10 frames, batches, buffers and connections are bounded.
 
-mod channel;
+pub(crate) mod channel;
 mod config;
 pub mod frame;
 pub mod handshake;

@@ -18,7 +18,7 @@
 //! code; shutdown waits for those jobs.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -37,6 +37,7 @@ use super::message::Message;
 use super::transport::{Tcp, Transport};
 use crate::discovery::multicast::{self, Discovery, PeerSet};
 use crate::discovery::{DiscoveryStatus, Membership};
+use crate::log_throttle::{LogThrottle, REFUSAL_LOG_INTERVAL};
 use crate::{Db, Entry, Error, NodeId, PeerCursor, Result};
 
 /// How the node came to know a peer.
@@ -98,8 +99,10 @@ pub struct NodeStatus {
     pub local_addr: SocketAddr,
     /// Every known peer address.
     pub peers: Vec<PeerStatus>,
-    /// Accepted connections whose handshake failed or was refused.
+    /// Accepted connections whose handshake failed, timed out or was refused.
     pub refused_inbound: u64,
+    /// Connections closed on arrival because `max_connections` or `max_handshakes` was reached.
+    pub inbound_over_limit: u64,
     /// Multicast discovery's counters, when it is on.
     pub discovery: Option<DiscoveryStatus>,
     /// Why replication stopped for good, if it did: this folder was found to be an old copy of
@@ -133,6 +136,9 @@ struct Shared<T: Transport> {
     peers: Mutex<BTreeMap<String, PeerState>>,
     refused_inbound: AtomicU64,
     bytes: Arc<ByteCounters>,
+    inbound_over_limit: AtomicU64,
+    /// Refusals of inbound connections are logged once per IP address per interval.
+    refusal_log: Mutex<LogThrottle<IpAddr>>,
     discovery: Option<Arc<Mutex<Membership>>>,
     shutdown: watch::Sender<bool>,
     /// Set when replication stopped for good (this folder is an old copy of its node).
@@ -206,6 +212,8 @@ impl<T: Transport> Node<T> {
             peers: Mutex::new(BTreeMap::new()),
             refused_inbound: AtomicU64::new(0),
             bytes: Arc::default(),
+            inbound_over_limit: AtomicU64::new(0),
+            refusal_log: Mutex::new(LogThrottle::new(REFUSAL_LOG_INTERVAL, 1024)),
             discovery: discovery.as_ref().map(|d| Arc::clone(&d.membership)),
             shutdown,
             halted: Mutex::new(None),
@@ -272,6 +280,7 @@ impl<T: Transport> Node<T> {
                 })
                 .collect(),
             refused_inbound: self.shared.refused_inbound.load(Ordering::Relaxed),
+            inbound_over_limit: self.shared.inbound_over_limit.load(Ordering::Relaxed),
             discovery: self.shared.discovery.as_ref().map(|m| m.lock().status()),
             halted: self.shared.halted.lock().clone(),
             bytes_in: self.shared.bytes.bytes_in.load(Ordering::Relaxed),
@@ -902,8 +911,20 @@ fn handshake_timeout(peer: &str) -> Error {
     }
 }
 
+/// Counts an inbound connection whose handshake failed; logs it once per address per interval.
+fn refused_inbound<T: Transport>(shared: &Shared<T>, addr: SocketAddr, e: Error) -> Result<()> {
+    shared.refused_inbound.fetch_add(1, Ordering::Relaxed);
+    if let Some(suppressed) = shared.refusal_log.lock().allow(&addr.ip(), Instant::now()) {
+        tracing::warn!(peer = %addr, error = %e, suppressed, "refused an inbound connection");
+    }
+    Ok(())
+}
+
 async fn accept_loop<T: Transport>(shared: Arc<Shared<T>>, listener: T::Listener) {
     let limit = Arc::new(Semaphore::new(shared.config.max_connections));
+    // Within it, connections not yet authenticated: a flood of half-open or slow connections
+    // fills these slots and times out, never every slot.
+    let pre_auth = Arc::new(Semaphore::new(shared.config.max_handshakes));
     let mut shutdown = shared.shutdown.subscribe();
     loop {
         let accepted = tokio::select! {
@@ -918,8 +939,14 @@ async fn accept_loop<T: Transport>(shared: Arc<Shared<T>>, listener: T::Listener
                 continue;
             }
         };
-        let Ok(permit) = Arc::clone(&limit).try_acquire_owned() else {
-            tracing::warn!(peer = %addr, "connection limit reached; closing");
+        let permits = Arc::clone(&limit)
+            .try_acquire_owned()
+            .and_then(|p| Ok((p, Arc::clone(&pre_auth).try_acquire_owned()?)));
+        let Ok((permit, handshake_permit)) = permits else {
+            shared.inbound_over_limit.fetch_add(1, Ordering::Relaxed);
+            if let Some(suppressed) = shared.refusal_log.lock().allow(&addr.ip(), Instant::now()) {
+                tracing::warn!(peer = %addr, suppressed, "connection or handshake limit reached; closing");
+            }
             continue;
         };
         let s = Arc::clone(&shared);
@@ -927,7 +954,7 @@ async fn accept_loop<T: Transport>(shared: Arc<Shared<T>>, listener: T::Listener
         shared.spawn(
             async move {
                 let _permit = permit;
-                if let Err(e) = serve(&s, stream, addr).await {
+                if let Err(e) = serve(&s, stream, addr, handshake_permit).await {
                     tracing::info!(peer = %addr, error = %e, "serving connection ended");
                 }
             }
@@ -945,6 +972,7 @@ async fn serve<T: Transport>(
     shared: &Arc<Shared<T>>,
     stream: T::Stream,
     addr: SocketAddr,
+    handshake_permit: tokio::sync::OwnedSemaphorePermit,
 ) -> Result<()> {
     let config = &shared.config;
     let peer = addr.to_string();
@@ -955,16 +983,11 @@ async fn serve<T: Transport>(
     .await
     {
         Ok(Ok(ok)) => ok,
-        Ok(Err(e)) => {
-            shared.refused_inbound.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(peer = %peer, error = %e, "refused an inbound connection");
-            return Err(e);
-        }
-        Err(_) => {
-            shared.refused_inbound.fetch_add(1, Ordering::Relaxed);
-            return Err(handshake_timeout(&peer));
-        }
+        // Counted and logged (once per address per interval) here, not again by the caller.
+        Ok(Err(e)) => return refused_inbound(shared, addr, e),
+        Err(_) => return refused_inbound(shared, addr, handshake_timeout(&peer)),
     };
+    drop(handshake_permit);
     // The dialer pulls from us; we pull from it too (level-replicator's addPeer).
     if let Some(adv) = hello.advertise.clone() {
         add_peer(shared, adv, PeerSource::Dialed);

@@ -141,6 +141,10 @@ pub struct ServeArgs {
     /// Most replication connections accepted at once. [default: 256]
     #[arg(long, env = "MESHKV_MAX_CONNECTIONS", value_name = "N")]
     pub max_connections: Option<usize>,
+    /// Most accepted connections still in their handshake (before authentication); the rest
+    /// are closed on arrival. [default: 64]
+    #[arg(long, env = "MESHKV_MAX_HANDSHAKES", value_name = "N")]
+    pub max_handshakes: Option<usize>,
     /// Time an accepted connection has to complete its handshake. [default: 5s]
     #[arg(long, env = "MESHKV_HANDSHAKE_TIMEOUT", value_name = "DURATION", value_parser = parse_duration)]
     pub handshake_timeout: Option<Duration>,
@@ -195,6 +199,7 @@ struct FileConfig {
     max_frame_size: Option<usize>,
     sync_batch_bytes: Option<usize>,
     max_connections: Option<usize>,
+    max_handshakes: Option<usize>,
     handshake_timeout: Option<String>,
     allow_insecure: Option<bool>,
     discovery: Option<FileDiscovery>,
@@ -426,6 +431,10 @@ impl ServerConfig {
                 .max_connections
                 .or(file.max_connections)
                 .unwrap_or(d.max_connections),
+            max_handshakes: a
+                .max_handshakes
+                .or(file.max_handshakes)
+                .unwrap_or(d.max_handshakes),
             handshake_timeout: duration(
                 a.handshake_timeout,
                 &file.handshake_timeout,

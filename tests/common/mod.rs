@@ -2,6 +2,7 @@
 //! deadline, comparing whole contents.
 #![allow(dead_code)]
 
+pub mod attack;
 pub mod jepsen;
 pub mod process;
 pub mod proxy;
