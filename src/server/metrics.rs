@@ -90,6 +90,12 @@ pub fn render(node: &NodeStatus, stats: &DbStats, last_seq: u64) -> String {
             (label("direction", "outbound"), outbound),
         ],
     );
+    family(
+        "meshkv_inbound_over_limit_total",
+        "counter",
+        "Replication connections closed on arrival: max_connections or max_handshakes reached.",
+        &[(none(), node.inbound_over_limit)],
+    );
     if let Some(d) = &node.discovery {
         family(
             "meshkv_discovery_datagrams_refused_total",

@@ -55,6 +55,7 @@ pub fn status_json(node: &NodeStatus, stats: &DbStats, last_seq: u64) -> Value {
         "replication_addr": node.local_addr.to_string(),
         "last_seq": last_seq,
         "refused_inbound": node.refused_inbound,
+        "inbound_over_limit": node.inbound_over_limit,
         "bytes_in": node.bytes_in,
         "bytes_out": node.bytes_out,
         "halted": node.halted,
