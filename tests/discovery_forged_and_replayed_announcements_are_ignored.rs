@@ -8,7 +8,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{discovering, group_socket, loopback_multicast, peers_of, start, wait_until};
+use common::{
+    capture_announcement, discovering, group_socket, loopback_multicast, peers_of, start,
+    wait_until,
+};
 use meshkv::discovery::announcement::{self, derive_key};
 use meshkv::{NodeConfig, NodeId};
 
@@ -24,19 +27,7 @@ async fn forged_and_replayed_announcements_are_counted_and_ignored() {
     let a = start(keyed()).await;
     let b = start(keyed()).await;
 
-    let listener = group_socket(&multicast, true);
-    listener
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let mut buf = [0u8; 2048];
-    let captured = loop {
-        let (n, _) = listener.recv_from(&mut buf).unwrap();
-        match announcement::decode(&buf[..n]) {
-            Ok(d) if d.announcement.node_id == b.db.node_id() => break buf[..n].to_vec(),
-            _ => continue,
-        }
-    };
-    drop(listener);
+    let captured = capture_announcement(&multicast, b.db.node_id());
     let an = &a.node;
     wait_until(Duration::from_secs(5), "A to hear B", || {
         an.status().discovery.unwrap().accepted >= 2

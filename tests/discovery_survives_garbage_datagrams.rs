@@ -9,7 +9,8 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    converged, discovering, group_socket, loopback_multicast, peers_of, start, wait_until,
+    capture_announcement, converged, discovering, group_socket, loopback_multicast, peers_of,
+    start, wait_until,
 };
 use meshkv::discovery::announcement::{self, derive_key, MAX_DATAGRAM};
 use meshkv::discovery::Announcement;
@@ -23,19 +24,7 @@ async fn garbage_is_counted_and_ignored_and_discovery_keeps_working() {
     let b = start(discovering(&multicast)).await;
 
     // A real announcement of B, heard on the group.
-    let listener = group_socket(&multicast, true);
-    listener
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let mut buf = [0u8; 2048];
-    let captured = loop {
-        let (n, _) = listener.recv_from(&mut buf).unwrap();
-        match announcement::decode(&buf[..n]) {
-            Ok(d) if d.announcement.node_id == b.db.node_id() => break buf[..n].to_vec(),
-            _ => continue,
-        }
-    };
-    drop(listener);
+    let captured = capture_announcement(&multicast, b.db.node_id());
     let an = &a.node;
     wait_until(
         Duration::from_secs(5),

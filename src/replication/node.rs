@@ -1070,7 +1070,7 @@ async fn serve<T: Transport>(
 /// from another incarnation at or above this open's sequence floor names sequences that only a
 /// later life of this node (lost with the folder it was restored over) can have handed out.
 /// Every earlier incarnation's sequences are below the floor (the sequence lease).
-pub fn rolled_back(db: &Db, cursor: Option<u64>, incarnation: Option<u64>) -> Option<String> {
+fn rolled_back(db: &Db, cursor: Option<u64>, incarnation: Option<u64>) -> Option<String> {
     let (seq, inc) = (cursor?, incarnation?);
     (inc != 0 && inc != db.incarnation() && seq >= db.seq_floor()).then(|| {
         format!(

@@ -143,6 +143,22 @@ pub fn peers_of(node: &Node) -> BTreeMap<String, (PeerSource, bool)> {
         .collect()
 }
 
+/// A real announcement of node `id`, heard on the group (within 5 s).
+pub fn capture_announcement(multicast: &MulticastConfig, id: meshkv::NodeId) -> Vec<u8> {
+    let listener = group_socket(multicast, true);
+    listener
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut buf = [0u8; 2048];
+    loop {
+        let (n, _) = listener.recv_from(&mut buf).unwrap();
+        match meshkv::discovery::announcement::decode(&buf[..n]) {
+            Ok(d) if d.announcement.node_id == id => return buf[..n].to_vec(),
+            _ => continue,
+        }
+    }
+}
+
 /// A UDP socket that sends to (and, with `listen`, hears) a loopback multicast group the way
 /// the tests' nodes do: interface 127.0.0.1, TTL 0.
 pub fn group_socket(multicast: &MulticastConfig, listen: bool) -> std::net::UdpSocket {
