@@ -336,15 +336,10 @@ impl Db {
         &self.store
     }
 
-    /// Replication hook: a receiver that changes whenever a commit raises the last sequence,
-    /// so a task can wait for new writes without polling.
-    pub fn subscribe_commits(&self) -> tokio::sync::watch::Receiver<u64> {
-        let rx = self.store.commits.subscribe();
-        let now = self.last_seq();
-        self.store
-            .commits
-            .send_modify(|seen| *seen = (*seen).max(now));
-        rx
+    /// Replication hook: wakes whenever a commit raises the last sequence, so a task can wait
+    /// for new writes without polling (see [`Commits`](crate::Commits)).
+    pub fn subscribe_commits(&self) -> crate::Commits {
+        crate::Commits::new(self.clone())
     }
 
     /// Replication hook: applies entries received from a peer, in one atomic batch.

@@ -304,6 +304,7 @@ impl ServerConfig {
                 .watch_buffer
                 .or(file.watch_buffer)
                 .unwrap_or(defaults.watch_buffer),
+            clock: crate::Clock::system(),
         };
         options.validate().map_err(named)?;
 
@@ -443,6 +444,7 @@ impl ServerConfig {
             )?,
             allow_insecure,
             discovery,
+            simulation_seed: None,
         };
         node.validate().map_err(named)?;
 
