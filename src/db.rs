@@ -336,6 +336,11 @@ impl Db {
         &self.store
     }
 
+    /// The clock this database stamps writes with ([`Options::clock`](crate::Options::clock)).
+    pub fn clock(&self) -> &crate::Clock {
+        &self.store.options.clock
+    }
+
     /// Replication hook: wakes whenever a commit raises the last sequence, so a task can wait
     /// for new writes without polling (see [`Commits`](crate::Commits)).
     pub fn subscribe_commits(&self) -> crate::Commits {

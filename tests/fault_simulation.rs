@@ -45,7 +45,7 @@ fn run_all(seeds: &[u64]) -> Vec<SimRun> {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&seed) = seeds.get(i) else { return };
-                let r = run(seed);
+                let r = run(seed, None);
                 if !r.report.valid() || r.converged_after.is_none() {
                     println!("FAILED {}", describe(&r));
                 }
@@ -127,10 +127,11 @@ fn simulated_faults_lose_nothing_converge_and_replay_exactly() {
             .unwrap_or_default()
     };
     println!(
-        "sim: {} seeds x {OPS} ops, {NODES} nodes, {faults} faults, acked {}, lost {}, \
+        "sim: {} seeds x {OPS} ops, {NODES} nodes ({} by multicast discovery), {faults} faults, acked {}, lost {}, \
          unexpected {}, divergent {}, resurrected {}, convergence after heal p50 {:.1} s \
          p99 {:.1} s (sim time), determinism {same}/{}, {:.0} s",
         runs.len(),
+        runs.iter().filter(|r| r.discovered).count(),
         total.acknowledged,
         total.lost,
         total.unexpected,

@@ -185,14 +185,16 @@ impl<T: Transport> Node<T> {
             (None, None) => None,
         };
         let discovery = match (&config.discovery, &advertise) {
-            (Some(d), Some(adv)) => Some(Discovery::prepare(
-                d,
-                &config.cluster,
-                db.node_id(),
-                &config.cluster_keys,
-                adv,
-                config.max_connections,
-            )?),
+            (Some(d), Some(adv)) => {
+                let me = multicast::Identity {
+                    cluster: &config.cluster,
+                    node_id: db.node_id(),
+                    cluster_keys: &config.cluster_keys,
+                    advertise: adv,
+                    clock: db.clock().clone(),
+                };
+                Some(Discovery::prepare(&transport, d, me, config.max_connections).await?)
+            }
             _ => None,
         };
         let handshake = HandshakeConfig {

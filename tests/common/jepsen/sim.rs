@@ -28,7 +28,7 @@ use std::cell::RefCell;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::io;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -36,7 +36,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use meshkv::replication::transport::Transport;
-use meshkv::{Clock, Db, LastWriteWins, Node, NodeConfig, NodeId, Options};
+use meshkv::{Clock, Db, LastWriteWins, MulticastConfig, Node, NodeConfig, NodeId, Options};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -80,6 +80,43 @@ impl Transport for SimTransport {
     async fn connect(&self, addr: &str) -> io::Result<Self::Stream> {
         turmoil::net::TcpStream::connect(addr.to_string()).await
     }
+
+    type Datagram = turmoil::net::UdpSocket;
+
+    /// The group's port on the host's address, joined on every interface (turmoil's hosts have
+    /// one); the sender on an ephemeral port, looping back to the host's own receiver.
+    async fn multicast(
+        &self,
+        config: &MulticastConfig,
+    ) -> meshkv::Result<(Self::Datagram, Self::Datagram)> {
+        let any = Ipv4Addr::UNSPECIFIED;
+        let receiver =
+            turmoil::net::UdpSocket::bind(SocketAddr::from((any, config.group.port()))).await?;
+        receiver.join_multicast_v4(*config.group.ip(), any)?;
+        let sender = turmoil::net::UdpSocket::bind(SocketAddr::from((any, 0))).await?;
+        sender.set_multicast_loop_v4(true)?;
+        Ok((receiver, sender))
+    }
+
+    async fn send_to(
+        socket: &Self::Datagram,
+        datagram: &[u8],
+        to: SocketAddr,
+    ) -> io::Result<usize> {
+        socket.send_to(datagram, to).await
+    }
+
+    async fn recv_from(socket: &Self::Datagram, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        socket.recv_from(buf).await
+    }
+
+    fn leave_multicast(
+        socket: &Self::Datagram,
+        group: Ipv4Addr,
+        _interface: Ipv4Addr,
+    ) -> io::Result<()> {
+        socket.leave_multicast_v4(group, Ipv4Addr::UNSPECIFIED)
+    }
 }
 
 /// What one simulation found.
@@ -87,6 +124,8 @@ impl Transport for SimTransport {
 pub struct SimRun {
     pub seed: u64,
     pub mode: Mode,
+    /// Whether the nodes found each other by multicast discovery.
+    pub discovered: bool,
     pub report: Report,
     pub faults: u64,
     /// Simulated time from the heal until every node held the same contents.
@@ -125,8 +164,8 @@ impl std::io::Write for TraceWriter {
     }
 }
 
-/// Runs one seeded simulation.
-pub fn run(seed: u64) -> SimRun {
+/// Runs one seeded simulation (the workload's mode drawn from the seed unless given).
+pub fn run(seed: u64, mode: Option<Mode>) -> SimRun {
     if let Some(dir) = std::env::var_os("MESHKV_SIM_TRACE_DIR") {
         static N: AtomicU64 = AtomicU64::new(0);
         let n = N.fetch_add(1, Ordering::Relaxed);
@@ -140,12 +179,15 @@ pub fn run(seed: u64) -> SimRun {
             .try_init();
     }
     let mut rng = StdRng::seed_from_u64(seed);
-    let mode = match rng.random_range(0..3) {
+    let drawn = match rng.random_range(0..3) {
         0 => Mode::Conflicts { keys: 8 },
         1 => Mode::UniqueKeys,
         _ => Mode::DeleteHeavy { keys: 8 },
     };
+    let mode = mode.unwrap_or(drawn);
     let keyed = rng.random_bool(0.5);
+    // Some runs find their peers by multicast over the simulated UDP instead of a list.
+    let discovered = rng.random_bool(0.3);
     let root = tempfile::tempdir().expect("a temporary folder");
     let dirs: Vec<PathBuf> = (0..NODES)
         .map(|i| root.path().join(format!("node{i}")))
@@ -198,10 +240,19 @@ pub fn run(seed: u64) -> SimRun {
                 let config = NodeConfig {
                     listen: SocketAddr::from(([0, 0, 0, 0], PORT)),
                     advertise: Some(format!("{}:{PORT}", host(i))),
-                    peers: (0..NODES)
-                        .filter(|&j| j != i)
-                        .map(|j| format!("{}:{PORT}", host(j)))
-                        .collect(),
+                    peers: if discovered {
+                        vec![]
+                    } else {
+                        (0..NODES)
+                            .filter(|&j| j != i)
+                            .map(|j| format!("{}:{PORT}", host(j)))
+                            .collect()
+                    },
+                    discovery: discovered.then(|| MulticastConfig {
+                        group: "239.255.70.70:7946".parse().expect("a group address"),
+                        interval: Duration::from_millis(200),
+                        ..MulticastConfig::default()
+                    }),
                     cluster: "sim".into(),
                     cluster_keys: if keyed {
                         vec![b"simulation-cluster-key-0123456789".to_vec()]
@@ -357,6 +408,7 @@ pub fn run(seed: u64) -> SimRun {
     SimRun {
         seed,
         mode,
+        discovered,
         report,
         faults,
         converged_after,
@@ -445,8 +497,11 @@ fn nemesis(
             format!("crash {a}")
         }
         8 => {
+            // Within discovery's 10 s replay window: a node whose clock is further off than
+            // that cannot be discovered, by design.
             let jump = rng.random_range(-2000..=2000);
-            skews[a].fetch_add(jump, Ordering::Relaxed);
+            let skew = (skews[a].load(Ordering::Relaxed) + jump).clamp(-4000, 4000);
+            skews[a].store(skew, Ordering::Relaxed);
             format!("clock {a} {jump:+} ms")
         }
         _ => {
@@ -471,7 +526,13 @@ fn heal(sim: &mut turmoil::Sim<'_>) {
 /// The trace of a run with a fixed name for printing.
 pub fn describe(r: &SimRun) -> String {
     format!(
-        "seed {} ({:?}): {:?}, {} faults, converged after {:?}, trace {:016x}",
-        r.seed, r.mode, r.report, r.faults, r.converged_after, r.trace
+        "seed {} ({:?}{}): {:?}, {} faults, converged after {:?}, trace {:016x}",
+        r.seed,
+        r.mode,
+        if r.discovered { ", discovery" } else { "" },
+        r.report,
+        r.faults,
+        r.converged_after,
+        r.trace
     )
 }
