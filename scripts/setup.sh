@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building meshkv needs on a fresh machine that has only the Rust toolchain:
-# libclang (bindgen for the rocksdb crate). Idempotent and quick when everything is there.
+# libclang (bindgen for the rocksdb crate), and redis-cli (redis-tools) for the RESP tests.
+# Idempotent and quick when everything is there.
 set -euo pipefail
 
 if ! command -v cargo >/dev/null 2>&1; then
@@ -20,4 +21,13 @@ if ! have_libclang; then
     export DEBIAN_FRONTEND=noninteractive
     $SUDO apt-get install -y libclang-dev >/dev/null 2>&1 ||
         { $SUDO apt-get update >/dev/null && $SUDO apt-get install -y libclang-dev >/dev/null; }
+fi
+
+if ! command -v redis-cli >/dev/null 2>&1; then
+    echo "setup: installing redis-tools (redis-cli, used by the RESP tests)" >&2
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get install -y redis-tools >/dev/null 2>&1 ||
+        { $SUDO apt-get update >/dev/null && $SUDO apt-get install -y redis-tools >/dev/null; }
 fi
