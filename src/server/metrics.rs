@@ -33,11 +33,7 @@ use crate::{DbStats, NodeStatus};
 pub fn render(node: &NodeStatus, stats: &DbStats, last_seq: u64) -> String {
     let mut out = String::new();
     let mut family = |name: &str, kind: &str, help: &str, samples: &[(String, u64)]| {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} {kind}");
-        for (labels, value) in samples {
-            let _ = writeln!(out, "{name}{labels} {value}");
-        }
+        write_family(&mut out, name, kind, help, samples)
     };
     let none = String::new;
     let peers = &node.peers;
@@ -160,11 +156,7 @@ pub fn render_resp(stats: &RespStats) -> String {
     let get = RespStats::get;
     let mut out = String::new();
     let mut family = |name: &str, kind: &str, help: &str, samples: &[(String, u64)]| {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} {kind}");
-        for (labels, value) in samples {
-            let _ = writeln!(out, "{name}{labels} {value}");
-        }
+        write_family(&mut out, name, kind, help, samples)
     };
     family(
         "meshkv_resp_connections_total",
@@ -194,6 +186,15 @@ pub fn render_resp(stats: &RespStats) -> String {
         &[(String::new(), get(&stats.errors))],
     );
     out
+}
+
+/// One family: its `# HELP` and `# TYPE` lines, then its samples.
+fn write_family(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(String, u64)]) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+    for (labels, value) in samples {
+        let _ = writeln!(out, "{name}{labels} {value}");
+    }
 }
 
 /// `{name="value"}` with the value escaped.
