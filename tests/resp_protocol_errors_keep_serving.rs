@@ -4,7 +4,7 @@
 //! (no TTLs); `NX`/`XX` follow Redis; malformed input (a bad bulk length, a bulk over the
 //! limit, too many arguments) gets `-ERR Protocol error: ...` and that connection closes,
 //! while the server keeps serving others; `QUIT` answers and closes; the client cap refuses
-//! the connection over it.
+//! the connection over it; SIGTERM closes open connections and the server exits 0.
 
 mod common;
 
@@ -14,7 +14,7 @@ use common::resp::{closed, exchange, port, raw, redis_cli, require_redis_cli, st
 fn protocol_behaviour() {
     require_redis_cli();
     let dir = tempfile::tempdir().unwrap();
-    let node = start_node(
+    let mut node = start_node(
         dir.path(),
         "a",
         "resp_max_bulk = 1024\nresp_max_args = 8\nresp_max_clients = 4\n",
@@ -154,4 +154,15 @@ fn protocol_behaviour() {
         })
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "value-3");
+
+    // SIGTERM with a RESP connection open: it is closed, and the server exits 0.
+    let mut idle = raw(p);
+    assert_eq!(exchange(&mut idle, b"PING\r\n", 7), b"+PONG\r\n");
+    let status = node.terminate();
+    assert!(
+        status.success(),
+        "exit {status:?}; stderr:\n{}",
+        node.stderr()
+    );
+    assert!(closed(&mut idle));
 }
