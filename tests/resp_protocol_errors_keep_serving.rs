@@ -74,6 +74,10 @@ fn protocol_behaviour() {
         redis_cli(p, &["SET", "n", "4", "NX", "XX"]),
         "ERR syntax error"
     );
+    // MSET with a key twice: the last value wins, as in Redis.
+    assert_eq!(redis_cli(p, &["MSET", "d", "1", "e", "x", "d", "2"]), "OK");
+    assert_eq!(redis_cli(p, &["MGET", "d", "e"]), "2\nx");
+    assert_eq!(redis_cli(p, &["DEL", "d", "d", "e"]), "2");
     // A key over the database's limits is an error reply, not a closed connection.
     assert!(
         redis_cli(p, &["SET", "", "v"]).starts_with("ERR empty key"),

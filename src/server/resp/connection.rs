@@ -90,6 +90,10 @@ pub async fn serve(
             let _ = stream.shutdown().await;
             return;
         }
+        if input.is_empty() && input.capacity() > 4 * READ_CHUNK {
+            // A large request is done with: give its memory back.
+            input = BytesMut::with_capacity(READ_CHUNK);
+        }
         input.reserve(READ_CHUNK);
         tokio::select! {
             read = stream.read_buf(&mut input) => match read {

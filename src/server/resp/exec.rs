@@ -109,10 +109,10 @@ fn run(shared: &Shared, session: &mut Session, cmd: Command) -> crate::Result<Re
         Command::Del(keys) => {
             let _exclusive = shared.writes.write();
             let mut batch = db.batch();
-            let mut present: Vec<&[u8]> = Vec::new();
+            let mut present: std::collections::HashSet<&[u8]> = Default::default();
             for k in &keys {
-                if !present.contains(&k.as_slice()) && db.get(k)?.is_some() {
-                    present.push(k);
+                if !present.contains(k.as_slice()) && db.get(k)?.is_some() {
+                    present.insert(k);
                     batch.delete(k);
                 }
             }
