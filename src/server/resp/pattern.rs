@@ -8,7 +8,7 @@
 //!
 //! `abc*` (a literal prefix, then one trailing `*`) is served as a prefix scan alone: only the
 //! keys under `abc` are read. Any other pattern scans the range of its literal prefix (all
-//! keys when it starts with a wildcard) and filters each examined key with [`matches`].
+//! keys when it starts with a wildcard) and filters each examined key with [`matches()`].
 
 /// The literal bytes a pattern starts with (escapes resolved): every matching key starts
 /// with them.
