@@ -1,7 +1,7 @@
 //! Two real `meshkv serve` processes replicating on loopback, each with its RESP listener on
 //! port 0: `redis-cli SET` on one node is a `redis-cli GET` away on the other; then a Rust
 //! Redis client (the `redis` crate) runs SET/GET/MSET/MGET/DEL/EXISTS/SCAN/DBSIZE/INFO
-//! across the two nodes.
+//! across the two nodes, and `/v1/status` and `/metrics` count it.
 
 mod common;
 
@@ -131,4 +131,24 @@ fn rust_client_across_two_nodes() {
     let all: String = redis::cmd("INFO").query(&mut cb).unwrap();
     assert!(all.contains("redis_version:7.0.0"), "{all}");
     assert!(all.contains("db0:keys=24,"), "{all}");
+
+    // The HTTP side counts RESP traffic: `/v1/status` and `/metrics`.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (status, metrics) = rt.block_on(async {
+        let c = a.client();
+        (c.status().await.unwrap(), c.metrics().await.unwrap())
+    });
+    assert!(
+        status["resp"]["commands"].as_u64().unwrap() > 10,
+        "{status}"
+    );
+    assert_eq!(status["resp"]["connected"].as_u64(), Some(1), "{status}");
+    assert!(
+        metrics.contains("meshkv_resp_connections_total{outcome=\"accepted\"} 1\n"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("# TYPE meshkv_resp_commands_total counter"));
 }
