@@ -48,12 +48,11 @@ fn set_nx_has_one_winner_per_key() {
     let won: Vec<Vec<bool>> = race(p, |c, con| {
         (0..KEYS)
             .map(|k| {
-                let other: () = redis::cmd("SET")
+                let () = redis::cmd("SET")
                     .arg(format!("plain{c}-{k}"))
                     .arg("x")
                     .query(con)
                     .unwrap();
-                let _ = other;
                 let reply: Option<String> = redis::cmd("SET")
                     .arg(format!("k{k}"))
                     .arg(format!("client{c}"))
@@ -66,7 +65,9 @@ fn set_nx_has_one_winner_per_key() {
     });
     let mut con = connect(p);
     for k in 0..KEYS {
-        let winners: Vec<usize> = (0..CLIENTS).filter(|&c| won[c][k]).collect();
+        let winners: Vec<usize> = (0..CLIENTS)
+            .filter(|&c| won[c].get(k) == Some(&true))
+            .collect();
         assert_eq!(winners.len(), 1, "key k{k}: winners {winners:?}");
         let value: String = redis::cmd("GET")
             .arg(format!("k{k}"))
