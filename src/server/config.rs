@@ -540,7 +540,7 @@ fn resp_config(
         .resp_max_request
         .or(file.resp_max_request)
         .unwrap_or(resp::DEFAULT_MAX_REQUEST.max(max_bulk + (1 << 20)));
-    if max_request < max_bulk + 64 || max_request > 1 << 32 {
+    if max_request < max_bulk + 64 || max_request as u64 > 1 << 32 {
         return Err(bad(
             "resp_max_request",
             format!(
