@@ -6,8 +6,10 @@
 //! every folder: nothing acknowledged lost, nothing unexpected, divergent or resurrected, and
 //! `verify()` clean on every folder after the crashes.
 //!
-//! `MESHKV_FAULT_SEED=N` replays a seed; `MESHKV_CLUSTER_SECS=N` sets the fault phase (default
-//! 20 s; `MESHKV_SOAK=1`: 300 s).
+//! `MESHKV_FAULT_SEED=N` replays a seed's workload and fault schedule (real processes keep real
+//! timing, so a replay is close, not exact); `MESHKV_CLUSTER_SECS=N` sets the fault phase
+//! (default 20 s; `MESHKV_SOAK=1`: 300 s). Every seed in
+//! `tests/regressions/fault_cluster_of_processes.seeds` (one per line, `#` comments) runs first.
 
 mod common;
 
@@ -115,12 +117,22 @@ async fn client(
     }
 }
 
+fn regression_seeds() -> Vec<u64> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/regressions/fault_cluster_of_processes.seeds"
+    );
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .map(|l| l.parse().expect("a seed per line"))
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn processes_under_faults_lose_nothing_and_converge() {
-    let seed: u64 = std::env::var("MESHKV_FAULT_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(rand::random);
     let secs: u64 = if std::env::var_os("MESHKV_SOAK").is_some() {
         300
     } else {
@@ -129,6 +141,24 @@ async fn processes_under_faults_lose_nothing_and_converge() {
             .and_then(|s| s.parse().ok())
             .unwrap_or(20)
     };
+    let seeds = match std::env::var("MESHKV_FAULT_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        Some(seed) => vec![seed],
+        None => {
+            let mut seeds = regression_seeds();
+            seeds.push(rand::random());
+            seeds
+        }
+    };
+    for seed in seeds {
+        run_cluster(seed, secs).await;
+    }
+}
+
+/// One seeded run: faults for `secs`, then heal, quiesce, stop, check.
+async fn run_cluster(seed: u64, secs: u64) {
     println!("seed {seed}");
     let mut rng = StdRng::seed_from_u64(seed);
     let root = tempfile::tempdir().unwrap();
