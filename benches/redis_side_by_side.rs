@@ -30,14 +30,18 @@
 //!    `Db::get` on B, then a count of B's `s:` keys) until it equals keys + 1 (the warm-up key).
 //!    The time is taken at the reply that shows the full count, from the first send; end-to-end
 //!    replicated throughput = keys / that time.
-//! 4. **Lag at a fixed rate.** After `--settle` 2 s, one connection writes `--rate` 10,000 new
-//!    keys (`l:` and 14 digits) a second for `--lag-seconds` 10 s, open loop: writes are sent in
-//!    1 ms ticks (10 per tick), never waiting for replies. Every `--sample-every` 50th write is
-//!    sampled: when its reply arrives (its ack), one of 4 probe connections to the replica sends
-//!    `GET` for it back to back until it is found; lag = that reply's arrival - the ack. The
-//!    resolution is one loopback round trip to the replica (tens of microseconds); a write
-//!    already on the replica before its ack shows that round trip. Embedded: the ack is `put`
-//!    returning, and probe threads call `Db::get` on B every 20 us. p50 and p99 of the samples.
+//! 4. **Lag at a fixed rate.** After `--settle` 5000 ms (in milliseconds), one connection
+//!    writes `--rate` 10,000 new keys (`l:` and 14 digits) a second for `--lag-seconds` 10 s,
+//!    open loop: writes are sent in 1 ms ticks (10 per tick), never waiting for replies. Every
+//!    `--sample-every` 50th write is sampled: when its reply arrives (its ack), one of 4 probe
+//!    connections to the replica (in turn) sends `GET` for it until it is found; lag = arrival
+//!    of that reply - the ack. Probes go back to back for the first millisecond after the ack,
+//!    then 1 ms apart (a lagging replica is not also flooded with probes): the resolution is
+//!    one loopback round trip (tens of microseconds) below 1 ms of lag, 1-2 ms above; a write
+//!    already on the replica at its ack shows as that one round trip. A prober has one sample
+//!    every 20 ms, so lags above that can be overstated by a prober still busy with the
+//!    previous one. Embedded: the ack is `put` returning, and probe threads call `Db::get` on
+//!    B, 20 us apart for the first millisecond, then 1 ms apart. p50 and p99 of the samples.
 
 use std::collections::HashMap;
 use std::io;
@@ -78,7 +82,7 @@ impl Params {
             rate: 10_000,
             lag_seconds: 10,
             sample_every: 50,
-            settle: Duration::from_secs(2),
+            settle: Duration::from_secs(5),
         };
         let mut it = args.iter();
         while let Some(flag) = it.next() {
@@ -453,6 +457,10 @@ async fn resp(p: Params) -> io::Result<Outcome> {
 /// Number of probe connections (or threads) in the lag phase.
 const PROBERS: usize = 4;
 
+/// How long after its ack a sampled write is probed back to back; later probes are 1 ms apart,
+/// so that a slow replica is not also flooded with probes (which would slow it further).
+const PROBE_SPIN: Duration = Duration::from_millis(1);
+
 /// The lag phase over RESP: returns the lags in microseconds and the achieved write rate.
 async fn resp_lag(p: &Params, conn: Conn) -> io::Result<(Vec<u64>, f64)> {
     let total = p.rate * p.lag_seconds;
@@ -474,6 +482,9 @@ async fn resp_lag(p: &Params, conn: Conn) -> io::Result<(Vec<u64>, f64)> {
                 while !replica.exists(&key).await? {
                     if Instant::now() > deadline {
                         return Err(protocol("a sampled write never reached the replica"));
+                    }
+                    if ack.elapsed() > PROBE_SPIN {
+                        tokio::time::sleep(Duration::from_millis(1)).await;
                     }
                 }
                 lags.push(ack.elapsed().as_micros() as u64);
@@ -621,7 +632,11 @@ async fn embedded(p: Params) -> io::Result<Outcome> {
                     if Instant::now() > deadline || stop.load(Ordering::Relaxed) {
                         return Err(protocol("a sampled write never reached node B"));
                     }
-                    std::thread::sleep(Duration::from_micros(20));
+                    std::thread::sleep(if ack.elapsed() > PROBE_SPIN {
+                        Duration::from_millis(1)
+                    } else {
+                        Duration::from_micros(20)
+                    });
                 }
                 lags.push(ack.elapsed().as_micros() as u64);
             }

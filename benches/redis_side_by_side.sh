@@ -17,6 +17,7 @@
 #   --rate N           MESHKV_BENCH_RATE         writes/s of the lag phase [10000]
 #   --only LIST        MESHKV_BENCH_ONLY         comma-separated subset of
 #                                                redis,redis-aof,meshkv-resp,embedded [all]
+#   MESHKV_BIN=PATH    a prebuilt `meshkv` binary for the RESP scenario [built here, release]
 # Installs redis-server and redis-tools with apt-get when missing (as root, or with sudo), and
 # stops the system service the package may start: this script starts its own servers on free
 # loopback ports, in a temporary directory, and kills them on exit.
@@ -32,7 +33,7 @@ while [ $# -gt 0 ]; do
         --lag-seconds) LAG_SECONDS=$2; shift 2 ;;
         --rate) RATE=$2; shift 2 ;;
         --only) ONLY=$2; shift 2 ;;
-        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
         *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -65,10 +66,12 @@ esac
 # --- Builds ---------------------------------------------------------------------------------
 TARGET=${CARGO_TARGET_DIR:-$PWD/target}
 log "building (release): the meshkv binary and the load generator"
-cargo build --release --quiet --bin meshkv
+if [ -z "${MESHKV_BIN:-}" ]; then
+    cargo build --release --quiet --bin meshkv
+fi
 BENCH=$(cargo bench --bench redis_side_by_side --no-run 2>&1 \
     | sed -n 's/.*Executable .*(\(.*\))$/\1/p' | tail -1)
-MESHKV=$TARGET/release/meshkv
+MESHKV=${MESHKV_BIN:-$TARGET/release/meshkv}
 [ -x "$BENCH" ] || { echo "could not find the redis_side_by_side executable" >&2; exit 1; }
 [ -x "$MESHKV" ] || { echo "could not find $MESHKV" >&2; exit 1; }
 
@@ -200,6 +203,8 @@ echo "meshkv vs Redis, $KEYS keys x 100-byte values, 4 clients x pipeline 16; la
 echo "started $START; load average before: $LOAD_BEFORE, after: $LOAD_AFTER"
 echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)," \
     "$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), Linux $(uname -r)"
-echo "versions: $REDIS_VERSION; meshkv $(git rev-parse --short HEAD 2>/dev/null || echo '?'); $(rustc --version)"
+MESHKV_VERSION="meshkv $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+if [ -n "${MESHKV_BIN:-}" ]; then MESHKV_VERSION="$MESHKV_VERSION (RESP: $MESHKV_BIN)"; fi
+echo "versions: $REDIS_VERSION; $MESHKV_VERSION; $(rustc --version)"
 echo
 "$BENCH" table "$RESULTS"
