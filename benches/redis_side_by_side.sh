@@ -86,7 +86,9 @@ stop_all() {
     for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
     PIDS=()
 }
+BENCH_PID=""
 cleanup() {
+    if [ -n "$BENCH_PID" ]; then kill "$BENCH_PID" 2>/dev/null || true; fi
     stop_all
     rm -rf "$WORK"
 }
@@ -106,9 +108,19 @@ wait_ping() { # port what
 
 COMMON=(--keys "$KEYS" --lag-seconds "$LAG_SECONDS" --rate "$RATE")
 
+# Runs the load generator in the background and waits for it (so that a signal reaches the
+# traps at once), then keeps its RESULT line.
+run_bench() { # load-generator arguments...
+    (cd "$WORK" && exec "$BENCH" "$@") > "$WORK/last.out" &
+    BENCH_PID=$!
+    wait "$BENCH_PID"
+    BENCH_PID=""
+    cat "$WORK/last.out"
+    cat "$WORK/last.out" >> "$RESULTS"
+}
+
 run_resp() { # label primary-port replica-port
-    "$BENCH" resp --label "$1" --primary "127.0.0.1:$2" --replica "127.0.0.1:$3" "${COMMON[@]}" \
-        | tee -a "$RESULTS"
+    run_bench resp --label "$1" --primary "127.0.0.1:$2" --replica "127.0.0.1:$3" "${COMMON[@]}"
 }
 
 start_redis() { # dir port persistence-args... ; sets PID
@@ -186,7 +198,7 @@ meshkv_resp_scenario() {
 embedded_scenario() {
     local label="meshkv embedded (Db::put, buffered)"
     log "$label: two in-process nodes"
-    (cd "$WORK" && "$BENCH" embedded --label "$label" "${COMMON[@]}") | tee -a "$RESULTS"
+    run_bench embedded --label "$label" "${COMMON[@]}"
 }
 
 # --- The run --------------------------------------------------------------------------------
