@@ -390,6 +390,10 @@ async fn resp(p: Params) -> io::Result<Outcome> {
     }
 
     // 2 and 3. Writers, and the readiness prober beside them.
+    let mut conns = Vec::new();
+    for _ in 0..p.clients {
+        conns.push(Conn::connect(&p.primary).await?);
+    }
     let start = Instant::now();
     let last_keys: Vec<Vec<u8>> = (0..p.clients)
         .map(|c| set_key(p.range(c).end - 1))
@@ -421,11 +425,9 @@ async fn resp(p: Params) -> io::Result<Outcome> {
         }
     });
     let mut writers = Vec::new();
-    for c in 0..p.clients {
-        let (addr, range, pipeline, value) =
-            (p.primary.clone(), p.range(c), p.pipeline, value.clone());
+    for (c, mut conn) in conns.into_iter().enumerate() {
+        let (range, pipeline, value) = (p.range(c), p.pipeline, value.clone());
         writers.push(tokio::spawn(async move {
-            let mut conn = Conn::connect(&addr).await?;
             let mut i = range.start;
             while i < range.end {
                 let end = (i + pipeline as u64).min(range.end);
@@ -632,12 +634,13 @@ async fn embedded(p: Params) -> io::Result<Outcome> {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 
-    // 2 and 3.
+    // 2 and 3. Every thread of this scenario is a `spawn_blocking` one and is awaited, so that
+    // no runtime worker (the nodes' tasks run on them) is held by a blocking join.
     let start = Instant::now();
     let prober = {
         let b = b.clone();
         let p = p.clone();
-        std::thread::spawn(move || -> io::Result<Ready> {
+        tokio::task::spawn_blocking(move || -> io::Result<Ready> {
             let last_keys = (0..p.clients)
                 .map(|c| set_key(p.range(c).end - 1))
                 .collect();
@@ -661,7 +664,7 @@ async fn embedded(p: Params) -> io::Result<Outcome> {
     let writers: Vec<_> = (0..p.clients)
         .map(|c| {
             let (a, range, value) = (a.clone(), p.range(c), value.clone());
-            std::thread::spawn(move || {
+            tokio::task::spawn_blocking(move || {
                 for k in range {
                     a.put(set_key(k), &value).expect("put");
                 }
@@ -669,14 +672,14 @@ async fn embedded(p: Params) -> io::Result<Outcome> {
         })
         .collect();
     for w in writers {
-        w.join().expect("writer thread");
+        w.await.expect("writer thread");
     }
     let write_secs = start.elapsed().as_secs_f64();
     eprintln!(
         "[{}] written: {} keys in {write_secs:.2} s; waiting for node B",
         p.label, p.keys
     );
-    let ready = prober.join().expect("prober thread")?;
+    let ready = prober.await.expect("prober thread")?;
 
     // 4. Lag at a fixed rate: a paced writer thread, probe threads reading B.
     tokio::time::sleep(p.settle).await;
@@ -688,29 +691,31 @@ async fn embedded(p: Params) -> io::Result<Outcome> {
         let (tx, rx) = mpsc::channel::<(u64, Instant)>();
         txs.push(tx);
         let (b, stop) = (b.clone(), Arc::clone(&stop));
-        probers.push(std::thread::spawn(move || -> io::Result<Vec<u64>> {
-            let mut lags = Vec::new();
-            for (i, ack) in rx {
-                let key = lag_key(i);
-                let deadline = Instant::now() + Duration::from_secs(60);
-                while b.get(&key).map_err(fail)?.is_none() {
-                    if Instant::now() > deadline || stop.load(Ordering::Relaxed) {
-                        return Err(protocol("a sampled write never reached node B"));
+        probers.push(tokio::task::spawn_blocking(
+            move || -> io::Result<Vec<u64>> {
+                let mut lags = Vec::new();
+                for (i, ack) in rx {
+                    let key = lag_key(i);
+                    let deadline = Instant::now() + Duration::from_secs(60);
+                    while b.get(&key).map_err(fail)?.is_none() {
+                        if Instant::now() > deadline || stop.load(Ordering::Relaxed) {
+                            return Err(protocol("a sampled write never reached node B"));
+                        }
+                        std::thread::sleep(if ack.elapsed() > PROBE_SPIN {
+                            Duration::from_millis(1)
+                        } else {
+                            Duration::from_micros(20)
+                        });
                     }
-                    std::thread::sleep(if ack.elapsed() > PROBE_SPIN {
-                        Duration::from_millis(1)
-                    } else {
-                        Duration::from_micros(20)
-                    });
+                    lags.push(ack.elapsed().as_micros() as u64);
                 }
-                lags.push(ack.elapsed().as_micros() as u64);
-            }
-            Ok(lags)
-        }));
+                Ok(lags)
+            },
+        ));
     }
     let writer = {
         let (a, p, value) = (a.clone(), p.clone(), value.clone());
-        std::thread::spawn(move || {
+        tokio::task::spawn_blocking(move || {
             let begin = Instant::now();
             let mut next = 0u64;
             while next < total {
@@ -728,11 +733,11 @@ async fn embedded(p: Params) -> io::Result<Outcome> {
             total as f64 / begin.elapsed().as_secs_f64()
         })
     };
-    let lag_rate = writer.join().expect("writer thread");
+    let lag_rate = writer.await.expect("writer thread");
     let mut lags_us = Vec::new();
     let mut failed = None;
     for prober in probers {
-        match prober.join().expect("prober thread") {
+        match prober.await.expect("prober thread") {
             Ok(l) => lags_us.extend(l),
             Err(e) => {
                 stop.store(true, Ordering::Relaxed);
