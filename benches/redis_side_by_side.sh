@@ -69,8 +69,14 @@ log "building (release): the meshkv binary and the load generator"
 if [ -z "${MESHKV_BIN:-}" ]; then
     cargo build --release --quiet --bin meshkv
 fi
-BENCH=$(cargo bench --bench redis_side_by_side --no-run 2>&1 \
-    | sed -n 's/.*Executable .*(\(.*\))$/\1/p' | tail -1)
+BUILD_LOG=$(mktemp -t meshkv-redis-bench-build.XXXXXX)
+if ! cargo bench --bench redis_side_by_side --no-run > "$BUILD_LOG" 2>&1; then
+    cat "$BUILD_LOG" >&2
+    rm -f "$BUILD_LOG"
+    exit 1
+fi
+BENCH=$(sed -n 's/.*Executable .*(\(.*\))$/\1/p' "$BUILD_LOG" | tail -1)
+rm -f "$BUILD_LOG"
 MESHKV=${MESHKV_BIN:-$TARGET/release/meshkv}
 [ -x "$BENCH" ] || { echo "could not find the redis_side_by_side executable" >&2; exit 1; }
 [ -x "$MESHKV" ] || { echo "could not find $MESHKV" >&2; exit 1; }
