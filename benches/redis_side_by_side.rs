@@ -791,6 +791,28 @@ impl Row {
         })
     }
 
+    /// The median of each column over `rounds` (the same scenario).
+    fn median(rounds: &[Row]) -> Row {
+        let med = |f: &dyn Fn(&Row) -> f64| -> f64 {
+            let mut v: Vec<f64> = rounds.iter().map(f).collect();
+            v.sort_by(|a, b| a.total_cmp(b));
+            let n = v.len();
+            if n % 2 == 1 {
+                v[n / 2]
+            } else {
+                (v[n / 2 - 1] + v[n / 2]) / 2.0
+            }
+        };
+        Row {
+            label: rounds[0].label.clone(),
+            keys: rounds[0].keys,
+            write_secs: med(&|r| r.write_secs),
+            ready_secs: med(&|r| r.ready_secs),
+            p50: med(&|r| r.p50),
+            p99: med(&|r| r.p99),
+        }
+    }
+
     fn write_rate(&self) -> f64 {
         self.keys / self.write_secs
     }
@@ -802,20 +824,30 @@ impl Row {
 
 fn table(path: &str) {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let mut rows: Vec<Row> = text.lines().filter_map(Row::parse).collect();
-    // Keep the last result of each label, in first-seen order.
+    let all: Vec<Row> = text.lines().filter_map(Row::parse).collect();
+    // Group the rounds of each scenario, in first-seen order; each column is the median over
+    // the rounds (the driver runs the scenarios in turn, round after round).
+    let mut groups: Vec<Vec<Row>> = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
-    let mut unique: Vec<Row> = Vec::new();
-    for r in rows.drain(..) {
+    for r in all {
         match seen.get(&r.label) {
-            Some(&i) => unique[i] = r,
+            Some(&i) => groups[i].push(r),
             None => {
-                seen.insert(r.label.clone(), unique.len());
-                unique.push(r);
+                seen.insert(r.label.clone(), groups.len());
+                groups.push(vec![r]);
             }
         }
     }
-    let rows = unique;
+    let rounds = groups.iter().map(Vec::len).max().unwrap_or(0);
+    if rounds > 1 {
+        println!("Medians of {rounds} rounds; end-to-end writes/s of each round:");
+        for g in &groups {
+            let each: Vec<String> = g.iter().map(|r| thousands(r.e2e_rate())).collect();
+            println!("- {}: {}", g[0].label, each.join(", "));
+        }
+        println!();
+    }
+    let rows: Vec<Row> = groups.iter().map(|g| Row::median(g)).collect();
     println!(
         "| scenario | primary writes/s | all readable on 2nd node after | end-to-end writes/s | lag p50 | lag p99 |"
     );

@@ -17,6 +17,8 @@
 #   --rate N           MESHKV_BENCH_RATE         writes/s of the lag phase [10000]
 #   --only LIST        MESHKV_BENCH_ONLY         comma-separated subset of
 #                                                redis,redis-aof,meshkv-resp,embedded [all]
+#   --rounds N         MESHKV_BENCH_ROUNDS       run the scenarios in turn N times; the
+#                                                table shows medians [1]
 #   MESHKV_BIN=PATH    a prebuilt `meshkv` binary for the RESP scenario [built here, release]
 # Installs redis-server and redis-tools with apt-get when missing (as root, or with sudo), and
 # stops the system service the package may start: this script starts its own servers on free
@@ -27,13 +29,15 @@ KEYS=${MESHKV_BENCH_KEYS:-1000000}
 LAG_SECONDS=${MESHKV_BENCH_LAG_SECONDS:-10}
 RATE=${MESHKV_BENCH_RATE:-10000}
 ONLY=${MESHKV_BENCH_ONLY:-redis,redis-aof,meshkv-resp,embedded}
+ROUNDS=${MESHKV_BENCH_ROUNDS:-1}
 while [ $# -gt 0 ]; do
     case "$1" in
         --keys) KEYS=$2; shift 2 ;;
         --lag-seconds) LAG_SECONDS=$2; shift 2 ;;
         --rate) RATE=$2; shift 2 ;;
         --only) ONLY=$2; shift 2 ;;
-        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+        --rounds) ROUNDS=$2; shift 2 ;;
+        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
         *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -210,14 +214,19 @@ embedded_scenario() {
 # --- The run --------------------------------------------------------------------------------
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 START=$(date -u '+%Y-%m-%d %H:%M UTC')
-wanted redis && redis_scenario "Redis (no persistence)" --appendonly no
-wanted redis-aof && redis_scenario "Redis (AOF everysec)" --appendonly yes --appendfsync everysec
-wanted meshkv-resp && meshkv_resp_scenario
-wanted embedded && embedded_scenario
+for round in $(seq 1 "$ROUNDS"); do
+    if [ "$ROUNDS" -gt 1 ]; then log "round $round of $ROUNDS"; fi
+    if wanted redis; then redis_scenario "Redis (no persistence)" --appendonly no; fi
+    if wanted redis-aof; then
+        redis_scenario "Redis (AOF everysec)" --appendonly yes --appendfsync everysec
+    fi
+    if wanted meshkv-resp; then meshkv_resp_scenario; fi
+    if wanted embedded; then embedded_scenario; fi
+done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 echo
-echo "meshkv vs Redis, $KEYS keys x 100-byte values, 4 clients x pipeline 16; lag at $RATE writes/s for $LAG_SECONDS s"
+echo "meshkv vs Redis, $KEYS keys x 100-byte values, 4 clients x pipeline 16; lag at $RATE writes/s for $LAG_SECONDS s; $ROUNDS round(s)"
 echo "started $START; load average before: $LOAD_BEFORE, after: $LOAD_AFTER"
 echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)," \
     "$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), Linux $(uname -r)"
