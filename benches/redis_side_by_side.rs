@@ -14,7 +14,8 @@
 //! systems. `embedded` runs two in-process meshkv nodes, A and B: writes go through `Db::put` on
 //! A (no client hop), B pulls from A over loopback TCP. Each prints one `RESULT` line (tab
 //! separated) on stdout; `table` turns a file of them into the table with the meshkv/Redis
-//! ratios.
+//! ratios (the median of each column when a scenario ran several rounds). With `RUST_LOG` set
+//! (e.g. `meshkv=info`), the embedded nodes log on stderr.
 //!
 //! Phases of one scenario (every count is an option, the defaults are the issue's):
 //!
@@ -905,6 +906,13 @@ fn thousands(x: f64) -> String {
 }
 
 fn main() {
+    // meshkv's logs (the embedded nodes'), on stderr, when asked for with RUST_LOG.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     // `cargo bench` passes `--bench`; the rest is ours.
     let args: Vec<String> = std::env::args()
         .skip(1)
