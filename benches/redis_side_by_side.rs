@@ -29,11 +29,12 @@
 //! 3. **All readable on the second node.** A prober started with the writers polls the replica
 //!    every millisecond: `GET` of each client's last key; once all are there, `DBSIZE` (embedded:
 //!    `Db::get` on B, then a count of B's `s:` keys), which must equal keys + 1 (the warm-up
-//!    key). Both systems replicate in commit order, so the time is taken, from the first send,
+//!    key). Both systems stream writes in commit order, so the time is taken, from the first send,
 //!    when the last of the last keys is found, and the count confirms it (it is not the time of
 //!    the count's reply: meshkv's `DBSIZE` walks every key, which would charge it the walk).
-//!    Should the first count fall short (a meshkv puller that reconnects catches up newest
-//!    first), the time is the reply of the first complete count, and a note says so.
+//!    Should the first count fall short (a meshkv puller that falls behind the live stream
+//!    catches up in rounds, newest entries first), the time is the reply of the first complete
+//!    count, and a note says so.
 //!    End-to-end replicated throughput = keys / that time.
 //! 4. **Lag at a fixed rate.** After `--settle` 5000 ms (in milliseconds), one connection
 //!    writes `--rate` 10,000 new keys (`l:` and 14 digits) a second for `--lag-seconds` 10 s,
@@ -475,11 +476,11 @@ struct Ready {
     count_secs: f64,
 }
 
-/// The readiness probe's state. Both systems replicate a primary's writes in commit order, so
+/// The readiness probe's state. Both systems stream a primary's writes in commit order, so
 /// once each client's last key is on the second node all earlier keys are too: the time is
 /// taken when the last of those keys is found, and a full count right after confirms it. If
-/// that first count falls short (a meshkv puller that reconnected catches up newest first), the
-/// time becomes the reply of the first complete count instead.
+/// that first count falls short (a meshkv puller that falls behind the live stream catches up in
+/// rounds, newest entries first), the time becomes the reply of the first complete count.
 struct Readiness {
     pending: Vec<Vec<u8>>,
     expected: u64,
