@@ -174,7 +174,10 @@ durability = "buffered"
 initial_sync_timeout = "1ms"
 resp_listen = "127.0.0.1:$4"
 EOF
-    env -u MESHKV_CONFIG RUST_LOG=warn "$MESHKV" serve --config "$dir/meshkv.toml" \
+    # No MESHKV_* variable of ours reaches the server (they would override the file).
+    local unset=() v
+    for v in $(compgen -e | grep '^MESHKV_' || true); do unset+=(-u "$v"); done
+    env "${unset[@]}" RUST_LOG=warn "$MESHKV" serve --config "$dir/meshkv.toml" \
         > "$dir/stdout" 2> "$dir/stderr" &
     PIDS+=("$!")
     for _ in $(seq 1 600); do
