@@ -2,7 +2,8 @@
 # Fuzzes every target for a bounded time (FUZZ_SECONDS, default 60) on the stable toolchain,
 # from the committed corpus, and fails on the first crash. The fuzz build links the RocksDB
 # library a test build already made (run `cargo test` first), so it does not compile RocksDB
-# again. Grown corpora go to a temporary folder, never into the repository.
+# again. Grown corpora go to a temporary folder, never into the repository. FUZZ_TARGETS
+# (space-separated) fuzzes only those targets, e.g. FUZZ_TARGETS=resp FUZZ_SECONDS=600.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +22,7 @@ export CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-$CARGO_TARGET_DIR/fuzz}"
 cargo fuzz build -s none
 grown=$(mktemp -d)
 trap 'rm -rf "$grown"' EXIT
-for target in $(cargo fuzz list); do
+for target in ${FUZZ_TARGETS:-$(cargo fuzz list)}; do
     mkdir -p "$grown/$target"
     extra=()
     [ "$target" = apply ] && extra=(-len_control=0 -max_len=300)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building meshkv needs on a fresh machine that has only the Rust toolchain:
-# libclang (bindgen for the rocksdb crate). Idempotent and quick when everything is there.
+# libclang (bindgen for the rocksdb crate), and redis-cli (redis-tools) for the RESP tests.
+# Idempotent and quick when everything is there.
 set -euo pipefail
 
 if ! command -v cargo >/dev/null 2>&1; then
@@ -13,11 +14,21 @@ have_libclang() {
         ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1
 }
 
-if ! have_libclang; then
-    echo "setup: installing libclang-dev (needed to build RocksDB bindings)" >&2
+# apt-get install PACKAGE, updating the package lists first only when needed.
+apt_install() {
     SUDO=""
     if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
     export DEBIAN_FRONTEND=noninteractive
-    $SUDO apt-get install -y libclang-dev >/dev/null 2>&1 ||
-        { $SUDO apt-get update >/dev/null && $SUDO apt-get install -y libclang-dev >/dev/null; }
+    $SUDO apt-get install -y "$1" >/dev/null 2>&1 ||
+        { $SUDO apt-get update >/dev/null && $SUDO apt-get install -y "$1" >/dev/null; }
+}
+
+if ! have_libclang; then
+    echo "setup: installing libclang-dev (needed to build RocksDB bindings)" >&2
+    apt_install libclang-dev
+fi
+
+if ! command -v redis-cli >/dev/null 2>&1; then
+    echo "setup: installing redis-tools (redis-cli, used by the RESP tests)" >&2
+    apt_install redis-tools
 fi

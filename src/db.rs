@@ -182,6 +182,21 @@ impl Db {
         Scan::prefix(&self.store, prefix.as_ref())
     }
 
+    /// The number of live keys (tombstones not counted), from one point-in-time view. It
+    /// walks every key of the data column family (values are not copied): O(keys), for
+    /// operators and `DBSIZE`, not for a hot path.
+    pub fn live_keys(&self) -> Result<u64> {
+        let mut iter = self.store.db.raw_iterator_cf(self.store.cf(cf::DATA));
+        iter.seek_to_first();
+        let mut n = 0u64;
+        while iter.valid() {
+            n += 1;
+            iter.next();
+        }
+        iter.status()?;
+        Ok(n)
+    }
+
     /// Makes every write so far durable (syncs RocksDB's write-ahead log): what a
     /// `Durability::Buffered` write needs to survive power loss.
     pub fn flush(&self) -> Result<()> {
@@ -336,15 +351,15 @@ impl Db {
         &self.store
     }
 
-    /// Replication hook: a receiver that changes whenever a commit raises the last sequence,
-    /// so a task can wait for new writes without polling.
-    pub fn subscribe_commits(&self) -> tokio::sync::watch::Receiver<u64> {
-        let rx = self.store.commits.subscribe();
-        let now = self.last_seq();
-        self.store
-            .commits
-            .send_modify(|seen| *seen = (*seen).max(now));
-        rx
+    /// The clock this database stamps writes with ([`Options::clock`](crate::Options::clock)).
+    pub fn clock(&self) -> &crate::Clock {
+        &self.store.options.clock
+    }
+
+    /// Replication hook: wakes whenever a commit raises the last sequence, so a task can wait
+    /// for new writes without polling (see [`Commits`](crate::Commits)).
+    pub fn subscribe_commits(&self) -> crate::Commits {
+        crate::Commits::new(self.clone())
     }
 
     /// Replication hook: applies entries received from a peer, in one atomic batch.

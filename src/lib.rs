@@ -40,6 +40,8 @@
 #![warn(missing_docs)]
 
 mod batch;
+mod clock;
+mod commits;
 mod db;
 pub mod discovery;
 mod entry;
@@ -65,6 +67,8 @@ mod version;
 mod watch;
 
 pub use batch::Batch;
+pub use clock::Clock;
+pub use commits::Commits;
 pub use db::{Db, PeerCursor};
 pub use discovery::{DiscoveryStatus, MulticastConfig};
 pub use entry::{Entry, Op, Record};

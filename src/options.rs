@@ -4,7 +4,7 @@
 //! `Options { durability: Durability::Sync, ..Options::default() }` works, and every field also
 //! has a consuming setter that states its default.
 
-use crate::{Error, NodeId, Result};
+use crate::{Clock, Error, NodeId, Result};
 
 /// How far a commit has gone before a write call returns.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -39,6 +39,9 @@ pub struct Options {
     /// [`Error::Lagged`] (one buffer shared by all watchers; writers never wait for them).
     /// Default 4096; 1 ..= 1,048,576.
     pub watch_buffer: usize,
+    /// Where the hybrid logical clock reads physical time. Default [`Clock::system`]; a
+    /// simulation passes simulated time so that a seed replays exactly.
+    pub clock: Clock,
 }
 
 /// Default `max_key_size`: 64 KiB.
@@ -62,6 +65,7 @@ impl Default for Options {
             cache_size: DEFAULT_CACHE_SIZE,
             write_buffer_size: DEFAULT_WRITE_BUFFER_SIZE,
             watch_buffer: DEFAULT_WATCH_BUFFER,
+            clock: Clock::system(),
         }
     }
 }
@@ -106,6 +110,12 @@ impl Options {
     /// Sets [`Options::watch_buffer`] (default 4096).
     pub fn watch_buffer(mut self, changes: usize) -> Self {
         self.watch_buffer = changes;
+        self
+    }
+
+    /// Sets [`Options::clock`] (default [`Clock::system`]).
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
         self
     }
 

@@ -21,6 +21,7 @@ fn harness(target: &str) -> fn(&[u8]) {
         "announcement" => fuzzing::announcement::announcement,
         "apply" => fuzzing::apply::apply,
         "storage_decode" => fuzzing::storage::storage_decode,
+        "resp" => fuzzing::resp::resp,
         other => panic!("no harness for target {other}"),
     }
 }
@@ -50,7 +51,7 @@ fn every_corpus_file_replays_through_its_harness() {
     }
     let started = Instant::now();
     let mut summary = Vec::new();
-    for target in fuzzing::TARGETS {
+    for &target in fuzzing::TARGETS {
         let run = harness(target);
         let dir = corpus.join(target);
         let mut files: Vec<_> = std::fs::read_dir(&dir)

@@ -1,6 +1,7 @@
 //! `meshkv serve` with a bad configuration exits with code 2 and a message naming the field:
 //! an unknown field, a bad address (in the file, a flag and an environment variable), a missing
-//! key file, plaintext replication or the HTTP API on a non-loopback address.
+//! key file, plaintext replication, the HTTP API or the RESP listener on a non-loopback
+//! address, values out of range.
 
 mod common;
 
@@ -90,6 +91,10 @@ fn insecure_non_loopback_listen() {
         "listen = \"127.0.0.1:0\"\nhttp_listen = \"0.0.0.0:0\"\n",
         "http_listen",
     );
+    refused(
+        "listen = \"127.0.0.1:0\"\nresp_listen = \"0.0.0.0:0\"\n",
+        "resp_listen",
+    );
 }
 
 #[test]
@@ -100,6 +105,7 @@ fn out_of_range_values() {
         "heartbeat_interval",
     );
     refused("durability = \"eventually\"\n", "durability");
+    refused("resp_max_args = 1\n", "resp_max_args");
     refused(
         "[discovery]\ngroup = \"10.0.0.1:7946\"\n",
         "discovery.group",

@@ -18,7 +18,7 @@
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use socket2::{Domain, Protocol, Socket, Type};
@@ -29,7 +29,8 @@ use super::announcement::{self, Announcement, Rejection, MAX_DATAGRAM};
 use super::membership::{Heard, Membership};
 use super::MulticastConfig;
 use crate::log_throttle::{LogThrottle, REFUSAL_LOG_INTERVAL};
-use crate::{Error, NodeId, Result};
+use crate::replication::transport::Transport;
+use crate::{hlc, Clock, Error, NodeId, Result};
 
 /// What the discovery task tells the node.
 pub(crate) trait PeerSet: Send + Sync + 'static {
@@ -41,9 +42,9 @@ pub(crate) trait PeerSet: Send + Sync + 'static {
 }
 
 /// The two sockets of a node's discovery, ready for the task.
-pub(crate) struct Sockets {
-    receiver: UdpSocket,
-    sender: UdpSocket,
+pub(crate) struct Sockets<T: Transport> {
+    receiver: T::Datagram,
+    sender: T::Datagram,
     group: SocketAddrV4,
     interface: Ipv4Addr,
 }
@@ -57,19 +58,15 @@ fn setup_error(config: &MulticastConfig, what: &'static str) -> impl FnOnce(io::
     }
 }
 
-impl Sockets {
-    /// Opens and configures both sockets and joins the group. Needs a tokio runtime.
-    pub(crate) fn open(config: &MulticastConfig) -> Result<Sockets> {
-        let receiver = receiving_socket(config).map_err(setup_error(config, "receiving socket"))?;
-        let sender = sending_socket(config).map_err(setup_error(config, "sending socket"))?;
-        Ok(Sockets {
-            receiver: UdpSocket::from_std(receiver)
-                .map_err(setup_error(config, "receiving socket"))?,
-            sender: UdpSocket::from_std(sender).map_err(setup_error(config, "sending socket"))?,
-            group: config.group,
-            interface: config.interface,
-        })
-    }
+/// Opens and configures both operating-system sockets (`(receiving, sending)`) and joins the
+/// group: the TCP transport's discovery sockets. Needs a tokio runtime.
+pub(crate) fn open_sockets(config: &MulticastConfig) -> Result<(UdpSocket, UdpSocket)> {
+    let receiver = receiving_socket(config).map_err(setup_error(config, "receiving socket"))?;
+    let sender = sending_socket(config).map_err(setup_error(config, "sending socket"))?;
+    Ok((
+        UdpSocket::from_std(receiver).map_err(setup_error(config, "receiving socket"))?,
+        UdpSocket::from_std(sender).map_err(setup_error(config, "sending socket"))?,
+    ))
 }
 
 fn receiving_socket(config: &MulticastConfig) -> io::Result<std::net::UdpSocket> {
@@ -134,11 +131,9 @@ pub(crate) fn wildcard_advertise(config: &MulticastConfig, listen: SocketAddr) -
     }
 }
 
-/// Milliseconds since the Unix epoch (0 before it).
-fn wall_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis().try_into().unwrap_or(u64::MAX))
+/// The runtime's monotonic time as a std `Instant` (simulated time in a simulation).
+fn now() -> std::time::Instant {
+    tokio::time::Instant::now().into_std()
 }
 
 /// Resolves once shutdown is signalled (or the node is gone).
@@ -154,28 +149,51 @@ struct Announcer {
     key: Option<[u8; 32]>,
     /// Announcement period.
     interval: Duration,
+    /// The node's clock (its database's): announcement timestamps and the replay window.
+    clock: Clock,
 }
 
 /// A node's discovery, set up and ready to run: sockets open, group joined.
-pub(crate) struct Discovery {
-    sockets: Sockets,
+pub(crate) struct Discovery<T: Transport> {
+    sockets: Sockets<T>,
     announcer: Announcer,
     /// Shared with the node, which reads its status.
     pub(crate) membership: Arc<Mutex<Membership>>,
 }
 
-impl Discovery {
-    /// Opens the sockets and builds the state for node `node_id` of `cluster`, announcing
-    /// `advertise`, signing with the first of `cluster_keys` and accepting any of them.
-    pub(crate) fn prepare(
+/// Who a node is, for its discovery.
+pub(crate) struct Identity<'a> {
+    pub(crate) cluster: &'a str,
+    pub(crate) node_id: NodeId,
+    pub(crate) cluster_keys: &'a [Vec<u8>],
+    pub(crate) advertise: &'a str,
+    pub(crate) clock: Clock,
+}
+
+impl<T: Transport> Discovery<T> {
+    /// Opens the sockets through `transport` and builds the state for node `me.node_id` of
+    /// `me.cluster`, announcing `me.advertise`, signing with the first of `me.cluster_keys` and
+    /// accepting any of them.
+    pub(crate) async fn prepare(
+        transport: &T,
         config: &MulticastConfig,
-        cluster: &str,
-        node_id: NodeId,
-        cluster_keys: &[Vec<u8>],
-        advertise: &str,
+        me: Identity<'_>,
         max_peers: usize,
-    ) -> Result<Discovery> {
-        let sockets = Sockets::open(config)?;
+    ) -> Result<Discovery<T>> {
+        let Identity {
+            cluster,
+            node_id,
+            cluster_keys,
+            advertise,
+            clock,
+        } = me;
+        let (receiver, sender) = transport.multicast(config).await?;
+        let sockets = Sockets {
+            receiver,
+            sender,
+            group: config.group,
+            interface: config.interface,
+        };
         let keys: Vec<[u8; 32]> = cluster_keys
             .iter()
             .map(|k| announcement::derive_key(k))
@@ -189,6 +207,7 @@ impl Discovery {
             },
             key: keys.first().copied(),
             interval: config.interval,
+            clock,
         };
         let membership = Membership::new(
             config,
@@ -220,8 +239,8 @@ impl Discovery {
 
 /// The discovery task: announces, listens, expires, until `shutdown` turns true (or its sender
 /// is dropped).
-async fn run<P: PeerSet>(
-    sockets: Sockets,
+async fn run<T: Transport, P: PeerSet>(
+    sockets: Sockets<T>,
     membership: Arc<Mutex<Membership>>,
     mut announcer: Announcer,
     peers: P,
@@ -240,11 +259,14 @@ async fn run<P: PeerSet>(
     // After a receive error, a short pause so that a persistent one cannot spin the task.
     let mut pause = false;
     let mut refusals = LogThrottle::new(REFUSAL_LOG_INTERVAL, 1024);
+    let clock = announcer.clock.clone();
+    let wall_ms = || hlc::millis(clock.reading());
     loop {
         if std::mem::take(&mut pause) {
             tokio::select! {
-                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                biased;
                 _ = stopped(&mut shutdown) => break,
+                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
             }
         }
         let next_expiry = membership
@@ -252,6 +274,7 @@ async fn run<P: PeerSet>(
             .next_expiry()
             .map(tokio::time::Instant::from_std);
         tokio::select! {
+            biased;
             _ = stopped(&mut shutdown) => break,
             _ = tick.tick() => {
                 // Strictly increasing, even if the wall clock steps back a little: receivers
@@ -259,18 +282,18 @@ async fn run<P: PeerSet>(
                 let ts = wall_ms().max(announcer.template.timestamp_ms.saturating_add(1));
                 announcer.template.timestamp_ms = ts;
                 let datagram = announcer.template.encode(announcer.key.as_ref());
-                let sent = sender.send_to(&datagram, group).await;
+                let sent = T::send_to(&sender, &datagram, group.into()).await;
                 if let Err(e) = &sent {
                     tracing::warn!(%group, error = %e, "could not send a discovery announcement");
                 }
                 membership.lock().sent(sent.is_ok());
             }
-            received = receiver.recv_from(&mut buf) => match received {
+            received = T::recv_from(&receiver, &mut buf) => match received {
                 Ok((n, from)) => {
                     let n = n.min(buf.len());
                     let heard = membership
                         .lock()
-                        .receive(&buf[..n], wall_ms(), std::time::Instant::now());
+                        .receive(&buf[..n], wall_ms(), now());
                     match heard {
                         Heard::New { address } => {
                             tracing::info!(peer = %address, %from, "discovered a peer");
@@ -291,7 +314,7 @@ async fn run<P: PeerSet>(
                         }
                         // Counted in status every time; logged once per sender per interval.
                         Heard::Rejected(why) => {
-                            if let Some(suppressed) = refusals.allow(&from.ip(), std::time::Instant::now()) {
+                            if let Some(suppressed) = refusals.allow(&from.ip(), now()) {
                                 tracing::warn!(%from, bytes = n, reason = %why, suppressed, "dropped a discovery datagram");
                             }
                         }
@@ -304,7 +327,7 @@ async fn run<P: PeerSet>(
             },
             _ = tokio::time::sleep_until(next_expiry.unwrap_or_else(tokio::time::Instant::now)),
                 if next_expiry.is_some() => {
-                let gone = membership.lock().expire(std::time::Instant::now());
+                let gone = membership.lock().expire(now());
                 for address in gone {
                     tracing::info!(peer = %address, "a discovered peer expired");
                     peers.expired(&address);
@@ -312,7 +335,7 @@ async fn run<P: PeerSet>(
             }
         }
     }
-    if let Err(e) = receiver.leave_multicast_v4(*group.ip(), interface) {
+    if let Err(e) = T::leave_multicast(&receiver, *group.ip(), interface) {
         tracing::debug!(%group, error = %e, "leaving the multicast group failed");
     }
     drop((receiver, sender));

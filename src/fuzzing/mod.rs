@@ -16,6 +16,7 @@
 //! | `announcement` | [`announcement::announcement`] | discovery's datagram parser and the membership state machine |
 //! | `apply` | [`apply::apply`] | `Db::apply` of arbitrary remote entries (and local writes) against a `BTreeMap` model |
 //! | `storage_decode` | [`storage::storage_decode`] | decoders of bytes read from disk |
+//! | `resp` | `resp::resp` (feature `server`) | the RESP request parser fed in random chunks against one pass, its limits, command decoding, `SCAN MATCH` globs |
 //!
 //! [`seeds`] builds the seed corpus (valid inputs of every kind); [`alloc::Counting`] is an
 //! allocator that records the peak heap use, so a harness run can prove its memory bound.
@@ -27,6 +28,8 @@ pub mod frame;
 pub mod handshake;
 mod input;
 pub mod message;
+#[cfg(feature = "server")]
+pub mod resp;
 mod seeds;
 pub mod storage;
 

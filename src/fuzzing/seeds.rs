@@ -12,13 +12,15 @@ use crate::storage::keys::{IndexRecord, LogEntry, SeqKey};
 use crate::{Entry, NodeId, Op, Version};
 
 /// Every fuzz target, named as under `fuzz/fuzz_targets/`.
-pub const TARGETS: [&str; 6] = [
+pub const TARGETS: &[&str] = &[
     "frame_stream",
     "message",
     "handshake",
     "announcement",
     "apply",
     "storage_decode",
+    #[cfg(feature = "server")]
+    "resp",
 ];
 
 /// One seed file.
@@ -234,5 +236,52 @@ pub fn seeds() -> Vec<Seed> {
         "seq-key.bin",
         SeqKey(42).encode().to_vec(),
     );
+    #[cfg(feature = "server")]
+    for (name, limits, stream) in resp_seeds() {
+        let mut input = vec![limits, 5];
+        input.extend_from_slice(stream);
+        add("resp", name, input);
+    }
     seeds
+}
+
+/// RESP seeds: file name, limits choice (see `fuzzing::resp`), request stream.
+#[cfg(feature = "server")]
+fn resp_seeds() -> [(&'static str, u8, &'static [u8]); 7] {
+    [
+        (
+            "set-get.bin",
+            2,
+            b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n",
+        ),
+        (
+            "set-options.bin",
+            2,
+            b"*5\r\n$3\r\nset\r\n$1\r\nk\r\n$1\r\nv\r\n$2\r\nNX\r\n$3\r\nGET\r\n\
+              *5\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n$2\r\nEX\r\n$2\r\n10\r\n",
+        ),
+        (
+            "scan-match.bin",
+            2,
+            b"*6\r\n$4\r\nSCAN\r\n$1\r\n0\r\n$5\r\nMATCH\r\n$4\r\nu[a-c]*\r\n\
+              $5\r\nCOUNT\r\n$2\r\n10\r\n",
+        ),
+        (
+            "inline-pipeline.bin",
+            1,
+            b"PING\r\nECHO hi\r\nMSET a 1 b 2\nMGET a b\r\nDEL a b\r\nEXISTS a\r\nDBSIZE\r\n\
+              INFO replication\r\nCOMMAND DOCS\r\nHELLO 2\r\nCLIENT SETNAME x\r\nQUIT\r\n",
+        ),
+        (
+            "unknown.bin",
+            1,
+            b"*3\r\n$3\r\nfoo\r\n$1\r\na\r\n$1\r\nb\r\n",
+        ),
+        (
+            "oversize-bulk.bin",
+            0,
+            b"*2\r\n$3\r\nGET\r\n$999999999999\r\n",
+        ),
+        ("too-many-args.bin", 0, b"*5\r\n$4\r\nMGET\r\n$1\r\na\r\n"),
+    ]
 }

@@ -24,7 +24,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use rand::Rng;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinSet;
@@ -38,7 +39,7 @@ use super::transport::{Tcp, Transport};
 use crate::discovery::multicast::{self, Discovery, PeerSet};
 use crate::discovery::{DiscoveryStatus, Membership};
 use crate::log_throttle::{LogThrottle, REFUSAL_LOG_INTERVAL};
-use crate::{Db, Entry, Error, NodeId, PeerCursor, Result};
+use crate::{Changes, Db, Entry, Error, FullSync, NodeId, PeerCursor, Result};
 
 /// How the node came to know a peer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -146,6 +147,8 @@ struct Shared<T: Transport> {
     tasks: Mutex<JoinSet<()>>,
     jobs: Arc<BlockingJobs>,
     runtime: tokio::runtime::Handle,
+    /// Draws reconnect jitter: seeded by `NodeConfig::simulation_seed`, else from entropy.
+    jitter: Mutex<StdRng>,
 }
 
 /// A replicating node: serves this database's log to peers and pulls theirs.
@@ -182,14 +185,16 @@ impl<T: Transport> Node<T> {
             (None, None) => None,
         };
         let discovery = match (&config.discovery, &advertise) {
-            (Some(d), Some(adv)) => Some(Discovery::prepare(
-                d,
-                &config.cluster,
-                db.node_id(),
-                &config.cluster_keys,
-                adv,
-                config.max_connections,
-            )?),
+            (Some(d), Some(adv)) => {
+                let me = multicast::Identity {
+                    cluster: &config.cluster,
+                    node_id: db.node_id(),
+                    cluster_keys: &config.cluster_keys,
+                    advertise: adv,
+                    clock: db.clock().clone(),
+                };
+                Some(Discovery::prepare(&transport, d, me, config.max_connections).await?)
+            }
             _ => None,
         };
         let handshake = HandshakeConfig {
@@ -218,8 +223,15 @@ impl<T: Transport> Node<T> {
             shutdown,
             halted: Mutex::new(None),
             tasks: Mutex::new(JoinSet::new()),
-            jobs: Arc::new(BlockingJobs::default()),
+            jobs: Arc::new(BlockingJobs {
+                inline: config.simulation_seed.is_some(),
+                ..BlockingJobs::default()
+            }),
             runtime: tokio::runtime::Handle::current(),
+            jitter: Mutex::new(match config.simulation_seed {
+                Some(seed) => StdRng::seed_from_u64(seed),
+                None => StdRng::from_rng(&mut rand::rng()),
+            }),
             config,
         });
         tracing::info!(node = %shared.db.node_id(), addr = %local_addr, "meshkv node listening");
@@ -249,6 +261,7 @@ impl<T: Transport> Node<T> {
         tokio::pin!(deadline);
         for mut rx in waits {
             tokio::select! {
+                biased;
                 _ = rx.wait_for(|done| *done) => {}
                 _ = &mut deadline => break,
             }
@@ -411,6 +424,9 @@ impl<T: Transport> PeerSet for Arc<Shared<T>> {
 struct BlockingJobs {
     active: std::sync::atomic::AtomicUsize,
     idle: tokio::sync::Notify,
+    /// Run jobs inline on the calling task (`NodeConfig::simulation_seed`): a simulation runs
+    /// every task on one thread, in an order the seed decides.
+    inline: bool,
 }
 
 /// Decrements the job count when a blocking job ends, however it ends.
@@ -426,7 +442,8 @@ impl Drop for JobGuard {
 
 impl BlockingJobs {
     /// Runs blocking RocksDB work off the runtime's workers: the one seam between async and
-    /// blocking code (a simulation build would call `f` inline here).
+    /// blocking code. In a simulation (`inline`) the job runs as a task of the runtime instead,
+    /// so its place in the schedule is decided by the simulation's seed, not by a thread pool.
     fn spawn<F, R>(self: &Arc<Self>, f: F) -> tokio::task::JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,
@@ -434,6 +451,12 @@ impl BlockingJobs {
     {
         self.active.fetch_add(1, Ordering::AcqRel);
         let guard = JobGuard(Arc::clone(self));
+        if self.inline {
+            return tokio::spawn(async move {
+                let _guard = guard;
+                f()
+            });
+        }
         tokio::task::spawn_blocking(move || {
             let _guard = guard;
             f()
@@ -490,13 +513,13 @@ impl<T: Transport> Shared<T> {
 }
 
 /// The delay before reconnect attempt `n`: exponential from `reconnect_min`, capped at
-/// `reconnect_max`, with up to 50% random jitter.
-pub fn backoff(config: &NodeConfig, attempt: u32) -> Duration {
+/// `reconnect_max`, with up to 50% random jitter drawn from `rng`.
+pub fn backoff(config: &NodeConfig, attempt: u32, rng: &mut impl Rng) -> Duration {
     let base = config
         .reconnect_min
         .saturating_mul(1u32 << attempt.min(20))
         .min(config.reconnect_max);
-    let jitter = rand::rng().random_range(0.5..=1.0);
+    let jitter = rng.random_range(0.5..=1.0);
     base.mul_f64(jitter)
 }
 
@@ -510,11 +533,13 @@ async fn puller<T: Transport>(
     let mut shutdown = shared.shutdown.subscribe();
     let mut attempt = 0u32;
     while !shared.stopping() {
-        let started = Instant::now();
+        // Simulated time in a simulation: a session's length must not depend on the host.
+        let started = tokio::time::Instant::now();
         let result = tokio::select! {
-            r = pull_session(&shared, &address) => r,
+            biased;
             _ = stopped(&mut shutdown) => return,
             _ = removed.changed() => return,
+            r = pull_session(&shared, &address) => r,
         };
         let error = match &result {
             Ok(()) => "connection closed".to_string(),
@@ -539,12 +564,13 @@ async fn puller<T: Transport>(
         if started.elapsed() > shared.config.reconnect_max {
             attempt = 0;
         }
-        let delay = backoff(&shared.config, attempt);
+        let delay = backoff(&shared.config, attempt, &mut *shared.jitter.lock());
         attempt = attempt.saturating_add(1);
         tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
+            biased;
             _ = stopped(&mut shutdown) => return,
             _ = removed.changed() => return,
+            _ = tokio::time::sleep(delay) => {}
         }
     }
 }
@@ -928,8 +954,9 @@ async fn accept_loop<T: Transport>(shared: Arc<Shared<T>>, listener: T::Listener
     let mut shutdown = shared.shutdown.subscribe();
     loop {
         let accepted = tokio::select! {
-            a = T::accept(&listener) => a,
+            biased;
             _ = stopped(&mut shutdown) => return,
+            a = T::accept(&listener) => a,
         };
         let (stream, addr) = match accepted {
             Ok(a) => a,
@@ -1110,7 +1137,8 @@ async fn halt<T: Transport, S: AsyncRead + AsyncWrite + Unpin>(
 
 /// Streams every entry above `cursor` from one snapshot, in byte-bounded batches, then `End`;
 /// leaves out what the puller holds (`held`: its node id and [`Db::holds_own_writes_after`]).
-/// A blocking thread reads RocksDB; a channel of two batches bounds what waits in memory.
+/// A blocking thread reads RocksDB; a channel of two batches bounds what waits in memory. In a
+/// simulation the reader runs inline, one batch at a time, between sends.
 async fn send_round<T: Transport, S: AsyncRead + AsyncWrite + Unpin>(
     shared: &Arc<Shared<T>>,
     channel: &mut Channel<S>,
@@ -1120,68 +1148,107 @@ async fn send_round<T: Transport, S: AsyncRead + AsyncWrite + Unpin>(
     // A puller applying a big batch may leave one unread for a while, but not forever: a
     // dialer that stops reading must not hold this task, its permit and its snapshot for good.
     let send_limit = shared.config.heartbeat_interval * 12;
-    let (tx, mut rx) = mpsc::channel::<Result<RoundItem>>(2);
-    let db = shared.db.clone();
     let batch_bytes = shared.config.sync_batch_bytes;
-    shared.jobs.spawn(move || {
-        // Streams batches from `next` into the channel; false when the round must stop.
-        let stream = |next: &mut dyn FnMut() -> Result<Vec<(u64, Entry)>>| loop {
-            match next() {
-                Ok(batch) if batch.is_empty() => return true,
-                Ok(batch) => {
-                    if tx.blocking_send(Ok(RoundItem::Batch(batch))).is_err() {
-                        return false;
-                    }
-                }
-                Err(e) => {
-                    let _ = tx.blocking_send(Err(e));
-                    return false;
-                }
-            }
-        };
-        let mut changes = db.changes_since(cursor);
-        if let Some((node, after)) = held {
-            changes = changes.skip_held(node, after);
-        }
-        let high = if cursor == 0 || changes.cursor_ahead() {
-            // A puller that knows nothing of us (or whose cursor belongs to another life of this
-            // database): send every key's live entry, read sequentially in key order.
-            drop(changes);
-            let mut full = db.full_sync();
-            if let Some((node, after)) = held {
-                full = full.skip_held(node, after);
-            }
-            if !stream(&mut || full.next_batch(batch_bytes)) {
-                return;
-            }
-            full.high_seq()
-        } else {
-            if !stream(&mut || changes.next_batch(batch_bytes)) {
-                return;
-            }
-            changes.high_seq()
-        };
-        let _ = tx.blocking_send(Ok(RoundItem::End(high)));
-    });
-    while let Some(item) = rx.recv().await {
-        match item? {
-            RoundItem::Batch(entries) => {
-                send_within(channel, &Message::Batch { entries }, send_limit).await?
-            }
-            RoundItem::End(high) => {
-                let end = Message::End {
-                    high_seq: high,
-                    incarnation: shared.db.incarnation(),
-                };
-                send_within(channel, &end, send_limit).await?;
+    if shared.jobs.inline {
+        let mut reader = RoundReader::new(&shared.db, cursor, held, batch_bytes);
+        loop {
+            let item = reader.next_item()?;
+            if let Some(high) = send_item(shared, channel, item, send_limit).await? {
                 return Ok(high);
             }
+        }
+    }
+    let (tx, mut rx) = mpsc::channel::<Result<RoundItem>>(2);
+    let db = shared.db.clone();
+    shared.jobs.spawn(move || {
+        let mut reader = RoundReader::new(&db, cursor, held, batch_bytes);
+        loop {
+            let item = reader.next_item();
+            let last = !matches!(item, Ok(RoundItem::Batch(_)));
+            if tx.blocking_send(item).is_err() || last {
+                return;
+            }
+        }
+    });
+    while let Some(item) = rx.recv().await {
+        if let Some(high) = send_item(shared, channel, item?, send_limit).await? {
+            return Ok(high);
         }
     }
     Err(Error::Protocol {
         peer: channel.peer().to_string(),
         detail: "the log reader stopped".into(),
     })
+}
+
+/// Sends one item of a round; returns the round's high sequence after its `End`.
+async fn send_item<T: Transport, S: AsyncRead + AsyncWrite + Unpin>(
+    shared: &Arc<Shared<T>>,
+    channel: &mut Channel<S>,
+    item: RoundItem,
+    send_limit: Duration,
+) -> Result<Option<u64>> {
+    match item {
+        RoundItem::Batch(entries) => {
+            send_within(channel, &Message::Batch { entries }, send_limit).await?;
+            Ok(None)
+        }
+        RoundItem::End(high) => {
+            let end = Message::End {
+                high_seq: high,
+                incarnation: shared.db.incarnation(),
+            };
+            send_within(channel, &end, send_limit).await?;
+            Ok(Some(high))
+        }
+    }
+}
+
+/// Reads one round from one snapshot: the log above the cursor, or, for a puller that knows
+/// nothing of us (or whose cursor belongs to another life of this database), every key's live
+/// entry in key order.
+enum RoundReader<'a> {
+    Changes(Changes<'a>, usize),
+    Full(FullSync<'a>, usize),
+    Done,
+}
+
+impl<'a> RoundReader<'a> {
+    fn new(
+        db: &'a Db,
+        cursor: u64,
+        held: Option<(NodeId, u64)>,
+        batch_bytes: usize,
+    ) -> RoundReader<'a> {
+        let mut changes = db.changes_since(cursor);
+        if let Some((node, after)) = held {
+            changes = changes.skip_held(node, after);
+        }
+        if cursor == 0 || changes.cursor_ahead() {
+            drop(changes);
+            let mut full = db.full_sync();
+            if let Some((node, after)) = held {
+                full = full.skip_held(node, after);
+            }
+            RoundReader::Full(full, batch_bytes)
+        } else {
+            RoundReader::Changes(changes, batch_bytes)
+        }
+    }
+
+    /// The next batch, then `End` with the snapshot's high sequence (then `End` again).
+    fn next_item(&mut self) -> Result<RoundItem> {
+        let (batch, high) = match self {
+            RoundReader::Changes(c, bytes) => (c.next_batch(*bytes)?, c.high_seq()),
+            RoundReader::Full(f, bytes) => (f.next_batch(*bytes)?, f.high_seq()),
+            RoundReader::Done => return Err(Error::Io(std::io::Error::other("round ended"))),
+        };
+        if batch.is_empty() {
+            *self = RoundReader::Done;
+            return Ok(RoundItem::End(high));
+        }
+        Ok(RoundItem::Batch(batch))
+    }
 }
 
 #[cfg(test)]

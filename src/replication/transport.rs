@@ -1,13 +1,16 @@
 //! The seam between the node and the network: a small trait, TCP in production.
 //!
 //! The fault-injection suite runs the same node code over a deterministic network simulator by
-//! implementing this trait; nothing else in the node touches sockets.
+//! implementing this trait; nothing else in the node touches sockets: the replication streams
+//! and the multicast discovery datagrams (see `crate::discovery::multicast`) both go through it.
 
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 
 use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::{MulticastConfig, Result};
 
 /// Streams and listeners for the replication protocol.
 pub trait Transport: Send + Sync + 'static {
@@ -26,6 +29,33 @@ pub trait Transport: Send + Sync + 'static {
     ) -> impl Future<Output = io::Result<(Self::Stream, SocketAddr)>> + Send;
     /// Connects to `host:port`, resolving the name now (so a reconnect re-resolves it).
     fn connect(&self, addr: &str) -> impl Future<Output = io::Result<Self::Stream>> + Send;
+
+    /// A UDP socket, for multicast discovery.
+    type Datagram: Send + Sync + 'static;
+    /// Opens multicast discovery's sockets: `(receiving, sending)`. The receiving one hears the
+    /// group (`config.group`, joined on `config.interface`); the sending one sends to it with
+    /// `config.ttl`, and this host's receivers hear it too (multicast loop).
+    fn multicast(
+        &self,
+        config: &MulticastConfig,
+    ) -> impl Future<Output = Result<(Self::Datagram, Self::Datagram)>> + Send;
+    /// Sends one datagram.
+    fn send_to(
+        socket: &Self::Datagram,
+        datagram: &[u8],
+        to: SocketAddr,
+    ) -> impl Future<Output = io::Result<usize>> + Send;
+    /// Receives one datagram into `buf` (a longer one is truncated): its length and sender.
+    fn recv_from(
+        socket: &Self::Datagram,
+        buf: &mut [u8],
+    ) -> impl Future<Output = io::Result<(usize, SocketAddr)>> + Send;
+    /// Leaves the group on the receiving socket.
+    fn leave_multicast(
+        socket: &Self::Datagram,
+        group: Ipv4Addr,
+        interface: Ipv4Addr,
+    ) -> io::Result<()>;
 }
 
 /// TCP through tokio, with `TCP_NODELAY`.
@@ -54,5 +84,34 @@ impl Transport for Tcp {
         let stream = tokio::net::TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
         Ok(stream)
+    }
+
+    type Datagram = tokio::net::UdpSocket;
+
+    async fn multicast(
+        &self,
+        config: &MulticastConfig,
+    ) -> Result<(Self::Datagram, Self::Datagram)> {
+        crate::discovery::multicast::open_sockets(config)
+    }
+
+    async fn send_to(
+        socket: &Self::Datagram,
+        datagram: &[u8],
+        to: SocketAddr,
+    ) -> io::Result<usize> {
+        socket.send_to(datagram, to).await
+    }
+
+    async fn recv_from(socket: &Self::Datagram, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        socket.recv_from(buf).await
+    }
+
+    fn leave_multicast(
+        socket: &Self::Datagram,
+        group: Ipv4Addr,
+        interface: Ipv4Addr,
+    ) -> io::Result<()> {
+        socket.leave_multicast_v4(group, interface)
     }
 }

@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::resp::{self, RespConfig};
 use crate::{Durability, MulticastConfig, NodeConfig, NodeId, Options};
 
 /// Environment variable holding cluster keys (hex, comma-separated).
@@ -148,10 +149,31 @@ pub struct ServeArgs {
     /// Time an accepted connection has to complete its handshake. [default: 5s]
     #[arg(long, env = "MESHKV_HANDSHAKE_TIMEOUT", value_name = "DURATION", value_parser = parse_duration)]
     pub handshake_timeout: Option<Duration>,
-    /// Allow plaintext replication, and the HTTP API, on a non-loopback address.
+    /// Allow plaintext replication, the HTTP API and the RESP listener on a non-loopback
+    /// address.
     /// [default: false]
     #[arg(long, env = "MESHKV_ALLOW_INSECURE", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub allow_insecure: Option<bool>,
+
+    /// Redis protocol (RESP2) address; port 0 picks a free port. No authentication: a
+    /// non-loopback address needs --allow-insecure. [default: none: off]
+    #[arg(long, env = "MESHKV_RESP_LISTEN", value_name = "ADDR")]
+    pub resp_listen: Option<SocketAddr>,
+    /// Largest RESP bulk string (key or value) in bytes; 1 ..= 1 GiB.
+    /// [default: the larger of max-value-size and max-key-size]
+    #[arg(long, env = "MESHKV_RESP_MAX_BULK", value_name = "BYTES")]
+    pub resp_max_bulk: Option<usize>,
+    /// Most arguments of one RESP request; 3 ..= 16777216. [default: 1048576]
+    #[arg(long, env = "MESHKV_RESP_MAX_ARGS", value_name = "N")]
+    pub resp_max_args: Option<usize>,
+    /// Largest RESP request in bytes (all its arguments); at least resp-max-bulk + 64, at
+    /// most 4 GiB. [default: the larger of 256 MiB and resp-max-bulk + 1 MiB]
+    #[arg(long, env = "MESHKV_RESP_MAX_REQUEST", value_name = "BYTES")]
+    pub resp_max_request: Option<usize>,
+    /// Most RESP connections open at once; the rest get an error and are closed.
+    /// [default: 1024]
+    #[arg(long, env = "MESHKV_RESP_MAX_CLIENTS", value_name = "N")]
+    pub resp_max_clients: Option<usize>,
 
     /// Turn on UDP multicast discovery. [default: false; true when the file has a
     /// [discovery] table]
@@ -202,6 +224,11 @@ struct FileConfig {
     max_handshakes: Option<usize>,
     handshake_timeout: Option<String>,
     allow_insecure: Option<bool>,
+    resp_listen: Option<String>,
+    resp_max_bulk: Option<usize>,
+    resp_max_args: Option<usize>,
+    resp_max_request: Option<usize>,
+    resp_max_clients: Option<usize>,
     discovery: Option<FileDiscovery>,
 }
 
@@ -245,6 +272,8 @@ pub struct ServerConfig {
     pub options: Options,
     /// The replicating node's configuration (discovery included).
     pub node: NodeConfig,
+    /// The Redis protocol listener, when `resp_listen` is set.
+    pub resp: Option<RespConfig>,
 }
 
 /// Default `data_dir`.
@@ -304,6 +333,7 @@ impl ServerConfig {
                 .watch_buffer
                 .or(file.watch_buffer)
                 .unwrap_or(defaults.watch_buffer),
+            clock: crate::Clock::system(),
         };
         options.validate().map_err(named)?;
 
@@ -323,6 +353,7 @@ impl ServerConfig {
             (None, None) => Ok(default),
         };
         let allow_insecure = a.allow_insecure.or(file.allow_insecure).unwrap_or(false);
+        let resp = resp_config(a, &file, &options, allow_insecure)?;
         let key_files: Vec<PathBuf> = if a.cluster_key_file.is_empty() {
             file.cluster_key_file
                 .map(OneOrMany::into_vec)
@@ -443,6 +474,7 @@ impl ServerConfig {
             )?,
             allow_insecure,
             discovery,
+            simulation_seed: None,
         };
         node.validate().map_err(named)?;
 
@@ -474,8 +506,82 @@ impl ServerConfig {
             http_listen,
             options,
             node,
+            resp,
         })
     }
+}
+
+/// The `resp_*` fields: `None` when `resp_listen` is not set (the limits are checked anyway).
+fn resp_config(
+    a: &ServeArgs,
+    file: &FileConfig,
+    options: &Options,
+    allow_insecure: bool,
+) -> Result<Option<RespConfig>, ConfigError> {
+    let max_bulk = a
+        .resp_max_bulk
+        .or(file.resp_max_bulk)
+        .unwrap_or(options.max_value_size.max(options.max_key_size));
+    if !(1..=1 << 30).contains(&max_bulk) {
+        return Err(bad(
+            "resp_max_bulk",
+            format!("{max_bulk} is not in 1 ..= 1 GiB"),
+        ));
+    }
+    let max_args = a
+        .resp_max_args
+        .or(file.resp_max_args)
+        .unwrap_or(resp::DEFAULT_MAX_ARGS);
+    if !(3..=1 << 24).contains(&max_args) {
+        return Err(bad(
+            "resp_max_args",
+            format!("{max_args} is not in 3 ..= 16777216"),
+        ));
+    }
+    let max_request = a
+        .resp_max_request
+        .or(file.resp_max_request)
+        .unwrap_or(resp::DEFAULT_MAX_REQUEST.max(max_bulk + (1 << 20)));
+    if max_request < max_bulk + 64 || max_request as u64 > 1 << 32 {
+        return Err(bad(
+            "resp_max_request",
+            format!(
+                "{max_request} is not in resp_max_bulk + 64 ({}) ..= 4 GiB",
+                max_bulk + 64
+            ),
+        ));
+    }
+    let max_clients = a
+        .resp_max_clients
+        .or(file.resp_max_clients)
+        .unwrap_or(resp::DEFAULT_MAX_CLIENTS);
+    if max_clients == 0 {
+        return Err(bad("resp_max_clients", "must be at least 1"));
+    }
+    let listen = match (a.resp_listen, &file.resp_listen) {
+        (Some(v), _) => v,
+        (None, Some(t)) => parse_addr(t, "resp_listen")?,
+        (None, None) => return Ok(None),
+    };
+    if !listen.ip().is_loopback() && !allow_insecure {
+        return Err(bad(
+            "resp_listen",
+            format!(
+                "{listen} is not a loopback address and the RESP listener has no \
+                 authentication; set allow_insecure to accept the risk"
+            ),
+        ));
+    }
+    Ok(Some(RespConfig {
+        listen,
+        limits: resp::Limits {
+            max_bulk,
+            max_args,
+            max_inline: resp::parser::DEFAULT_MAX_INLINE,
+            max_request,
+        },
+        max_clients,
+    }))
 }
 
 /// A library validation error as a config error naming the same field.
@@ -638,6 +744,19 @@ mod tests {
         assert_eq!(c.http_listen.to_string(), DEFAULT_HTTP_LISTEN);
         assert_eq!(c.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
         assert!(c.node.discovery.is_none());
+        assert!(c.resp.is_none());
+    }
+
+    #[test]
+    fn resp_listener_options() {
+        let (_d, args) = with_file("resp_listen = \"127.0.0.1:0\"\nresp_max_args = 16\n");
+        let r = ServerConfig::load_with(&args, None).unwrap().resp.unwrap();
+        assert_eq!(r.listen.to_string(), "127.0.0.1:0");
+        assert_eq!(r.limits.max_args, 16);
+        assert_eq!(r.limits.max_bulk, Options::default().max_value_size);
+        assert_eq!(r.max_clients, resp::DEFAULT_MAX_CLIENTS);
+        let (_d, args) = with_file("resp_listen = \"0.0.0.0:0\"\nallow_insecure = true\n");
+        assert!(ServerConfig::load_with(&args, None).unwrap().resp.is_some());
     }
 
     #[test]
@@ -672,6 +791,15 @@ mod tests {
             "cluster_key_file"
         );
         assert_eq!(field("[discovery]\nttl = 300\n"), "discovery.ttl");
+        assert_eq!(field("resp_listen = \"0.0.0.0:6379\"\n"), "resp_listen");
+        assert_eq!(field("resp_listen = \"x\"\n"), "resp_listen");
+        assert_eq!(field("resp_max_bulk = 0\n"), "resp_max_bulk");
+        assert_eq!(field("resp_max_args = 2\n"), "resp_max_args");
+        assert_eq!(
+            field("resp_max_bulk = 100\nresp_max_request = 100\n"),
+            "resp_max_request"
+        );
+        assert_eq!(field("resp_max_clients = 0\n"), "resp_max_clients");
     }
 
     #[test]

@@ -53,6 +53,8 @@ pub struct AppState {
     pub node: Arc<Node>,
     /// Turns `true` when the server shuts down: watch streams end.
     pub shutdown: watch::Receiver<bool>,
+    /// The RESP listener's counters, when it is on (in `/v1/status` and `/metrics`).
+    pub resp: Option<Arc<super::resp::RespStats>>,
 }
 
 /// Default and largest `limit` of a listing.
@@ -434,7 +436,10 @@ async fn status(State(st): State<AppState>, req: Request) -> Result<Response, Ap
     if req.method() != Method::GET {
         return Err(ApiError::method("GET"));
     }
-    let body = super::status::status_json(&st.node.status(), &st.db.stats(), st.db.last_seq());
+    let mut body = super::status::status_json(&st.node.status(), &st.db.stats(), st.db.last_seq());
+    if let Some(r) = &st.resp {
+        body["resp"] = super::status::resp_json(r);
+    }
     Ok(json_response(StatusCode::OK, &body))
 }
 
@@ -443,7 +448,10 @@ async fn metrics(State(st): State<AppState>, req: Request) -> Result<Response, A
     if req.method() != Method::GET {
         return Err(ApiError::method("GET"));
     }
-    let text = super::metrics::render(&st.node.status(), &st.db.stats(), st.db.last_seq());
+    let mut text = super::metrics::render(&st.node.status(), &st.db.stats(), st.db.last_seq());
+    if let Some(r) = &st.resp {
+        text.push_str(&super::metrics::render_resp(r));
+    }
     let mut response = (StatusCode::OK, text).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -17,22 +17,23 @@
 //! | `meshkv_peer_connected{peer}` | gauge | 1 while a pulling connection to the peer is up |
 //! | `meshkv_peer_entries_behind{peer}` | gauge | the peer's last sequence minus our cursor (lag) |
 //! | `meshkv_peer_entries_received_total{peer}` | counter | entries pulled from the peer |
+//! | `meshkv_resp_connections_total{outcome}` | counter | RESP connections `accepted`, and `refused` over `resp_max_clients` (with `resp_listen` only) |
+//! | `meshkv_resp_connected` | gauge | RESP connections open |
+//! | `meshkv_resp_commands_total` | counter | RESP commands executed |
+//! | `meshkv_resp_errors_total` | counter | RESP error replies (protocol errors included) |
 //!
 //! Counters start at zero when the server starts.
 
 use std::fmt::Write as _;
 
+use super::resp::RespStats;
 use crate::{DbStats, NodeStatus};
 
 /// Renders every metric family.
 pub fn render(node: &NodeStatus, stats: &DbStats, last_seq: u64) -> String {
     let mut out = String::new();
     let mut family = |name: &str, kind: &str, help: &str, samples: &[(String, u64)]| {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} {kind}");
-        for (labels, value) in samples {
-            let _ = writeln!(out, "{name}{labels} {value}");
-        }
+        write_family(&mut out, name, kind, help, samples)
     };
     let none = String::new;
     let peers = &node.peers;
@@ -148,6 +149,52 @@ pub fn render(node: &NodeStatus, stats: &DbStats, last_seq: u64) -> String {
         &per_peer(&|p| p.entries_received),
     );
     out
+}
+
+/// The RESP listener's families, appended to [`render`]'s when it is on.
+pub fn render_resp(stats: &RespStats) -> String {
+    let get = RespStats::get;
+    let mut out = String::new();
+    let mut family = |name: &str, kind: &str, help: &str, samples: &[(String, u64)]| {
+        write_family(&mut out, name, kind, help, samples)
+    };
+    family(
+        "meshkv_resp_connections_total",
+        "counter",
+        "RESP connections accepted, and refused over resp_max_clients.",
+        &[
+            (label("outcome", "accepted"), get(&stats.connections)),
+            (label("outcome", "refused"), get(&stats.refused)),
+        ],
+    );
+    family(
+        "meshkv_resp_connected",
+        "gauge",
+        "RESP connections open.",
+        &[(String::new(), get(&stats.connected))],
+    );
+    family(
+        "meshkv_resp_commands_total",
+        "counter",
+        "RESP commands executed.",
+        &[(String::new(), get(&stats.commands))],
+    );
+    family(
+        "meshkv_resp_errors_total",
+        "counter",
+        "RESP error replies, protocol errors included.",
+        &[(String::new(), get(&stats.errors))],
+    );
+    out
+}
+
+/// One family: its `# HELP` and `# TYPE` lines, then its samples.
+fn write_family(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(String, u64)]) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+    for (labels, value) in samples {
+        let _ = writeln!(out, "{name}{labels} {value}");
+    }
 }
 
 /// `{name="value"}` with the value escaped.

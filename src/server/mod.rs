@@ -7,6 +7,7 @@
 //! - [`http`]: the HTTP API (axum): `/v1/kv/{key}`, `/v1/kv?prefix=`, `/v1/watch` (server-sent
 //!   events), `/v1/status`, `/metrics`; every error is JSON `{"code", "message"}`.
 //! - [`metrics`]: the Prometheus text exposition of `/metrics`.
+//! - [`resp`]: the Redis protocol (RESP2) listener, when `resp_listen` is set.
 //! - [`urlkey`]: how binary keys and prefixes travel in URLs (percent-encoding).
 //! - [`run`]: [`Server`]: opens the database, starts the node, serves HTTP, and shuts down
 //!   gracefully.
@@ -19,6 +20,7 @@ pub mod client;
 pub mod config;
 pub mod http;
 pub mod metrics;
+pub mod resp;
 pub mod run;
 pub mod status;
 pub mod urlkey;

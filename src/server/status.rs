@@ -13,10 +13,12 @@
 //! ```
 //!
 //! `halted` says why replication stopped for good (the folder is an old copy of its node), if it
-//! did. `discovery`, when on, holds its group, advertised address, peer count and datagram counters.
+//! did. `resp`, present with `resp_listen`, holds the RESP listener's counters
+//! (`connections`, `refused`, `connected`, `commands`, `errors`). `discovery`, when on, holds its group, advertised address, peer count and datagram counters.
 
 use serde_json::{json, Value};
 
+use super::resp::RespStats;
 use crate::{DbStats, NodeStatus, PeerSource, PeerStatus};
 
 /// The lower-case name of a peer source, as in the status JSON.
@@ -27,6 +29,17 @@ pub fn source_name(source: PeerSource) -> &'static str {
         PeerSource::Dialed => "dialed",
         PeerSource::Discovered => "discovered",
     }
+}
+
+/// The RESP listener's counters (the `resp` field, present when `resp_listen` is set).
+pub fn resp_json(r: &RespStats) -> Value {
+    json!({
+        "connections": RespStats::get(&r.connections),
+        "refused": RespStats::get(&r.refused),
+        "connected": RespStats::get(&r.connected),
+        "commands": RespStats::get(&r.commands),
+        "errors": RespStats::get(&r.errors),
+    })
 }
 
 /// One peer's JSON object.

@@ -233,7 +233,7 @@ impl Store {
         let track = keys.len() > 1;
         let mut overlay: HashMap<&[u8], IndexRecord, KeyHasher> =
             HashMap::with_capacity_and_hasher(if track { keys.len() } else { 0 }, KeyHasher);
-        let physical = hlc::wall_clock();
+        let physical = self.options.clock.reading();
         let mut results: Vec<Result<Vec<Version>>> = Vec::with_capacity(group.len());
         for ops in group {
             // A failed read rejects its writer before anything of it enters the batch.
@@ -276,7 +276,7 @@ impl Store {
         let prev = self.read_index(key)?;
         state.events.clear();
         let mut batch = WriteBatch::with_capacity_bytes(batch_bytes(key, value) + 64);
-        let record = self.stage(state, &mut batch, op, prev, hlc::wall_clock());
+        let record = self.stage(state, &mut batch, op, prev, self.options.clock.reading());
         if crate::sabotage::skip_commit() {
             return Ok(record.version);
         }
@@ -434,9 +434,7 @@ impl Store {
         for event in state.events.drain(..) {
             let _ = self.watchers.send(event);
         }
-        if self.commits.receiver_count() > 0 {
-            self.commits.send_modify(|seen| *seen = (*seen).max(last));
-        }
+        self.commit_signal.committed();
         Ok(())
     }
 
@@ -470,7 +468,11 @@ impl Store {
 
     /// Applies remote entries (DESIGN.md invariants 5 and 6) in one batch.
     pub(crate) fn apply(&self, entries: &[Entry], resolver: &dyn Resolver) -> Result<ApplyReport> {
-        let future_limit = hlc::wall_clock().saturating_add(MAX_REMOTE_FUTURE);
+        let future_limit = self
+            .options
+            .clock
+            .reading()
+            .saturating_add(MAX_REMOTE_FUTURE);
         for e in entries {
             self.check_remote(e, future_limit)?;
         }

@@ -89,7 +89,7 @@ pub(crate) struct Store {
     /// The commit lock: sequence allocation, clock, and the batch write happen under it.
     pub(crate) commit: Mutex<CommitState>,
     /// The last committed sequence, for tasks that wait for new commits (replication).
-    pub(crate) commits: tokio::sync::watch::Sender<u64>,
+    pub(crate) commit_signal: crate::commits::CommitSignal,
     /// Leases known durable, and their background syncer.
     pub(crate) leases: Leases,
     /// Highest sequence known committed (may lag RocksDB briefly, never lead it).
@@ -201,7 +201,7 @@ impl Store {
         // The clock starts above both the lease (every timestamp used before, across power loss
         // too) and the wall clock now: writes from before this open, even ones an old copy of
         // the folder never saw, are at or below it; writes from now on are above it.
-        let hlc_floor = hlc_lease.max(crate::hlc::wall_clock());
+        let hlc_floor = hlc_lease.max(options.clock.reading());
         let seq_lease = read_u64(meta::SEQ_LEASE)?;
         let last_seq = {
             let mut it = db.raw_iterator_cf(handle(&db, cf::LOG)?);
@@ -249,7 +249,7 @@ impl Store {
                 events: Vec::new(),
             }),
             leases,
-            commits: tokio::sync::watch::Sender::new(last_seq),
+            commit_signal: Default::default(),
             last_seq: AtomicU64::new(last_seq),
             watchers: tokio::sync::broadcast::Sender::new(watch_buffer),
             watching: std::sync::atomic::AtomicUsize::new(0),

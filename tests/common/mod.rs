@@ -6,6 +6,7 @@ pub mod attack;
 pub mod jepsen;
 pub mod process;
 pub mod proxy;
+pub mod resp;
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddrV4};

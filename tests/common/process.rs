@@ -1,5 +1,5 @@
 //! The real `meshkv` binary as a child process: `meshkv serve` with a config file, its bound
-//! ports read from the `listening http=... replication=...` line it prints, its stderr kept for
+//! ports read from the `listening http=... replication=... [resp=...]` line it prints, its stderr kept for
 //! failure messages, SIGTERM, and a kill on drop.
 
 use std::io::{BufRead, BufReader, Read};
@@ -45,6 +45,8 @@ pub struct ServerProcess {
     pub http: String,
     /// The replication address.
     pub replication: String,
+    /// `127.0.0.1:PORT` of the RESP listener, when `resp_listen` is set.
+    pub resp: Option<String>,
     stderr: Arc<Mutex<String>>,
 }
 
@@ -102,6 +104,10 @@ impl ServerProcess {
         ServerProcess {
             http: field("http="),
             replication: field("replication="),
+            resp: line
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix("resp="))
+                .map(str::to_string),
             child,
             stderr,
         }

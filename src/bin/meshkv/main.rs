@@ -176,8 +176,12 @@ fn serve(args: &ServeArgs) -> ExitCode {
     let result = runtime.block_on(async {
         tracing::info!(data_dir = %config.data_dir.display(), options = ?config.options, node = ?config.node, "starting");
         let server = Server::start(config).await?;
+        let resp = server
+            .resp_addr()
+            .map(|a| format!(" resp={a}"))
+            .unwrap_or_default();
         println!(
-            "listening http={} replication={}",
+            "listening http={} replication={}{resp}",
             server.http_addr(),
             server.replication_addr()
         );

@@ -10,4 +10,5 @@ pub mod cluster;
 pub mod history;
 pub mod nemesis;
 pub mod net;
+pub mod sim;
 pub mod workload;

@@ -17,7 +17,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use meshkv::replication::transport::Transport;
+use meshkv::replication::transport::{Tcp, Transport};
+use meshkv::MulticastConfig;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
@@ -71,6 +72,35 @@ impl Transport for NodeTransport {
         let stream = socket.connect(target).await?;
         stream.set_nodelay(true)?;
         Ok(stream)
+    }
+
+    type Datagram = <Tcp as Transport>::Datagram;
+
+    async fn multicast(
+        &self,
+        config: &MulticastConfig,
+    ) -> meshkv::Result<(Self::Datagram, Self::Datagram)> {
+        Tcp.multicast(config).await
+    }
+
+    async fn send_to(
+        socket: &Self::Datagram,
+        datagram: &[u8],
+        to: SocketAddr,
+    ) -> io::Result<usize> {
+        Tcp::send_to(socket, datagram, to).await
+    }
+
+    async fn recv_from(socket: &Self::Datagram, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        Tcp::recv_from(socket, buf).await
+    }
+
+    fn leave_multicast(
+        socket: &Self::Datagram,
+        group: Ipv4Addr,
+        interface: Ipv4Addr,
+    ) -> io::Result<()> {
+        Tcp::leave_multicast(socket, group, interface)
     }
 }
 
