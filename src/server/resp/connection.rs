@@ -4,7 +4,10 @@
 //! Loop: parse every complete request in the input buffer; run them in order, in one blocking
 //! task (RocksDB calls block), appending each reply to one output buffer; write that buffer
 //! (so a pipeline of N requests read together is answered with one write, in order); read
-//! more. A request after `QUIT` is not run. A [`ParseError`](super::parser::ParseError) is
+//! more. Consecutive plain `SET key value` requests of one batch commit as one atomic
+//! [`Db::write`](crate::Db::write) (one write-ahead-log append for the run instead of one per
+//! command; each still answered `+OK`); if that batch is refused (a bad key or value in it),
+//! they run one by one, so each gets its own reply. A request after `QUIT` is not run. A [`ParseError`](super::parser::ParseError) is
 //! answered with `-ERR Protocol error: ...` after the replies of the requests before it, and
 //! the connection closes, as in Redis. The connection also ends when the client closes it or
 //! when the server shuts down (between batches).
@@ -20,7 +23,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use super::exec::execute;
+use super::exec::{execute, plain_set, set_all};
 use super::parser::{Limits, Parser, Request};
 use super::reply::Reply;
 use super::state::{RespStats, Session, Shared};
@@ -115,15 +118,35 @@ fn run_batch(
     let mut errors = 0;
     let mut commands = 0;
     let mut close = false;
-    for request in requests {
-        let outcome = execute(shared, &mut session, request);
-        commands += 1;
-        errors += u64::from(outcome.reply.is_error());
-        outcome.reply.encode(&mut out);
-        if outcome.close {
-            close = true;
+    let mut i = 0;
+    while i < requests.len() {
+        let run = requests[i..]
+            .iter()
+            .take_while(|r| plain_set(r).is_some())
+            .count();
+        if run > 1 && set_all(shared, &requests[i..i + run]).is_ok() {
+            for _ in 0..run {
+                Reply::ok().encode(&mut out);
+            }
+            commands += run as u64;
+            i += run;
+            continue;
+        }
+        // One request, or each of a refused run of `SET`s in turn (none of them closes).
+        for request in &requests[i..i + run.max(1)] {
+            let outcome = execute(shared, &mut session, request);
+            commands += 1;
+            errors += u64::from(outcome.reply.is_error());
+            outcome.reply.encode(&mut out);
+            if outcome.close {
+                close = true;
+                break;
+            }
+        }
+        if close {
             break;
         }
+        i += run.max(1);
     }
     RespStats::add(&shared.stats.commands, commands);
     RespStats::add(&shared.stats.errors, errors);

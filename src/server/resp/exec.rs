@@ -40,6 +40,25 @@ pub struct Outcome {
     pub close: bool,
 }
 
+/// The key and value of a plain `SET key value` (no option), which can join a batch.
+pub fn plain_set(request: &[Vec<u8>]) -> Option<(&[u8], &[u8])> {
+    match request {
+        [name, key, value] if name.eq_ignore_ascii_case(b"SET") => Some((key, value)),
+        _ => None,
+    }
+}
+
+/// Commits plain `SET`s (see [`plain_set`]) as one atomic batch, in order (a key set twice
+/// keeps its last value); a bad key or value refuses all of them.
+pub fn set_all(shared: &Shared, requests: &[Vec<Vec<u8>>]) -> crate::Result<()> {
+    let mut batch = shared.db.batch();
+    for (key, value) in requests.iter().filter_map(|r| plain_set(r)) {
+        batch.put(key, value);
+    }
+    let _shared = shared.writes.read();
+    shared.db.write(batch).map(|_| ())
+}
+
 /// Decodes and runs one non-empty request.
 pub fn execute(shared: &Shared, session: &mut Session, request: &[Vec<u8>]) -> Outcome {
     let close = false;
