@@ -117,20 +117,6 @@ async fn client(
     }
 }
 
-fn regression_seeds() -> Vec<u64> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/regressions/fault_cluster_of_processes.seeds"
-    );
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| l.split('#').next().unwrap_or("").trim())
-        .filter(|l| !l.is_empty())
-        .map(|l| l.parse().expect("a seed per line"))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn processes_under_faults_lose_nothing_and_converge() {
     let secs: u64 = if std::env::var_os("MESHKV_SOAK").is_some() {
@@ -147,7 +133,7 @@ async fn processes_under_faults_lose_nothing_and_converge() {
     {
         Some(seed) => vec![seed],
         None => {
-            let mut seeds = regression_seeds();
+            let mut seeds = common::jepsen::regression_seeds("fault_cluster_of_processes");
             seeds.push(rand::random());
             seeds
         }

@@ -14,23 +14,9 @@ use std::time::Instant;
 use common::jepsen::checker::Report;
 use common::jepsen::nemesis::{run, NODES, SETTLE, STEPS};
 
-fn regression_seeds() -> Vec<u64> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/regressions/fault_nemesis_in_process.seeds"
-    );
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| l.split('#').next().unwrap_or("").trim())
-        .filter(|l| !l.is_empty())
-        .map(|l| l.parse().expect("a seed per line"))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nemesis_runs_lose_nothing_and_converge() {
-    let mut seeds = regression_seeds();
+    let mut seeds = common::jepsen::regression_seeds("fault_nemesis_in_process");
     if let Some(seed) = std::env::var("MESHKV_FAULT_SEED")
         .ok()
         .and_then(|s| s.parse().ok())

@@ -18,20 +18,6 @@ use std::time::{Duration, Instant};
 use common::jepsen::checker::Report;
 use common::jepsen::sim::{describe, run, SimRun, NODES, OPS};
 
-fn regression_seeds() -> Vec<u64> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/regressions/fault_simulation.seeds"
-    );
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| l.split('#').next().unwrap_or("").trim())
-        .filter(|l| !l.is_empty())
-        .map(|l| l.parse().expect("a seed per line"))
-        .collect()
-}
-
 fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|s| s.parse().ok())
 }
@@ -60,7 +46,7 @@ fn run_all(seeds: &[u64]) -> Vec<SimRun> {
 
 #[test]
 fn simulated_faults_lose_nothing_converge_and_replay_exactly() {
-    let mut seeds = regression_seeds();
+    let mut seeds = common::jepsen::regression_seeds("fault_simulation");
     if let Some(seed) = env_u64("MESHKV_SIM_SEED") {
         seeds = vec![seed];
     } else {

@@ -12,3 +12,19 @@ pub mod nemesis;
 pub mod net;
 pub mod sim;
 pub mod workload;
+
+/// The seeds in `tests/regressions/<suite>.seeds` (one per line, `#` comments): seeds that once
+/// failed, replayed first on every run.
+pub fn regression_seeds(suite: &str) -> Vec<u64> {
+    let path = format!(
+        "{}/tests/regressions/{suite}.seeds",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .map(|l| l.parse().expect("a seed per line"))
+        .collect()
+}

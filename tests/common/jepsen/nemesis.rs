@@ -9,9 +9,9 @@ use rand::{Rng, SeedableRng};
 
 use super::checker::{check, Report};
 use super::cluster::{try_settle, Cluster};
-use super::history::{History, Outcome};
+use super::history::History;
 use super::net::Fault;
-use super::workload::{Mode, Op, Workload};
+use super::workload::{Mode, Workload};
 use crate::common::contents;
 
 pub const NODES: usize = 3;
@@ -45,15 +45,7 @@ pub async fn run(
         for (i, client) in clients.iter_mut().enumerate() {
             for _ in 0..rng.random_range(0..4) {
                 let op = client.next_op();
-                let db = c.db(i);
-                let outcome = match &op {
-                    Op::Put { key, value } => db.put(key, value),
-                    Op::Delete { key } => db.delete(key),
-                };
-                let outcome = match outcome {
-                    Ok(v) => Outcome::Ok(v),
-                    Err(_) => Outcome::Fail,
-                };
+                let outcome = op.apply(c.db(i));
                 history.record(i as u32, i, op, outcome);
             }
         }

@@ -41,8 +41,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::checker::{check, Contents, Report};
-use super::history::{History, Outcome};
-use super::workload::{Mode, Op, Workload};
+use super::history::History;
+use super::workload::{Mode, Workload};
 use crate::common::contents;
 
 /// Hosts per simulation.
@@ -338,14 +338,7 @@ pub fn run(seed: u64, mode: Option<Mode>) -> SimRun {
             let Some(n) = live else { continue };
             let op = clients[n].next_op();
             let db = hosts.borrow().dbs[n].clone().expect("a live host");
-            let outcome = match &op {
-                Op::Put { key, value } => db.put(key, value),
-                Op::Delete { key } => db.delete(key),
-            };
-            let outcome = match outcome {
-                Ok(v) => Outcome::Ok(v),
-                Err(_) => Outcome::Fail,
-            };
+            let outcome = op.apply(&db);
             lines.push(format!("{} op n{n} {op:?} {outcome:?}", now.as_millis()));
             history.record(n as u32, n, op, outcome);
         }

@@ -1,7 +1,10 @@
 //! A seeded workload: which key each client writes next, and whether it puts or deletes.
 
+use meshkv::Db;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+
+use super::history::Outcome;
 
 /// The shape of a workload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,6 +30,19 @@ impl Op {
     pub fn key(&self) -> &[u8] {
         match self {
             Op::Put { key, .. } | Op::Delete { key } => key,
+        }
+    }
+
+    /// Runs the operation on `db` (embedded, as a service calls it): ok with its version, or
+    /// fail.
+    pub fn apply(&self, db: &Db) -> Outcome {
+        let result = match self {
+            Op::Put { key, value } => db.put(key, value),
+            Op::Delete { key } => db.delete(key),
+        };
+        match result {
+            Ok(v) => Outcome::Ok(v),
+            Err(_) => Outcome::Fail,
         }
     }
 }
