@@ -76,15 +76,8 @@ pub fn frame_stream(data: &[u8]) {
     let mut pos = 0;
     let mut largest_chunk = 0;
     let end = 'feed: loop {
-        // xorshift: chunk sizes 1..=32, now and then a large one.
-        seed ^= seed << 13;
-        seed ^= seed >> 17;
-        seed ^= seed << 5;
-        let size = if seed % 8 == 0 {
-            (seed % 4096) as usize + 1
-        } else {
-            (seed % 32) as usize + 1
-        };
+        // Chunk sizes 1..=32, now and then a large one.
+        let size = super::input::chunk_size(&mut seed, 32, 4096);
         let next = (pos + size).min(stream.len());
         largest_chunk = largest_chunk.max(next - pos);
         buf.extend_from_slice(&stream[pos..next]);

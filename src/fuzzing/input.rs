@@ -47,6 +47,16 @@ impl<'a> Input<'a> {
     }
 }
 
+/// Chunk sizes for feeding a stream to an incremental parser: a xorshift generator over `state`
+/// (never 0), giving 1 ..= `small` bytes, and one time in eight 1 ..= `large`.
+pub(crate) fn chunk_size(state: &mut u32, small: u32, large: u32) -> usize {
+    *state ^= *state << 13;
+    *state ^= *state >> 17;
+    *state ^= *state << 5;
+    let bound = if *state % 8 == 0 { large } else { small };
+    (*state % bound) as usize + 1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -54,14 +54,7 @@ pub fn resp(data: &[u8]) {
     let mut end = 0;
     let mut error = None;
     'feed: while end < stream.len() {
-        seed ^= seed << 13;
-        seed ^= seed >> 17;
-        seed ^= seed << 5;
-        let size = if seed % 8 == 0 {
-            (seed % 1024) as usize + 1
-        } else {
-            (seed % 16) as usize + 1
-        };
+        let size = super::input::chunk_size(&mut seed, 16, 1024);
         end = (end + size).min(stream.len());
         loop {
             let buf = &stream[start..end];

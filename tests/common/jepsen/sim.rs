@@ -178,6 +178,8 @@ pub fn run(seed: u64, mode: Option<Mode>) -> SimRun {
             .with_writer(|| TraceWriter)
             .try_init();
     }
+    // Debugging only: every node's sequence and peer states in the trace.
+    let fine = std::env::var_os("MESHKV_SIM_FINE").is_some();
     let mut rng = StdRng::seed_from_u64(seed);
     let drawn = match rng.random_range(0..3) {
         0 => Mode::Conflicts { keys: 8 },
@@ -269,7 +271,7 @@ pub fn run(seed: u64, mode: Option<Mode>) -> SimRun {
                     ..NodeConfig::default()
                 };
                 let node = Node::start_with(SimTransport, db, config).await?;
-                if std::env::var_os("MESHKV_SIM_FINE").is_some() {
+                if fine {
                     let mut last = String::new();
                     loop {
                         let status = node.status();
@@ -313,7 +315,7 @@ pub fn run(seed: u64, mode: Option<Mode>) -> SimRun {
     let mut seen = [0u64; NODES];
     loop {
         let now = step(&mut sim, &now_ms);
-        if std::env::var_os("MESHKV_SIM_FINE").is_some() {
+        if fine {
             for note in std::mem::take(&mut hosts.borrow_mut().notes) {
                 lines.push(format!("{} {note}", now.as_millis()));
             }
