@@ -364,8 +364,8 @@ impl Db {
 
     /// Replication hook: applies entries received from a peer, in one atomic batch.
     ///
-    /// Per entry (DESIGN.md invariant 5): a higher clock than the local version wins; a lower one
-    /// loses; an identical version is skipped; an equal clock with another write is decided by
+    /// Per entry (docs/design.md invariant 5): a higher clock than the local version wins; a
+    /// lower one loses; an identical version is skipped; an equal clock with another write is decided by
     /// `resolver` over the two candidates in canonical order. Winners are committed with their
     /// original versions under new local sequence numbers (invariant 6), so this node relays them.
     /// The clock observes every timestamp seen. Applying is idempotent and commutative.

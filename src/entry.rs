@@ -9,7 +9,7 @@ use crate::Version;
 pub enum Op {
     /// The key holds a value.
     Put,
-    /// The key was deleted; its tombstone stays (DESIGN.md invariant 9).
+    /// The key was deleted; its tombstone stays (docs/design.md invariant 9).
     Delete,
 }
 

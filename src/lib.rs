@@ -34,8 +34,8 @@
 //! from their hellos, and, opt-in, finds by authenticated UDP multicast ([`MulticastConfig`],
 //! module [`discovery`]).
 //!
-//! See `DESIGN.md` for the architecture and invariants, and the README for the storage layout,
-//! durability modes and measured performance.
+//! See `docs/design.md` for the architecture and invariants, `docs/storage.md` for the storage
+//! layout and durability modes, and `docs/performance.md` for measured performance.
 
 #![warn(missing_docs)]
 

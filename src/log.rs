@@ -3,8 +3,9 @@
 //! This is the replication hook: a puller that knows a peer up to sequence `c` asks for
 //! [`Db::changes_since(c)`](crate::Db::changes_since) and gets every entry above `c` — each key's
 //! newest write, tombstones included — newest first, each with its value read from the *same*
-//! snapshot (DESIGN.md invariant 7: a value is never paired with another write's version), then
-//! [`Changes::high_seq`] to store as the new cursor once everything is committed (invariant 8).
+//! snapshot (docs/design.md invariant 7: a value is never paired with another write's
+//! version), then [`Changes::high_seq`] to store as the new cursor once everything is committed
+//! (invariant 8).
 //!
 //! `high_seq` is exact or conservative: it is the largest of the last committed sequence read
 //! before the snapshot was taken and the newest sequence found in the snapshot. Because of

@@ -1,7 +1,7 @@
 //! Conflict resolution between two writes of one key with equal clocks.
 //!
-//! DESIGN.md invariant 5: a remote entry against the local version of the same key — the higher
-//! `clock` wins; on equal clocks an identical `(timestamp, origin)` is the same write and is
+//! docs/design.md invariant 5: a remote entry against the local version of the same key — the
+//! higher `clock` wins; on equal clocks an identical `(timestamp, origin)` is the same write and is
 //! skipped; otherwise the [`Resolver`] chooses. It is handed the two candidates in *canonical
 //! order* (by origin, then timestamp), never "local first", so a pure function picks the same
 //! winner on every node whatever the order of delivery.

@@ -4,7 +4,7 @@
 //! applies it: `(clock, timestamp, origin)`.
 //!
 //! - `clock`: the key's logical clock. The previous version's clock + 1, or 1 for a key never
-//!   seen. Deletes increment it too. A higher clock always wins (DESIGN.md invariant 5).
+//!   seen. Deletes increment it too. A higher clock always wins (docs/design.md invariant 5).
 //! - `timestamp`: a hybrid logical clock reading (see [`crate::hlc`]): physical milliseconds in
 //!   the high 48 bits and a logical counter in the low 16 bits.
 //! - `origin`: the [`NodeId`] of the node that made the write.

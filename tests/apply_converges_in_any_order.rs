@@ -1,6 +1,7 @@
-//! Invariant 5: applying the same remote entries in any order, in any chunks, with duplicates,
-//! gives the same contents and versions on every database — the winner per key that the
-//! resolver order names.
+//! Invariant 5 (proptest): applying the same remote entries in any order, in any chunks, with
+//! duplicates, gives the same contents and versions on every database — the winner per key that the
+//! resolver order names. Checked with `LastWriteWins` and with a value-based resolver (the larger
+//! value wins).
 
 use std::collections::{BTreeMap, BTreeSet};
 

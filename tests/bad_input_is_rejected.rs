@@ -1,4 +1,9 @@
 //! Bad input from a caller or a disk: a typed error with a clear message, and nothing written.
+//! Covered: empty and oversized keys and values (one bad operation rejects the whole batch, local
+//! or remote), invalid options (the error names the field, nothing is created), a plain RocksDB
+//! database, a non-empty folder without a database, a newer format version, corrupt meta and index
+//! records, implausible remote versions, and a folder already open (locked). Refused folders (a
+//! newer format, another node id) are left untouched.
 
 use meshkv::storage::keys::{cf, meta, FORMAT_VERSION};
 use meshkv::storage::rocksdb_options;

@@ -1,6 +1,7 @@
-//! A peer disconnects in the middle of a catch-up: the entries that arrived stay applied, the
-//! cursor does not move (DESIGN.md invariant 8), and the next connection finishes the catch-up
-//! with nothing lost, nothing duplicated in the log, and `verify()` clean on both nodes.
+//! A peer disconnects in the middle of a catch-up (plaintext and keyed): the entries that arrived
+//! stay applied, the cursor does not move (docs/design.md invariant 8), and the next connection
+//! finishes the catch-up with nothing lost, nothing duplicated in the log (one log entry per key), and
+//! `verify()` clean on both nodes.
 //!
 //! Node A advertises a proxy's address as its own, so B's only route to A is the proxy, which
 //! cuts the first connection after `CUT` bytes went A->B.

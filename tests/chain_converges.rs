@@ -1,5 +1,5 @@
-//! A chain A-B-C (A and C never configured to each other) converges: B relays with the
-//! original versions.
+//! A chain A-B-C (A and C never configured to each other) converges: B relays with the original
+//! versions, so C holds A's writes with A's versions.
 
 mod common;
 

@@ -1,5 +1,7 @@
-//! The changes feed cuts byte-bounded batches whatever the mix of value sizes, hands out every
-//! entry exactly once, newest first, and an iterator over the same snapshot agrees.
+//! The changes feed cuts byte-bounded batches (sync batches stay within their byte budget) whatever
+//! the mix of value sizes, hands out every entry exactly once, newest first, and an iterator over
+//! the same snapshot agrees; an entry larger than the budget travels alone. A full sync holds
+//! exactly the log's entries, in key order.
 
 use meshkv::{Db, Options};
 

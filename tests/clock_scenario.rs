@@ -1,5 +1,5 @@
-//! The clock scenario of the storage issue: per-key logical clocks across single writes and a
-//! batch, and a log that keeps exactly one entry per key.
+//! The clock scenario of the storage issue: per-key logical clocks across single puts, deletes and
+//! a batch, and a log that keeps exactly one entry per key.
 
 use meshkv::{Db, Op, Options};
 

@@ -1,5 +1,5 @@
-//! A delete followed by a later re-put of the key: present everywhere with the re-put's value,
-//! including on a node that was partitioned away during both and hears of them together.
+//! A delete followed by a later re-put of the key: present everywhere with the re-put's value and
+//! version, including on a node that was partitioned away during both and hears of them together.
 
 mod common;
 

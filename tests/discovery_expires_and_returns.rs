@@ -1,7 +1,8 @@
 //! Expiry (loopback multicast, 100 ms interval, `expire_after` 3): a node shut down is dropped
-//! from the others' peer sets once its announcements stop, while a configured peer is kept; it
-//! comes back when it restarts (at a new address). A live peer whose announcements stop is
-//! dropped too, and its connection is closed.
+//! from the others' peer sets once its announcements stop for `expire_after` intervals, while a
+//! configured peer entry for it is kept; it comes back, at its new address, when it restarts. A
+//! live peer whose announcements stop is dropped too, and its TCP connection is closed (checked in
+//! `/proc/net/tcp`).
 
 mod common;
 

@@ -1,7 +1,7 @@
 //! On one multicast group (loopback only), two nodes with cluster key K1 find each other while a
 //! node of the same cluster name with another key, and one of another cluster with K1, announce
-//! alongside: neither is ever dialed (nor dials), and the keyed nodes' status counts their
-//! announcements as unauthenticated and foreign.
+//! alongside: neither is ever in the keyed nodes' peer sets, dialed, or dialing, and the keyed
+//! nodes' status counts their announcements as `unauthenticated` and `foreign_cluster`.
 
 mod common;
 

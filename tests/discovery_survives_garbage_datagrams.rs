@@ -1,8 +1,8 @@
 //! Garbage on the multicast group (loopback only): random bytes, an empty datagram, every
 //! truncation of a real announcement, oversized datagrams, a replayed announcement, another
-//! cluster's and a signed one (the nodes have no key). Each is counted under its reason and
-//! ignored; the listeners keep going: a node started afterwards is discovered and everything
-//! converges.
+//! cluster's and a wrongly signed one (the nodes have no key). Each is counted under its reason and
+//! ignored, nothing reaches the peer set, and the listeners keep going: a node started afterwards
+//! is discovered and everything converges.
 
 mod common;
 

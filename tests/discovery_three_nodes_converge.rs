@@ -1,7 +1,8 @@
 //! Three nodes with empty peer lists and multicast discovery on (loopback only: interface
-//! 127.0.0.1, TTL 0, a random group and port) find each other, and all three converge on every
-//! key. They hold a cluster key, so every announcement is signed; one listens on the wildcard
-//! address and announces the interface address instead.
+//! 127.0.0.1, TTL 0, a random group and port) find each other: each lists the two others as
+//! `Discovered` peers, connected, and all three converge on every key. They hold a cluster key, so
+//! every announcement is signed; one listens on the wildcard address `0.0.0.0` and announces the
+//! interface address instead (`127.0.0.1:port`).
 
 mod common;
 

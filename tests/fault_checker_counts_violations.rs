@@ -1,5 +1,7 @@
 //! The fault suite's checker counts every kind of violation it exists for (and passes a clean
-//! run), on hand-made histories and final contents.
+//! run), on hand-made histories and final contents: a clean run with concurrent writes, an unknown
+//! and a failed operation is valid; lost, resurrected, unexpected and divergent keys are each
+//! counted. The workloads are seeded and shaped as their mode says.
 
 mod common;
 

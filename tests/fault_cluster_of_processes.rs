@@ -1,10 +1,11 @@
 //! The fault suite on real processes: three `meshkv serve` processes (keyed) dial each other only
 //! through per-link fault proxies, while one HTTP client per node writes a seeded workload and a
-//! controller applies a fault every second or so — blackholed links (both ways or one way),
-//! delay, throttle, duplicated, reordered and cut frames, resets, SIGKILL and restart, SIGSTOP
-//! and SIGCONT. Then everything heals, the nodes quiesce, stop (SIGTERM), and the checker reads
-//! every folder: nothing acknowledged lost, nothing unexpected, divergent or resurrected, and
-//! `verify()` clean on every folder after the crashes.
+//! controller applies a fault every 0.5-1.5 s — blackholed links (both ways or one way), delay,
+//! throttle, duplicated, reordered and cut frames, resets, SIGKILL and restart, SIGSTOP and
+//! SIGCONT. Then everything heals, the nodes quiesce, stop (SIGTERM, exit 0), and the checker reads
+//! every folder: nothing acknowledged lost, nothing unexpected, divergent or resurrected (the
+//! checker's report valid), and `verify()` clean on every folder after the crashes. Prints its
+//! seed, the faults applied and a summary line.
 //!
 //! `MESHKV_FAULT_SEED=N` replays a seed's workload and fault schedule (real processes keep real
 //! timing, so a replay is close, not exact); `MESHKV_CLUSTER_SECS=N` sets the fault phase

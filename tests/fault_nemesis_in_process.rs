@@ -1,7 +1,9 @@
 //! The fault suite on in-process nodes: three nodes on the fault network take a seeded workload
-//! while a nemesis partitions them (halves, one node, one way), delays, throttles, duplicates,
-//! reorders and cuts frames, resets connections and restarts nodes; then everything heals, the
-//! nodes quiesce, and the checker compares every node with the history.
+//! in one of three modes (conflicts, unique keys, delete-heavy) while a nemesis partitions them
+//! (halves, one node, one way), blackholes links one way, delays, throttles, duplicates, reorders
+//! and cuts frames, resets connections and restarts nodes; then everything heals, the nodes
+//! quiesce, and the checker compares every node with the history: nothing lost, unexpected,
+//! divergent or resurrected, and `verify()` clean. Prints each seed and a summary line.
 //!
 //! Seeds: `MESHKV_FAULT_SEED=N` replays one; `MESHKV_FAULT_SEEDS=N` runs N (default 3);
 //! `MESHKV_SOAK=1` runs 50. Every seed in `tests/regressions/fault_nemesis_in_process.seeds`

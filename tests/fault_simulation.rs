@@ -1,12 +1,14 @@
 //! The fault suite in deterministic simulation (turmoil): five real nodes over simulated TCP,
-//! each on its own real RocksDB, take a seeded workload while a seeded nemesis partitions them
-//! (one node, halves, one way), holds and delays links, injects link failure bursts, crashes
-//! and restarts hosts and skews their clocks; then everything heals, the nodes quiesce, and the
-//! checker compares every node with the history. A sample of seeds runs twice and must produce
-//! the same trace hash (same seed, same run).
+//! each on its own real RocksDB (in 30% of the runs they find each other by multicast discovery
+//! over simulated UDP), take a seeded workload while a seeded nemesis partitions them (one node,
+//! halves, one way), holds links, adds latency spikes, injects link failure bursts, crashes and
+//! restarts hosts and jumps their clocks; then everything heals, the nodes quiesce, and the checker
+//! compares every node with the history: nothing lost, unexpected, divergent or resurrected, and
+//! `verify()` clean. A sample of 15 seeds runs twice and must produce the same trace hash (same
+//! seed, same run). Prints the seeds and a summary line.
 //!
-//! Seeds: `MESHKV_SIM_SEED=N` replays one; `MESHKV_SIM_SEEDS=N` runs N (default 200) from a
-//! random base printed at the start; `MESHKV_SOAK=1` runs 3,000. Every seed in
+//! Seeds: `MESHKV_SIM_SEED=N` replays one; `MESHKV_SIM_SEEDS=N` runs N (default 200, as in
+//! `make test`) from a random base printed at the start; `MESHKV_SOAK=1` runs 3,000. Every seed in
 //! `tests/regressions/fault_simulation.seeds` (one per line, `#` comments) runs first.
 
 mod common;

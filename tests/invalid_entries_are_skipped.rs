@@ -1,5 +1,6 @@
 //! An entry a node cannot take (here: a value over its `max_value_size`, written by a peer with
-//! a larger limit) is skipped and counted; it does not stop replication from that peer.
+//! a larger limit) is skipped and counted; it does not stop replication from that peer: the entries
+//! around it and the ones written later still flow.
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! A node isolated (a blackhole: its sockets stay open, nothing moves) while a key it holds is
-//! deleted elsewhere rejoins: the key stays deleted everywhere, and what the isolated node wrote
-//! meanwhile reaches the others.
+//! deleted elsewhere does not hear of it; after the heal it rejoins: the key is deleted everywhere
+//! and stays deleted across restarts of every node, and what the isolated node wrote meanwhile
+//! reaches the others. Plaintext and keyed.
 
 mod common;
 

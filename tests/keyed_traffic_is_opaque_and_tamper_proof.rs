@@ -1,7 +1,8 @@
-//! Between two nodes holding the same cluster key, the bytes on the wire (captured by a proxy)
-//! contain none of the written keys, values or even the cluster name; a bit flipped in an
-//! established session kills that connection with nothing applied, and the next connection
-//! syncs cleanly.
+//! Between two nodes holding the same cluster key, the bytes on the wire (captured by a recording
+//! proxy) contain none of the written keys, values or even the cluster name; a plaintext control
+//! shows that the same capture without a key holds all of them. A bit flipped in an established
+//! session (with or without the frame's crc fixed up) kills that connection with nothing applied,
+//! and the next connection syncs cleanly: the nodes converge.
 //!
 //! Node A advertises the proxy's address as its own, so every connection to A — B's configured
 //! one and the one B would open after learning A's address from the hello — goes through it.

@@ -1,5 +1,5 @@
-//! Operation test against a `BTreeMap` model: random puts, deletes, batches and reopens; after
-//! every step the database's contents, versions, log and `verify()` agree with the model.
+//! Operation test (proptest) against a `BTreeMap` model: random puts, deletes, batches and reopens;
+//! after every step the database's contents, versions, log and `verify()` agree with the model.
 
 use std::collections::BTreeMap;
 

@@ -1,8 +1,10 @@
 //! Negative controls: with meshkv broken on purpose (the test-only `negative-controls` switches),
 //! the fault suite's checker must report the violation each break causes — proof that a valid
-//! report means something. Each control runs the in-process nemesis until the checker catches it
-//! (a few seeds at most), then the switch is turned off again; then the same for the
-//! deterministic simulation (`tests/fault_simulation.rs`).
+//! report means something. The breaks: an arrival-order tie-break (caught as divergence),
+//! tombstones dropped on apply (resurrection) and acknowledgement before commit (lost writes).
+//! Each control runs the in-process nemesis until the checker catches it (a few seeds at most),
+//! then the switch is turned off again; then the deterministic simulation
+//! (`tests/fault_simulation.rs`) must catch each break too.
 
 mod common;
 

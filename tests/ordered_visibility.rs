@@ -1,6 +1,7 @@
-//! Invariant 3, ordered visibility: with several writer threads and a concurrent apply, a reader that follows the log
-//! never finds an entry below a sequence it already passed, and a puller that stores each read's
-//! high sequence as its cursor misses no write.
+//! Invariant 3, ordered visibility: with 4 writer threads and a concurrent apply, a reader that
+//! follows the log never finds an entry below a sequence it already passed, and a puller that
+//! stores each read's high sequence as its cursor misses no write. Run with buffered and with
+//! synced writes.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};

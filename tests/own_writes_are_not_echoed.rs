@@ -1,6 +1,8 @@
-//! A node's own writes are not sent back to it (no echo), but a node that lost its writes with
-//! its data gets them back from a peer that holds them (after the lost folder is detected and
-//! given a new node id).
+//! A node's own writes are not sent back to it (no echo): of two nodes, each receives exactly the
+//! other's writes and none of its own (`entries_received`). A node that lost its writes with its
+//! data (an empty folder, restarted with the same node id) gets them back from a peer that holds
+//! them (after the lost folder is detected and given a new node id). The feeds' `skip_held` leaves
+//! out only the given node's writes since its open.
 
 mod common;
 

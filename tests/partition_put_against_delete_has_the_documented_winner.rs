@@ -1,6 +1,7 @@
 //! A put on one side of a partition and a delete of the same key on the other: after the heal
 //! every node holds the documented winner — the higher clock, and on equal clocks the resolver
-//! (`LastWriteWins`: the later timestamp, then the higher origin).
+//! (`LastWriteWins`: the later timestamp, then the higher origin). So on equal clocks every node
+//! holds `LastWriteWins`' choice, and a put with a higher clock beats a later delete everywhere.
 
 mod common;
 

@@ -2,12 +2,12 @@
 //! - 100 length prefixes over the pre-auth limit, up to 4 GiB: closed at once, nothing
 //!   allocated for them;
 //! - 10 slowloris connections sending one byte per second: closed at the handshake timeout;
-//! - 1,000 half-open connections that send nothing: `max_handshakes` of them wait for the
+//! - 1,000 half-open connections that send nothing: `max_handshakes` (64) of them wait for the
 //!   handshake timeout, the rest are closed on arrival and counted (`inbound_over_limit`).
 //!
-//! Meanwhile a peer connected before the flood keeps syncing both ways, and a node started
-//! during it gets in once the half-open slots time out. The process's resident memory (both the
-//! node and the attackers live in it) is reported and bounded.
+//! None of them is served a byte. Meanwhile a peer connected before the flood keeps syncing both
+//! ways, and a node started during it gets in once the half-open slots time out. The process's
+//! resident memory growth (both the node and the attackers live in it) is reported and bounded.
 
 mod common;
 

@@ -1,5 +1,7 @@
-//! Another protocol version or another cluster name: refused with a clear error on both sides,
-//! counted, and no entry moves.
+//! Another protocol version or another cluster name: refused with a clear error, counted, and no
+//! entry moves. Another cluster: refused on both sides, with the reason in the error. Another
+//! protocol version (a hand-made hello): a `Refuse` naming the version, then the connection closes;
+//! no batch ever comes.
 
 mod common;
 

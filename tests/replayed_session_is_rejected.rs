@@ -1,11 +1,11 @@
 //! A valid keyed session, recorded by a proxy, replayed on new connections: rejected both ways.
 //! Noise `NNpsk0` mixes fresh ephemeral keys from both sides into every session key, so:
-//! - the dialer's recorded bytes sent to the listener: its first Noise message is accepted (it
-//!   carries no secret the listener can tie to a past session) and answered, but the recorded
-//!   hello was encrypted for the old session and fails authentication: the connection closes,
-//!   nothing else is sent, the refusal is counted;
+//! - the dialer's recorded bytes sent to the listener (100 times): its first Noise message is
+//!   accepted (it carries no secret the listener can tie to a past session) and answered, but the
+//!   recorded hello was encrypted for the old session and fails authentication: only the 56-byte
+//!   Noise answer comes back, the connection closes, the refusal is counted;
 //! - the listener's recorded bytes sent to a dialing node: the recorded answer does not match the
-//!   dialer's new ephemeral key: the handshake fails and nothing is applied.
+//!   dialer's new ephemeral key: the handshake fails, the refusal is counted, nothing is applied.
 
 mod common;
 

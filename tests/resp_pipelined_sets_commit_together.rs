@@ -1,8 +1,8 @@
 //! A run of plain `SET`s in one pipeline commits as one batch (one log append), with Redis's
-//! semantics unchanged: each answered `+OK`, in order; a key set twice keeps its last value; a
-//! bad key or value in the run refuses the batch and the `SET`s then run one by one, so only
-//! the bad one gets an error and every other one lands; other commands between runs see the
-//! writes before them.
+//! semantics unchanged: each answered `+OK`, in order; a key set twice keeps its last value; other
+//! commands between runs (a `GET` between two runs) see the writes before them. A bad key or value
+//! in the run (here an empty key) refuses the batch and the `SET`s then run one by one, so only the
+//! bad one gets `-ERR` and every other one lands.
 
 mod common;
 

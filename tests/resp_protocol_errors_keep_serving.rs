@@ -1,10 +1,15 @@
 //! The RESP listener's protocol behaviour, with `redis-cli` and raw TCP against a real
-//! `meshkv serve`: an unknown command gets Redis's error and the connection stays usable;
-//! a pipeline of many commands in one write is answered in order; `SET ... EX` is refused
-//! (no TTLs); `NX`/`XX` follow Redis; malformed input (a bad bulk length, a bulk over the
-//! limit, too many arguments) gets `-ERR Protocol error: ...` and that connection closes,
-//! while the server keeps serving others; `QUIT` answers and closes; the client cap refuses
-//! the connection over it; SIGTERM closes open connections and the server exits 0.
+//! `meshkv serve`: an unknown command gets Redis's error and the connection stays usable; a
+//! pipeline of 200 commands in one write is answered in order; `SET ... EX` is refused (no TTLs);
+//! `NX`/`XX`/`GET` follow Redis; an empty key, `HELLO 3` and `SELECT 1` get Redis-style error
+//! replies; malformed input (a bad bulk length, a bulk over the limit, too many arguments, a
+//! non-bulk element) gets `-ERR Protocol error: ...` after the replies to the commands before it,
+//! and that connection closes, while the server keeps serving others; `QUIT` answers and closes;
+//! the client cap refuses the connection over it; interactive `redis-cli` works over stdin; SIGTERM
+//! closes open connections and the server exits 0.
+//!
+//! Needs `redis-cli` (`scripts/setup.sh` installs `redis-tools`); without it the test fails saying
+//! so.
 
 mod common;
 

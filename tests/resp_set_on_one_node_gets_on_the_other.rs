@@ -1,7 +1,9 @@
-//! Two real `meshkv serve` processes replicating on loopback, each with its RESP listener on
-//! port 0: `redis-cli SET` on one node is a `redis-cli GET` away on the other; then a Rust
-//! Redis client (the `redis` crate) runs SET/GET/MSET/MGET/DEL/EXISTS/SCAN/DBSIZE/INFO
-//! across the two nodes, and `/v1/status` and `/metrics` count it.
+//! Two real `meshkv serve` processes replicating on loopback, each with its RESP listener
+//! (`resp_listen`) on port 0: `redis-cli SET` on one node is a `redis-cli GET` away on the other,
+//! and a `DEL` there removes it on the first. Then a Rust Redis client (the `redis` crate) runs
+//! across the two nodes: binary-safe SET/GET, MSET/MGET, EXISTS and DEL counts, SCAN with a prefix
+//! at `COUNT 4` (each key once) and with a glob, DBSIZE, and INFO replication with the peer online;
+//! `/v1/status` and `/metrics` count the RESP traffic.
 
 mod common;
 

@@ -1,5 +1,5 @@
-//! A node stopped while others write catches up before `Node::start` returns, and its own
-//! writes after the restart reach the others.
+//! A node stopped while others write (it misses 500 writes) has caught up when `Node::start`
+//! returns, and its own writes after the restart reach the others.
 
 mod common;
 

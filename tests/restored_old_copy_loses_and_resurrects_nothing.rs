@@ -5,7 +5,9 @@
 //! from another incarnation: the node stops replicating (`NodeStatus::halted`), marks the folder,
 //! and refuses to start again (`Error::RolledBack`) until `Db::renew_node_id` gives it a new
 //! identity. Then it rejoins, and nothing it did after the copy, nor after the restore, is lost
-//! or undone anywhere: its peers hand its old writes back and pull everything from the new id.
+//! or undone anywhere: its peers hand its old writes back and pull everything from the new id, so
+//! every node holds exactly what it held before the restore plus the new write.
+//! `meshkv renew-id DIR` gives a folder a new identity the same way.
 
 mod common;
 

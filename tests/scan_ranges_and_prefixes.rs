@@ -1,5 +1,6 @@
-//! Scans list live keys in order over every kind of range, skip tombstones, and see one
-//! consistent view; the handle is a cheap `Send + Sync` clone.
+//! Scans list live keys in order over every kind of range bound and over prefixes (including ones
+//! that end in 0xff), skip tombstones, and see one consistent view: the point in time the scan
+//! started. The `Db` handle is a cheap `Send + Sync` clone.
 
 use std::ops::Bound;
 

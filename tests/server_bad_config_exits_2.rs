@@ -1,7 +1,8 @@
-//! `meshkv serve` with a bad configuration exits with code 2 and a message naming the field:
-//! an unknown field, a bad address (in the file, a flag and an environment variable), a missing
-//! key file, plaintext replication, the HTTP API or the RESP listener on a non-loopback
-//! address, values out of range.
+//! `meshkv serve` with a bad configuration exits with code 2 and a message naming the field, and
+//! creates nothing: an unknown field (top level and in `[discovery]`), a bad address (in the file,
+//! a flag and an environment variable), a missing key file, a non-hex key in `MESHKV_CLUSTER_KEY`
+//! (not echoed), plaintext replication, the HTTP API or the RESP listener on a non-loopback address
+//! (`0.0.0.0`), values out of range.
 
 mod common;
 

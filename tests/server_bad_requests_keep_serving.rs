@@ -1,6 +1,7 @@
 //! Bad HTTP requests get the right status and a JSON error `{"code", "message"}`, and the
-//! server keeps serving: an oversized body and key (413), a bad prefix encoding (400), a bad
-//! limit (400), an unknown route (404), a wrong method (405 with `Allow`).
+//! server keeps serving: an oversized body and key (413), bad percent-encoding in a prefix or a key
+//! (400), a bad limit (400), an unknown route (404), a wrong method (405 with `Allow`). The listing
+//! then pages through what was written, in key order.
 
 mod common;
 

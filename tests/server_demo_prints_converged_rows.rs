@@ -1,5 +1,6 @@
 //! `meshkv demo` (the first command of the quick start) exits 0 and prints, for every key,
-//! its value, clock and origin on each of the three nodes, and the time convergence took.
+//! its value, clock and origin on each of the three nodes, identical on all three, the deleted key
+//! as `(deleted)`, and the time convergence took.
 
 mod common;
 

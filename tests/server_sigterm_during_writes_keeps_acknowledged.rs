@@ -1,6 +1,7 @@
-//! SIGTERM while clients write: the server stops accepting, finishes the requests in flight,
-//! shuts the node down and flushes, and exits 0. After a restart the database verifies clean
-//! and holds every write that was acknowledged (answered 200).
+//! SIGTERM while four concurrent HTTP clients write: the server stops accepting, finishes the
+//! requests in flight, shuts the node down and flushes, and exits 0. Reopened, the database
+//! verifies clean and holds every write that was acknowledged (answered 200), and a restarted
+//! server serves them.
 
 mod common;
 

@@ -1,7 +1,8 @@
 //! Two real `meshkv serve` processes with two config files on loopback (keyed, ports from port
-//! 0): a PUT on one appears on the other (same version, and as a watch event there), a DELETE
-//! on the other propagates back, `/v1/status` shows each peer connected, and `/metrics` parses
-//! as Prometheus text with its counters moved.
+//! 0): a PUT of a binary key on one appears on the other (same version, and as a watch event
+//! there), a DELETE on the other propagates back (then a 404 with the tombstone's version),
+//! `/v1/status` shows each peer connected, and `/metrics` parses as Prometheus text with its
+//! counters moved. Both exit 0 on SIGTERM and never log the cluster key.
 
 mod common;
 

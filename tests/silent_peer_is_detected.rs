@@ -1,5 +1,6 @@
-//! Liveness: a peer that goes silent without closing its socket (a paused link) is noticed
-//! within a few heartbeat intervals, and the node reconnects when the link comes back.
+//! Liveness: a peer that goes silent without closing its socket (a paused link) is noticed: dead
+//! after three silent heartbeat intervals (100 ms each here; the test allows 3 s to notice), and
+//! the node reconnects when the link comes back.
 
 mod common;
 

@@ -1,7 +1,7 @@
 //! Inside an established keyed session, a man-in-the-middle that flips a bit (fixing the frame's
 //! crc32, so only Noise can tell), truncates, reorders or drops the frame carrying a batch: the
-//! puller closes the connection and applies nothing, on every one of 100 sessions (25 of each).
-//! Once the tampering stops, the same nodes converge.
+//! puller closes the connection, applies nothing and leaves its cursor unmoved, on every one of
+//! 100 sessions (25 of each). Once the tampering stops, the same nodes converge.
 
 mod common;
 

@@ -1,5 +1,8 @@
-//! `Db::watch` delivers local and replicated changes under a prefix in commit order;
-//! `Db::watch_from` replays the log first and then follows, with no duplicate.
+//! `Db::watch` delivers local and replicated changes under a prefix in commit order: local puts, a
+//! batch and a delete under the prefix arrive in sequence order, other keys are left out, and
+//! replicated writes arrive with their origin. `Db::watch_from` replays the log first and then
+//! follows, with no duplicate: from 0 it replays each key once (its newest value) in sequence
+//! order, then follows live writes.
 
 mod common;
 

@@ -1,6 +1,8 @@
-//! A watcher that falls behind its buffer gets `Lagged` (writers never wait for it) and resumes
-//! with `watch_from` with no gap: after the writers stop, the last change it saw of every key is
-//! the key's final state.
+//! A watcher that falls behind its buffer gets `Lagged { resume_from }` (writers never wait for it)
+//! and resumes with `watch_from` with no gap. A watcher that never reads lags and its feed ends;
+//! `watch_from` resumes with every key. Then 4 writer threads against a slow watcher with a
+//! 16-change buffer that lags and resumes: sequences strictly increase, and after the writers stop,
+//! the last change it saw of every key is the key's final state. Prints its seed.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

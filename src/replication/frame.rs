@@ -12,7 +12,7 @@
 //! mini-redis does: *need more bytes* (`Ok(None)`), *garbage* (an error: a length over the limit
 //! — checked before anything is allocated — or a bad checksum), and a clean close (the stream
 //! ends between frames; ending inside a frame is an error). Any error closes the connection and
-//! nothing of that frame is used (DESIGN.md invariant 10).
+//! nothing of that frame is used (docs/design.md invariant 10).
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};

@@ -7,7 +7,7 @@
 //! - [`transport`]: the network seam (TCP in production).
 //! - `config`, `node`: [`NodeConfig`] and the [`Node`]'s tasks.
 //!
-//! Invariants kept here (DESIGN.md): 7 one snapshot per round, 8 the cursor moves only after a
+//! Invariants kept here (docs/design.md): 7 one snapshot per round, 8 the cursor moves only after a
 //! round's `End` is committed, 10 frames, batches, buffers and connections are bounded.
 
 pub(crate) mod channel;

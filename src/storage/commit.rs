@@ -306,7 +306,7 @@ impl Store {
         self.write_entry(state, batch, op.key(), value, version, prev)
     }
 
-    /// Writes one entry into `batch` (DESIGN.md invariant 1), local or remote alike: allocates
+    /// Writes one entry into `batch` (docs/design.md invariant 1), local or remote alike: allocates
     /// its sequence, puts or deletes the value, deletes the key's previous log entry `prev`, puts
     /// the new log entry and index record. Returns the new index record.
     fn write_entry(
@@ -466,7 +466,7 @@ impl Store {
         Ok(())
     }
 
-    /// Applies remote entries (DESIGN.md invariants 5 and 6) in one batch.
+    /// Applies remote entries (docs/design.md invariants 5 and 6) in one batch.
     pub(crate) fn apply(&self, entries: &[Entry], resolver: &dyn Resolver) -> Result<ApplyReport> {
         let future_limit = self
             .options

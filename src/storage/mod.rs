@@ -6,7 +6,7 @@
 //! - `commit`: the one writer: local writes and remote applies, each one `WriteBatch` under the
 //!   commit lock, with group commit so concurrent writers share one fsync.
 //!
-//! Invariants kept here (DESIGN.md): 1 atomic commit, 2 one live log entry per key, 3 ordered
+//! Invariants kept here (docs/design.md): 1 atomic commit, 2 one live log entry per key, 3 ordered
 //! visibility, 4 the sequence never goes back, 5 deterministic resolution, 6 relay without echo,
 //! 7 consistent sync reads, 9 tombstones stay.
 
