@@ -79,7 +79,7 @@ async fn child(addr: String) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let secs = start.elapsed().as_secs_f64();
-    let count = db.changes_since(0).count() as u64;
+    let count = db.replica().changes_since(0).count() as u64;
     assert_eq!(count, expected);
     println!("CHILD {secs} {}", peak_rss_mib());
     node.shutdown().await.unwrap();
@@ -171,7 +171,7 @@ async fn lag(seconds: u64, rate: u64) {
     let reader = {
         let b = b.clone();
         tokio::task::spawn_blocking(move || {
-            let mut commits = b.subscribe_commits();
+            let mut commits = b.replica().subscribe_commits();
             let mut cursor = 0u64;
             let mut delays = Vec::with_capacity(total as usize);
             let rt = tokio::runtime::Builder::new_current_thread()
@@ -183,7 +183,7 @@ async fn lag(seconds: u64, rate: u64) {
                     tokio::time::timeout(Duration::from_millis(50), commits.changed()).await
                 });
                 let now = epoch.elapsed().as_micros() as u64;
-                let mut changes = b.changes_since(cursor);
+                let mut changes = b.replica().changes_since(cursor);
                 for item in changes.by_ref() {
                     let (_, e) = item.unwrap();
                     let v = e.value.unwrap();

@@ -155,7 +155,7 @@ pub enum Error {
 
     /// A failure reported by RocksDB (I/O error, lock held by another process...).
     #[error("storage error: {0}")]
-    Storage(#[from] rocksdb::Error),
+    Storage(crate::storage::StorageError),
 
     /// An operating-system I/O failure outside RocksDB.
     #[error("I/O error: {0}")]

@@ -39,51 +39,43 @@
 
 #![warn(missing_docs)]
 
-mod batch;
-mod clock;
-mod commits;
 mod db;
 pub mod discovery;
-mod entry;
 mod error;
-mod full_sync;
-#[doc(hidden)]
+#[cfg(feature = "internals")]
 pub mod fuzzing;
-pub mod hlc;
-mod log;
-mod log_throttle;
+#[cfg(feature = "internals")]
+pub mod net;
+#[cfg(not(feature = "internals"))]
+mod net;
 mod options;
+pub mod record;
+pub mod replica;
 pub mod replication;
-mod resolver;
-#[doc(hidden)]
+#[cfg(feature = "internals")]
 pub mod sabotage;
-mod scan;
+#[cfg(not(feature = "internals"))]
+#[allow(dead_code)]
+mod sabotage;
 #[cfg(feature = "server")]
 pub mod server;
-mod stats;
 pub mod storage;
-mod verify;
-mod version;
-mod watch;
 
-pub use batch::Batch;
-pub use clock::Clock;
-pub use commits::Commits;
-pub use db::{Db, PeerCursor};
-pub use discovery::{DiscoveryStatus, MulticastConfig};
-pub use entry::{Entry, Op, Record};
+// What a service uses: the database, its options, replication, and their errors.
+pub use db::Db;
+pub use discovery::MulticastConfig;
 pub use error::{Error, Result};
-pub use full_sync::FullSync;
-pub use log::Changes;
+pub use options::{Durability, Options};
+pub use record::{LastWriteWins, NodeId, Record, Resolver, Version};
+pub use replication::{Node, NodeConfig, NodeStatus, PeerStatus};
+pub use storage::{Batch, Event, Watch};
+
 pub use options::{
-    Durability, Options, DEFAULT_CACHE_SIZE, DEFAULT_MAX_KEY_SIZE, DEFAULT_MAX_VALUE_SIZE,
-    DEFAULT_WRITE_BUFFER_SIZE,
+    DEFAULT_CACHE_SIZE, DEFAULT_MAX_KEY_SIZE, DEFAULT_MAX_VALUE_SIZE, DEFAULT_WRITE_BUFFER_SIZE,
 };
-pub use replication::{Node, NodeConfig, NodeStatus, PeerSource, PeerStatus};
-pub use resolver::{Candidate, Choice, LastWriteWins, Resolver};
-pub use scan::Scan;
-pub use stats::DbStats;
-pub use storage::commit::ApplyReport;
-pub use verify::VerifyReport;
-pub use version::{NodeId, Version};
-pub use watch::{Event, Watch};
+
+// Crate-internal short paths for the types that live in the modules above.
+pub(crate) use record::{hlc, Clock, Entry, Op};
+pub(crate) use replica::{ApplyReport, Changes, Commits, FullSync, PeerCursor};
+pub(crate) use replication::PeerSource;
+pub(crate) use storage::DbStats;

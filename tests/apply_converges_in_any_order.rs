@@ -5,7 +5,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use meshkv::{Candidate, Choice, Db, Entry, LastWriteWins, NodeId, Options, Resolver, Version};
+use meshkv::replica::{Candidate, Choice, Entry};
+use meshkv::{Db, LastWriteWins, NodeId, Options, Resolver, Version};
 use proptest::prelude::*;
 
 fn entries() -> impl Strategy<Value = Vec<Entry>> {
@@ -78,7 +79,7 @@ fn run(
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path(), Options::default()).unwrap();
     for part in delivery(entries, seed, chunk) {
-        db.apply(&part, resolver).unwrap();
+        db.replica().apply(&part, resolver).unwrap();
     }
     let report = db.verify().unwrap();
     assert!(report.is_clean(), "{report:?}");
@@ -160,15 +161,15 @@ fn applying_twice_changes_nothing_and_relogs_under_new_sequences() {
             },
         },
     ];
-    let r1 = db.apply(&remote, &LastWriteWins).unwrap();
+    let r1 = db.replica().apply(&remote, &LastWriteWins).unwrap();
     assert_eq!((r1.applied, r1.duplicate), (2, 0));
     let seq = db.last_seq();
     assert_eq!(seq, 3);
-    let r2 = db.apply(&remote, &LastWriteWins).unwrap();
+    let r2 = db.replica().apply(&remote, &LastWriteWins).unwrap();
     assert_eq!((r2.applied, r2.duplicate), (0, 2));
     assert_eq!(db.last_seq(), seq, "a known entry is not logged again");
     // The relayed entries keep their original versions in this node's log.
-    let log: Vec<_> = db.changes_since(1).map(|r| r.unwrap()).collect();
+    let log: Vec<_> = db.replica().changes_since(1).map(|r| r.unwrap()).collect();
     assert_eq!(log.len(), 2);
     assert_eq!(log[0].1, remote[1]);
     assert_eq!(log[1].1, remote[0]);
@@ -202,7 +203,10 @@ fn stale_and_conflicting_entries_are_counted() {
             origin: NodeId([1; 16]),
         },
     };
-    let r = db.apply(&[old, tie_loses], &LastWriteWins).unwrap();
+    let r = db
+        .replica()
+        .apply(&[old, tie_loses], &LastWriteWins)
+        .unwrap();
     assert_eq!((r.applied, r.stale, r.conflicts), (0, 2, 1));
     assert_eq!(db.get(b"k").unwrap().as_deref(), Some(&b"local2"[..]));
     let tie_wins = Entry {
@@ -214,7 +218,7 @@ fn stale_and_conflicting_entries_are_counted() {
             origin: NodeId([1; 16]),
         },
     };
-    let r = db.apply(&[tie_wins], &LastWriteWins).unwrap();
+    let r = db.replica().apply(&[tie_wins], &LastWriteWins).unwrap();
     assert_eq!((r.applied, r.conflicts), (1, 1));
     assert!(db.get_versioned(b"k").unwrap().unwrap().is_tombstone());
     assert!(db.verify().unwrap().is_clean());

@@ -45,7 +45,7 @@ fn empty_and_oversized_keys_and_values_write_nothing() {
     assert_eq!(db.get(b"ok").unwrap(), None);
 
     // Remote entries are checked the same way, before anything is applied.
-    let good = meshkv::Entry {
+    let good = meshkv::replica::Entry {
         key: b"r".to_vec(),
         value: Some(b"v".to_vec()),
         version: meshkv::Version {
@@ -57,13 +57,13 @@ fn empty_and_oversized_keys_and_values_write_nothing() {
     let mut bad = good.clone();
     bad.value = Some(vec![0; 100]);
     assert!(matches!(
-        db.apply(&[good, bad], &meshkv::LastWriteWins),
+        db.replica().apply(&[good, bad], &meshkv::LastWriteWins),
         Err(Error::ValueTooLarge { .. })
     ));
     assert_eq!(db.get(b"r").unwrap(), None);
 
     assert_eq!(db.last_seq(), before);
-    assert_eq!(db.changes_since(0).count(), 1);
+    assert_eq!(db.replica().changes_since(0).count(), 1);
     assert!(db.verify().unwrap().is_clean());
 }
 
@@ -182,7 +182,8 @@ fn a_second_open_of_the_same_folder_is_an_error() {
 
 #[test]
 fn implausible_remote_versions_are_rejected_whole() {
-    use meshkv::{Entry, LastWriteWins, NodeId, Version};
+    use meshkv::replica::Entry;
+    use meshkv::{LastWriteWins, NodeId, Version};
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path(), Options::default()).unwrap();
     let ok = Entry {
@@ -194,8 +195,8 @@ fn implausible_remote_versions_are_rejected_whole() {
             origin: NodeId([1; 16]),
         },
     };
-    let far_future =
-        meshkv::hlc::wall_clock() + ((2 * 24 * 3600 * 1000) << meshkv::hlc::LOGICAL_BITS);
+    let far_future = meshkv::record::hlc::wall_clock()
+        + ((2 * 24 * 3600 * 1000) << meshkv::record::hlc::LOGICAL_BITS);
     for version in [
         Version {
             clock: 0,
@@ -223,7 +224,10 @@ fn implausible_remote_versions_are_rejected_whole() {
             value: None,
             version,
         };
-        let err = db.apply(&[ok.clone(), bad], &LastWriteWins).unwrap_err();
+        let err = db
+            .replica()
+            .apply(&[ok.clone(), bad], &LastWriteWins)
+            .unwrap_err();
         assert!(
             matches!(err, Error::InvalidEntry { .. }),
             "{version:?}: {err}"

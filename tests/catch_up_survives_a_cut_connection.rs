@@ -51,7 +51,7 @@ async fn cut_in_the_middle_of_a_catch_up(keys: Vec<Vec<u8>>) {
         if ended {
             partial = contents(&b.db).len();
             assert_eq!(peer.unwrap().cursor, None, "{status:?}");
-            assert_eq!(b.db.peer_cursor(a_id).unwrap(), None);
+            assert_eq!(b.db.replica().peer_cursor(a_id).unwrap(), None);
         }
         ended
     })
@@ -70,7 +70,7 @@ async fn cut_in_the_middle_of_a_catch_up(keys: Vec<Vec<u8>>) {
     assert_eq!(cb.len(), ENTRIES);
     assert_eq!(ca, cb);
     // One log entry per key: entries re-sent by the second connection were not logged again.
-    assert_eq!(b.db.changes_since(0).count(), ENTRIES);
+    assert_eq!(b.db.replica().changes_since(0).count(), ENTRIES);
     let report = b.db.verify().unwrap();
     assert!(report.is_clean(), "{report:?}");
     assert_eq!(report.log_entries, ENTRIES as u64);
@@ -80,7 +80,7 @@ async fn cut_in_the_middle_of_a_catch_up(keys: Vec<Vec<u8>>) {
     // The cursor moves once the round is complete.
     let high = a.db.last_seq();
     wait_until(Duration::from_secs(10), "B's cursor for A", || {
-        b.db.peer_cursor(a_id).unwrap().map(|p| p.seq) == Some(high)
+        b.db.replica().peer_cursor(a_id).unwrap().map(|p| p.seq) == Some(high)
     })
     .await;
     b.node.shutdown().await.unwrap();

@@ -15,7 +15,7 @@ fn batches_stay_within_the_budget_with_mixed_value_sizes() {
         db.put(format!("k{i:04}"), vec![1u8; size]).unwrap();
     }
     let budget = 250_000;
-    let mut changes = db.changes_since(0);
+    let mut changes = db.replica().changes_since(0);
     let mut seen = Vec::new();
     loop {
         let batch = changes.next_batch(budget).unwrap();
@@ -38,7 +38,11 @@ fn batches_stay_within_the_budget_with_mixed_value_sizes() {
         seen.windows(2).all(|w| w[0] > w[1]),
         "newest first, each once"
     );
-    let all: Vec<u64> = db.changes_since(0).map(|r| r.unwrap().0).collect();
+    let all: Vec<u64> = db
+        .replica()
+        .changes_since(0)
+        .map(|r| r.unwrap().0)
+        .collect();
     assert_eq!(all, seen);
 }
 
@@ -48,7 +52,7 @@ fn an_entry_larger_than_the_budget_travels_alone() {
     let db = Db::open(dir.path(), Options::default()).unwrap();
     db.put(b"big", vec![0u8; 10_000]).unwrap();
     db.put(b"small", b"x").unwrap();
-    let mut changes = db.changes_since(0);
+    let mut changes = db.replica().changes_since(0);
     let first = changes.next_batch(1000).unwrap();
     assert_eq!(first.len(), 1);
     let second = changes.next_batch(1000).unwrap();
@@ -71,9 +75,9 @@ fn a_full_sync_holds_exactly_the_log_in_key_order() {
             db.delete(format!("k{:04}", i % 300)).unwrap();
         }
     }
-    let mut from_log: Vec<_> = db.changes_since(0).map(|r| r.unwrap()).collect();
+    let mut from_log: Vec<_> = db.replica().changes_since(0).map(|r| r.unwrap()).collect();
     from_log.sort_by(|a, b| a.1.key.cmp(&b.1.key));
-    let mut full = db.full_sync();
+    let mut full = db.replica().full_sync();
     assert_eq!(full.high_seq(), db.last_seq());
     let mut from_full = Vec::new();
     loop {

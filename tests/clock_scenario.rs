@@ -1,7 +1,8 @@
 //! The clock scenario of the storage issue: per-key logical clocks across single puts, deletes and
 //! a batch, and a log that keeps exactly one entry per key.
 
-use meshkv::{Db, Op, Options};
+use meshkv::replica::Op;
+use meshkv::{Db, Options};
 
 #[test]
 fn clocks_count_every_write_and_the_log_keeps_one_entry_per_key() {
@@ -23,7 +24,7 @@ fn clocks_count_every_write_and_the_log_keeps_one_entry_per_key() {
     let v = db.delete(b"batched_put").unwrap();
     assert_eq!(v.clock, 2);
 
-    let log: Vec<_> = db.changes_since(0).map(|r| r.unwrap()).collect();
+    let log: Vec<_> = db.replica().changes_since(0).map(|r| r.unwrap()).collect();
     assert_eq!(log.len(), 2, "exactly two log entries: {log:?}");
     for (_, entry) in &log {
         assert_eq!(entry.op(), Op::Delete);
@@ -74,6 +75,6 @@ fn a_key_named_twice_in_a_batch_keeps_its_last_operation() {
     let rec = db.get_versioned(b"k").unwrap().unwrap();
     assert_eq!(rec.value.as_deref(), Some(&b"second"[..]));
     assert_eq!(rec.version, vs[1]);
-    assert_eq!(db.changes_since(0).count(), 2);
+    assert_eq!(db.replica().changes_since(0).count(), 2);
     assert!(db.verify().unwrap().is_clean());
 }

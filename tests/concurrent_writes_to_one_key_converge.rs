@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{config, contents, start, wait_until};
-use meshkv::{Candidate, Choice, NodeConfig};
+use meshkv::replica::{Candidate, Choice};
+use meshkv::NodeConfig;
 
 async fn run(make: impl Fn() -> NodeConfig) -> Vec<common::TestNode> {
     // Unconnected at first, so that all three writes carry clock 1.

@@ -13,7 +13,8 @@ use common::{
     wait_until, TestNode,
 };
 use meshkv::discovery::Announcement;
-use meshkv::{NodeConfig, PeerSource};
+use meshkv::replication::PeerSource;
+use meshkv::NodeConfig;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_node_expires_and_returns_after_restart() {

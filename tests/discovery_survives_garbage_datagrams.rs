@@ -14,7 +14,7 @@ use common::{
 };
 use meshkv::discovery::announcement::{self, derive_key, MAX_DATAGRAM};
 use meshkv::discovery::Announcement;
-use meshkv::PeerSource;
+use meshkv::replication::PeerSource;
 use rand::{Rng, RngCore};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,7 +9,8 @@ mod common;
 use std::time::Duration;
 
 use common::{converged, discovering, loopback_multicast, peers_of, start, wait_until};
-use meshkv::{NodeConfig, PeerSource};
+use meshkv::replication::PeerSource;
+use meshkv::NodeConfig;
 
 const KEY: &[u8; 32] = b"discovery-test-key-0123456789abc";
 

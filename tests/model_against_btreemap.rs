@@ -57,7 +57,7 @@ fn check(db: &Db, model: &Model) -> Result<(), TestCaseError> {
         .collect();
     let scanned: Vec<_> = db.scan_prefix(b"key/").map(|r| r.unwrap()).collect();
     prop_assert_eq!(scanned, live);
-    let log: Vec<_> = db.changes_since(0).map(|r| r.unwrap()).collect();
+    let log: Vec<_> = db.replica().changes_since(0).map(|r| r.unwrap()).collect();
     prop_assert_eq!(log.len(), model.len(), "one log entry per key");
     for (_, e) in &log {
         let (value, clock) = &model[&e.key];

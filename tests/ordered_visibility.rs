@@ -29,7 +29,11 @@ fn run(durability: Durability) {
             let mut rounds = 0u64;
             loop {
                 let finished = done.load(Ordering::Acquire);
-                let now: BTreeSet<u64> = db.changes_since(0).map(|r| r.unwrap().0).collect();
+                let now: BTreeSet<u64> = db
+                    .replica()
+                    .changes_since(0)
+                    .map(|r| r.unwrap().0)
+                    .collect();
                 let below: BTreeSet<u64> = now.range(..=passed).copied().collect();
                 assert_eq!(
                     below, seen,
@@ -53,7 +57,7 @@ fn run(durability: Durability) {
             let mut keys = BTreeSet::new();
             loop {
                 let finished = done.load(Ordering::Acquire);
-                let mut changes = db.changes_since(cursor);
+                let mut changes = db.replica().changes_since(cursor);
                 for item in changes.by_ref() {
                     let (seq, entry) = item.unwrap();
                     assert!(seq > cursor);
@@ -92,8 +96,8 @@ fn run(durability: Durability) {
         thread::spawn(move || {
             let origin = meshkv::NodeId([9; 16]);
             for i in 0..APPLIED / 10 {
-                let entries: Vec<meshkv::Entry> = (0..10)
-                    .map(|j| meshkv::Entry {
+                let entries: Vec<meshkv::replica::Entry> = (0..10)
+                    .map(|j| meshkv::replica::Entry {
                         key: format!("remote/{i}/{j}").into_bytes(),
                         value: Some(b"r".to_vec()),
                         version: meshkv::Version {
@@ -103,7 +107,10 @@ fn run(durability: Durability) {
                         },
                     })
                     .collect();
-                let report = db.apply(&entries, &meshkv::LastWriteWins).unwrap();
+                let report = db
+                    .replica()
+                    .apply(&entries, &meshkv::LastWriteWins)
+                    .unwrap();
                 assert_eq!(report.applied, 10);
             }
         })
@@ -116,7 +123,7 @@ fn run(durability: Durability) {
     let rounds = follower.join().unwrap();
     let pulled = puller.join().unwrap();
     let expected = WRITERS * (PER_WRITER + PER_WRITER / 10) + APPLIED;
-    assert_eq!(db.changes_since(0).count(), expected);
+    assert_eq!(db.replica().changes_since(0).count(), expected);
     assert_eq!(
         pulled.len(),
         expected,

@@ -81,7 +81,7 @@ async fn a_node_that_lost_its_data_gets_its_own_writes_back() {
     let a_db = Db::open(fresh.path(), Options::default().node_id(id)).unwrap();
     assert_eq!(a_db.node_id(), id);
     assert_eq!(
-        a_db.holds_own_writes_after(),
+        a_db.replica().holds_own_writes_after(),
         None,
         "nothing is known of its old writes"
     );
@@ -114,29 +114,36 @@ fn feeds_leave_out_the_pullers_writes_since_its_open_and_keep_older_ones() {
     db.put("new", "written after the reopen").unwrap();
     let other = Db::open(tempfile::tempdir().unwrap().path(), Options::default()).unwrap();
     other.put("theirs", "written by another node").unwrap();
-    let theirs: Vec<_> = other.changes_since(0).map(|r| r.unwrap().1).collect();
-    db.apply(&theirs, &meshkv::LastWriteWins).unwrap();
+    let theirs: Vec<_> = other
+        .replica()
+        .changes_since(0)
+        .map(|r| r.unwrap().1)
+        .collect();
+    db.replica().apply(&theirs, &meshkv::LastWriteWins).unwrap();
 
-    let (me, after) = (db.node_id(), db.holds_own_writes_after().unwrap());
-    let keys = |entries: Vec<(u64, meshkv::Entry)>| -> Vec<Vec<u8>> {
+    let (me, after) = (db.node_id(), db.replica().holds_own_writes_after().unwrap());
+    let keys = |entries: Vec<(u64, meshkv::replica::Entry)>| -> Vec<Vec<u8>> {
         let mut k: Vec<_> = entries.into_iter().map(|(_, e)| e.key).collect();
         k.sort();
         k
     };
     let expected = vec![b"old".to_vec(), b"theirs".to_vec()];
-    let mut changes = db.changes_since(0).skip_held(me, after);
+    let mut changes = db.replica().changes_since(0).skip_held(me, after);
     assert_eq!(keys(changes.next_batch(1 << 20).unwrap()), expected);
     assert_eq!(
         changes.high_seq(),
         db.last_seq(),
         "the cursor moves over skipped entries"
     );
-    let mut full = db.full_sync().skip_held(me, after);
+    let mut full = db.replica().full_sync().skip_held(me, after);
     assert_eq!(keys(full.next_batch(1 << 20).unwrap()), expected);
     assert_eq!(full.high_seq(), db.last_seq());
     // Another node's filter leaves out that node's writes only.
-    let after = other.holds_own_writes_after().unwrap();
-    let mut without_theirs = db.changes_since(0).skip_held(other.node_id(), after);
+    let after = other.replica().holds_own_writes_after().unwrap();
+    let mut without_theirs = db
+        .replica()
+        .changes_since(0)
+        .skip_held(other.node_id(), after);
     let expected = vec![b"new".to_vec(), b"old".to_vec()];
     assert_eq!(keys(without_theirs.next_batch(1 << 20).unwrap()), expected);
 }

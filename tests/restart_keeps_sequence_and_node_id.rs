@@ -24,11 +24,15 @@ fn sequence_clock_and_node_id_survive_reopen() {
         db.last_seq() > seq,
         "the sequence resumes above its persisted lease"
     );
-    let (top, _) = db.changes_since(0).next().unwrap().unwrap();
+    let (top, _) = db.replica().changes_since(0).next().unwrap().unwrap();
     assert_eq!(top, db.last_seq(), "the new write is the newest entry");
     assert_eq!(db.get_versioned(b"k0").unwrap().unwrap().version.clock, 6);
     // A puller whose cursor is the old high sequence sees the new write.
-    let fresh: Vec<_> = db.changes_since(seq).map(|r| r.unwrap().1.key).collect();
+    let fresh: Vec<_> = db
+        .replica()
+        .changes_since(seq)
+        .map(|r| r.unwrap().1.key)
+        .collect();
     assert_eq!(fresh, vec![b"new".to_vec()]);
 }
 
@@ -86,7 +90,8 @@ fn the_clock_restarts_above_its_persisted_lease() {
     let dir = tempfile::tempdir().unwrap();
     drop(Db::open(dir.path(), Options::default()).unwrap());
     // As if the wall clock had run far ahead before the restart and then came back.
-    let far = meshkv::hlc::wall_clock() + (3_600_000u64 << meshkv::hlc::LOGICAL_BITS);
+    let far =
+        meshkv::record::hlc::wall_clock() + (3_600_000u64 << meshkv::record::hlc::LOGICAL_BITS);
     put_meta(dir.path(), meta::HLC_LEASE, far);
     let db = Db::open(dir.path(), Options::default()).unwrap();
     assert!(db.put(b"k", b"v").unwrap().timestamp > far);
@@ -105,13 +110,17 @@ fn sequences_are_never_reused_even_when_the_log_tail_is_lost() {
     put_meta(dir.path(), meta::SEQ_LEASE, 1000);
     let db = Db::open(dir.path(), Options::default()).unwrap();
     db.put(b"b", b"2").unwrap();
-    let (seq, _) = db.changes_since(0).next().unwrap().unwrap();
+    let (seq, _) = db.replica().changes_since(0).next().unwrap().unwrap();
     assert!(
         seq >= 1000,
         "sequence {seq} may repeat one a peer already has"
     );
     // A peer holding a cursor from the lost tail sees the new write.
-    let fresh: Vec<_> = db.changes_since(999).map(|r| r.unwrap().1.key).collect();
+    let fresh: Vec<_> = db
+        .replica()
+        .changes_since(999)
+        .map(|r| r.unwrap().1.key)
+        .collect();
     assert_eq!(fresh, vec![b"b".to_vec()]);
     assert!(db.verify().unwrap().is_clean());
 }
@@ -121,9 +130,9 @@ fn a_cursor_from_another_life_is_flagged() {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path(), Options::default()).unwrap();
     db.put(b"a", b"1").unwrap();
-    let changes = db.changes_since(500);
+    let changes = db.replica().changes_since(500);
     assert!(changes.cursor_ahead());
     assert_eq!(changes.count(), 0);
-    assert!(!db.changes_since(1).cursor_ahead());
-    assert!(!db.changes_since(0).cursor_ahead());
+    assert!(!db.replica().changes_since(1).cursor_ahead());
+    assert!(!db.replica().changes_since(0).cursor_ahead());
 }

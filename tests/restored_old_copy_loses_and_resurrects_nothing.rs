@@ -51,7 +51,13 @@ async fn a_node_restored_from_an_old_copy_rejoins_without_loss_or_resurrection()
     settle(&c.dbs(), Duration::from_secs(20)).await;
     let id = c.db(2).node_id();
     let seen: u64 = (0..2)
-        .map(|i| c.db(i).peer_cursor(id).unwrap().map_or(0, |p| p.seq))
+        .map(|i| {
+            c.db(i)
+                .replica()
+                .peer_cursor(id)
+                .unwrap()
+                .map_or(0, |p| p.seq)
+        })
         .max()
         .unwrap();
     let expected = common::contents(c.db(0));
@@ -108,7 +114,7 @@ fn meshkv_renew_id_gives_a_folder_a_new_identity() {
     let id = {
         let db = meshkv::Db::open(dir.path(), meshkv::Options::default()).unwrap();
         db.put("k", "v").unwrap();
-        db.mark_rolled_back("test").unwrap();
+        db.replica().mark_rolled_back("test").unwrap();
         db.node_id()
     };
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_meshkv"))
@@ -120,6 +126,6 @@ fn meshkv_renew_id_gives_a_folder_a_new_identity() {
     let db = meshkv::Db::open(dir.path(), meshkv::Options::default()).unwrap();
     assert_ne!(db.node_id(), id);
     assert!(String::from_utf8_lossy(&out.stdout).contains(&db.node_id().to_string()));
-    assert_eq!(db.rolled_back().unwrap(), None);
+    assert_eq!(db.replica().rolled_back().unwrap(), None);
     assert_eq!(db.get("k").unwrap().as_deref(), Some(&b"v"[..]));
 }

@@ -54,6 +54,15 @@ impl Default for MulticastConfig {
 }
 
 impl MulticastConfig {
+    /// The socket settings the transport opens its multicast sockets with.
+    pub fn group_spec(&self) -> crate::net::MulticastGroup {
+        crate::net::MulticastGroup {
+            group: self.group,
+            interface: self.interface,
+            ttl: self.ttl,
+        }
+    }
+
     /// Checks every field; the error names the first bad one (`discovery.<field>`).
     pub fn validate(&self) -> Result<()> {
         let bad =

@@ -25,11 +25,20 @@
 //! - shutdown leaves the group and closes both sockets; the task is one of the node's tasks
 //!   and never outlives it.
 
+#[cfg(feature = "internals")]
 pub mod announcement;
+#[cfg(not(feature = "internals"))]
+pub(crate) mod announcement;
 mod config;
+#[cfg(feature = "internals")]
 pub mod membership;
+#[cfg(not(feature = "internals"))]
+pub(crate) mod membership;
 pub(crate) mod multicast;
 
+#[cfg(feature = "internals")]
 pub use announcement::{Announcement, Rejection};
 pub use config::MulticastConfig;
-pub use membership::{DiscoveryStatus, Membership};
+pub use membership::DiscoveryStatus;
+#[cfg(feature = "internals")]
+pub use membership::Membership;

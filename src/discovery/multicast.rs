@@ -1,13 +1,6 @@
-//! The multicast sockets and the discovery task. The task only moves bytes and timers: what a
-//! datagram means is [`Membership`]'s decision, what a found or lost peer means is the node's.
-//!
-//! Sockets (`socket2`, then tokio):
-//! - receiving: `SO_REUSEADDR` and `SO_REUSEPORT` (several nodes on one host share the port),
-//!   bound to the group address and port on Unix (so it hears only that group), membership
-//!   joined on the configured interface, and on Linux `IP_MULTICAST_ALL` off (only groups this
-//!   socket joined);
-//! - sending: bound to the interface address, `IP_MULTICAST_IF` = the interface,
-//!   `IP_MULTICAST_TTL` = `ttl`, `IP_MULTICAST_LOOP` on (nodes on one host hear each other).
+//! The discovery task. It only moves bytes and timers: what a datagram means is
+//! [`Membership`]'s decision, what a found or lost peer means is the node's. Its sockets come
+//! from the [`Transport`] (`crate::net`; the operating system's in production).
 //!
 //! The task announces at once, then every interval and right after hearing a new peer. It
 //! reads datagrams into a buffer one byte larger than the largest announcement (an oversized
@@ -21,15 +14,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use socket2::{Domain, Protocol, Socket, Type};
-use tokio::net::UdpSocket;
 use tokio::sync::watch;
 
 use super::announcement::{self, Announcement, Rejection, MAX_DATAGRAM};
 use super::membership::{Heard, Membership};
 use super::MulticastConfig;
-use crate::log_throttle::{LogThrottle, REFUSAL_LOG_INTERVAL};
-use crate::replication::transport::Transport;
+use crate::net::{stopped, LogThrottle, Transport, REFUSAL_LOG_INTERVAL};
 use crate::{hlc, Clock, Error, NodeId, Result};
 
 /// What the discovery task tells the node.
@@ -47,59 +37,6 @@ pub(crate) struct Sockets<T: Transport> {
     sender: T::Datagram,
     group: SocketAddrV4,
     interface: Ipv4Addr,
-}
-
-fn setup_error(config: &MulticastConfig, what: &'static str) -> impl FnOnce(io::Error) -> Error {
-    let group = config.group.to_string();
-    move |source| Error::Discovery {
-        group,
-        what,
-        source,
-    }
-}
-
-/// Opens and configures both operating-system sockets (`(receiving, sending)`) and joins the
-/// group: the TCP transport's discovery sockets. Needs a tokio runtime.
-pub(crate) fn open_sockets(config: &MulticastConfig) -> Result<(UdpSocket, UdpSocket)> {
-    let receiver = receiving_socket(config).map_err(setup_error(config, "receiving socket"))?;
-    let sender = sending_socket(config).map_err(setup_error(config, "sending socket"))?;
-    Ok((
-        UdpSocket::from_std(receiver).map_err(setup_error(config, "receiving socket"))?,
-        UdpSocket::from_std(sender).map_err(setup_error(config, "sending socket"))?,
-    ))
-}
-
-fn receiving_socket(config: &MulticastConfig) -> io::Result<std::net::UdpSocket> {
-    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
-    socket.set_reuse_address(true)?;
-    #[cfg(all(
-        unix,
-        not(any(target_os = "solaris", target_os = "illumos", target_os = "cygwin"))
-    ))]
-    socket.set_reuse_port(true)?;
-    #[cfg(target_os = "linux")]
-    socket.set_multicast_all_v4(false)?;
-    // Bound to the group address, a Unix socket receives only datagrams sent to that group;
-    // other systems cannot bind a multicast address.
-    let ip = if cfg!(unix) {
-        *config.group.ip()
-    } else {
-        Ipv4Addr::UNSPECIFIED
-    };
-    socket.bind(&SocketAddrV4::new(ip, config.group.port()).into())?;
-    socket.join_multicast_v4(config.group.ip(), &config.interface)?;
-    socket.set_nonblocking(true)?;
-    Ok(socket.into())
-}
-
-fn sending_socket(config: &MulticastConfig) -> io::Result<std::net::UdpSocket> {
-    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
-    socket.set_multicast_if_v4(&config.interface)?;
-    socket.set_multicast_ttl_v4(config.ttl)?;
-    socket.set_multicast_loop_v4(true)?;
-    socket.bind(&SocketAddrV4::new(config.interface, 0).into())?;
-    socket.set_nonblocking(true)?;
-    Ok(socket.into())
 }
 
 /// The address to announce when `advertise` is unset and the node listens on a wildcard
@@ -134,11 +71,6 @@ pub(crate) fn wildcard_advertise(config: &MulticastConfig, listen: SocketAddr) -
 /// The runtime's monotonic time as a std `Instant` (simulated time in a simulation).
 fn now() -> std::time::Instant {
     tokio::time::Instant::now().into_std()
-}
-
-/// Resolves once shutdown is signalled (or the node is gone).
-async fn stopped(rx: &mut watch::Receiver<bool>) {
-    let _ = rx.wait_for(|stop| *stop).await;
 }
 
 /// What the task announces, and how.
@@ -187,7 +119,7 @@ impl<T: Transport> Discovery<T> {
             advertise,
             clock,
         } = me;
-        let (receiver, sender) = transport.multicast(config).await?;
+        let (receiver, sender) = transport.multicast(&config.group_spec()).await?;
         let sockets = Sockets {
             receiver,
             sender,

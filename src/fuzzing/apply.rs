@@ -1,4 +1,4 @@
-//! Harness `apply`: [`Db::apply`](crate::Db::apply) of arbitrary remote entries, interleaved
+//! Harness `apply`: [`Replica::apply`](crate::replica::Replica::apply) of arbitrary remote entries, interleaved
 //! with local writes, against a `BTreeMap` model of docs/design.md invariant 5.
 //!
 //! Each input opens a fresh database (small limits: keys up to [`MAX_KEY`] bytes, values up to
@@ -170,7 +170,7 @@ pub fn apply(data: &[u8]) {
         let n = usize::from(input.byte() % 6);
         let batch: Vec<Entry> = (0..n).map(|_| entry(&mut input, now)).collect();
         let refused = batch.iter().any(|e| implausible(e, now));
-        match db.apply(&batch, &LastWriteWins) {
+        match db.replica().apply(&batch, &LastWriteWins) {
             Ok(_) => {
                 assert!(!refused, "a batch with an implausible entry was applied");
                 for e in &batch {
@@ -196,7 +196,7 @@ pub fn apply(data: &[u8]) {
         }
     }
     let mut logged = Model::new();
-    for item in db.changes_since(0) {
+    for item in db.replica().changes_since(0) {
         let (_, e) = item.unwrap_or_else(|e| panic!("log: {e}"));
         assert!(
             logged.insert(e.key, (e.value, e.version)).is_none(),

@@ -14,7 +14,7 @@
 //! | `message` | [`message::message`] | `message::decode` of every message type; canonical round trip |
 //! | `handshake` | [`handshake::handshake`] | the real `accept`/`dial` over an in-memory pipe, peer bytes from the fuzzer, with and without the key |
 //! | `announcement` | [`announcement::announcement`] | discovery's datagram parser and the membership state machine |
-//! | `apply` | [`apply::apply`] | `Db::apply` of arbitrary remote entries (and local writes) against a `BTreeMap` model |
+//! | `apply` | [`apply::apply`] | `Replica::apply` of arbitrary remote entries (and local writes) against a `BTreeMap` model |
 //! | `storage_decode` | [`storage::storage_decode`] | decoders of bytes read from disk |
 //! | `resp` | `resp::resp` (feature `server`) | the RESP request parser fed in random chunks against one pass, its limits, command decoding, `SCAN MATCH` globs |
 //!

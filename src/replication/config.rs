@@ -63,11 +63,6 @@ pub struct NodeConfig {
     /// UDP multicast discovery: announce this node and dial the peers heard on the group.
     /// Default `None` (off); see [`MulticastConfig`].
     pub discovery: Option<MulticastConfig>,
-    /// Runs the node for a deterministic simulation (the fault suite's `turmoil` runs): RocksDB
-    /// work runs inline on the calling task instead of on tokio's blocking threads, and reconnect
-    /// jitter comes from a generator seeded with this value. Default `None`. Never set it in
-    /// production: inline RocksDB calls block the runtime's worker thread.
-    pub simulation_seed: Option<u64>,
 }
 
 impl Default for NodeConfig {
@@ -90,7 +85,6 @@ impl Default for NodeConfig {
             handshake_timeout: Duration::from_secs(5),
             allow_insecure: false,
             discovery: None,
-            simulation_seed: None,
         }
     }
 }
@@ -117,7 +111,6 @@ impl fmt::Debug for NodeConfig {
             .field("handshake_timeout", &self.handshake_timeout)
             .field("allow_insecure", &self.allow_insecure)
             .field("discovery", &self.discovery)
-            .field("simulation_seed", &self.simulation_seed)
             .finish()
     }
 }

@@ -71,7 +71,7 @@ pub enum Message {
     Pull {
         /// The last sequence of the listener's log the dialer has committed.
         cursor: Option<u64>,
-        /// The dialer's [`Db::holds_own_writes_after`](crate::Db::holds_own_writes_after): the
+        /// The dialer's [`Replica::holds_own_writes_after`](crate::replica::Replica::holds_own_writes_after): the
         /// listener leaves out the dialer's own writes with a timestamp above it, which the
         /// dialer holds (no echo). `None`: send everything.
         skip_own_after: Option<u64>,
@@ -89,7 +89,7 @@ pub enum Message {
     End {
         /// The high sequence of the round's snapshot: the dialer's next cursor.
         high_seq: u64,
-        /// The sender's incarnation ([`Db::incarnation`](crate::Db::incarnation)), stored with
+        /// The sender's incarnation ([`Replica::incarnation`](crate::replica::Replica::incarnation)), stored with
         /// the cursor.
         incarnation: u64,
     },

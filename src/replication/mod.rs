@@ -4,7 +4,7 @@
 //! - [`message`]: the protocol's messages and their one bincode configuration.
 //! - `channel`: a framed message channel, plaintext or inside Noise `NNpsk0`.
 //! - [`handshake`]: Noise with the cluster key, then the hello exchange and its checks.
-//! - [`transport`]: the network seam (TCP in production).
+//! - the network seam, [`Transport`](crate::net::Transport), lives in [`net`](crate::net).
 //! - `config`, `node`: [`NodeConfig`] and the [`Node`]'s tasks.
 //!
 //! Invariants kept here (docs/design.md): 7 one snapshot per round, 8 the cursor moves only after a
@@ -12,11 +12,22 @@
 
 pub(crate) mod channel;
 mod config;
+#[cfg(feature = "internals")]
 pub mod frame;
+#[cfg(not(feature = "internals"))]
+pub(crate) mod frame;
+#[cfg(feature = "internals")]
 pub mod handshake;
+#[cfg(not(feature = "internals"))]
+pub(crate) mod handshake;
+#[cfg(feature = "internals")]
 pub mod message;
+#[cfg(not(feature = "internals"))]
+pub(crate) mod message;
 mod node;
-pub mod transport;
 
+pub use crate::net::TaskFailure;
 pub use config::NodeConfig;
-pub use node::{backoff, Node, NodeStatus, PeerSource, PeerStatus};
+#[cfg(feature = "internals")]
+pub use node::backoff;
+pub use node::{Node, NodeStatus, PeerSource, PeerStatus};

@@ -28,17 +28,17 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, watch, Semaphore};
-use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use super::channel::{ByteCounters, Channel};
 use super::config::NodeConfig;
 use super::handshake::{self, HandshakeConfig};
 use super::message::Message;
-use super::transport::{Tcp, Transport};
 use crate::discovery::multicast::{self, Discovery, PeerSet};
 use crate::discovery::{DiscoveryStatus, Membership};
-use crate::log_throttle::{LogThrottle, REFUSAL_LOG_INTERVAL};
+use crate::net::{
+    stopped, LogThrottle, Shutdown, TaskFailure, TaskSet, Tcp, Transport, REFUSAL_LOG_INTERVAL,
+};
 use crate::{Changes, Db, Entry, Error, FullSync, NodeId, PeerCursor, Result};
 
 /// How the node came to know a peer.
@@ -114,6 +114,18 @@ pub struct NodeStatus {
     pub bytes_in: u64,
     /// Replication bytes sent, counted the same way.
     pub bytes_out: u64,
+    /// Tasks of this node that panicked or failed, oldest first (at most 64). A failure of an
+    /// essential one (the accept loop, discovery) means the node no longer does its whole job:
+    /// see [`NodeStatus::healthy`].
+    pub failed_tasks: Vec<TaskFailure>,
+}
+
+impl NodeStatus {
+    /// False once replication halted or an essential task died: the node looks alive but no
+    /// longer serves (or finds) its peers.
+    pub fn healthy(&self) -> bool {
+        self.halted.is_none() && !self.failed_tasks.iter().any(|f| f.essential)
+    }
 }
 
 struct PeerState {
@@ -141,13 +153,12 @@ struct Shared<T: Transport> {
     /// Refusals of inbound connections are logged once per IP address per interval.
     refusal_log: Mutex<LogThrottle<IpAddr>>,
     discovery: Option<Arc<Mutex<Membership>>>,
-    shutdown: watch::Sender<bool>,
+    shutdown: Shutdown,
     /// Set when replication stopped for good (this folder is an old copy of its node).
     halted: Mutex<Option<String>>,
-    tasks: Mutex<JoinSet<()>>,
+    tasks: TaskSet,
     jobs: Arc<BlockingJobs>,
-    runtime: tokio::runtime::Handle,
-    /// Draws reconnect jitter: seeded by `NodeConfig::simulation_seed`, else from entropy.
+    /// Draws reconnect jitter: seeded in a simulation (`Node::start_simulated`), else from entropy.
     jitter: Mutex<StdRng>,
 }
 
@@ -163,15 +174,39 @@ impl Node<Tcp> {
     /// ended, or `initial_sync_timeout` passed, so a restarted node catches up before it takes
     /// writes.
     pub async fn start(db: Db, config: NodeConfig) -> Result<Node<Tcp>> {
-        Node::start_with(Tcp, db, config).await
+        Node::start_inner(Tcp, db, config, None).await
     }
 }
 
 impl<T: Transport> Node<T> {
     /// [`Node::start`] over another transport (a network simulator in tests).
+    #[cfg(feature = "internals")]
     pub async fn start_with(transport: T, db: Db, config: NodeConfig) -> Result<Node<T>> {
+        Node::start_inner(transport, db, config, None).await
+    }
+
+    /// [`Node::start_with`] for a deterministic simulation (the fault suite's `turmoil` runs):
+    /// RocksDB work runs as tasks of the runtime instead of on tokio's blocking threads, and
+    /// reconnect jitter comes from a generator seeded with `seed`. Never in production: the
+    /// RocksDB calls then block the runtime's worker thread.
+    #[cfg(feature = "internals")]
+    pub async fn start_simulated(
+        transport: T,
+        db: Db,
+        config: NodeConfig,
+        seed: u64,
+    ) -> Result<Node<T>> {
+        Node::start_inner(transport, db, config, Some(seed)).await
+    }
+
+    async fn start_inner(
+        transport: T,
+        db: Db,
+        config: NodeConfig,
+        simulation_seed: Option<u64>,
+    ) -> Result<Node<T>> {
         config.validate()?;
-        if let Some(detail) = db.rolled_back()? {
+        if let Some(detail) = db.replica().rolled_back()? {
             return Err(Error::RolledBack { detail });
         }
         let listener = transport.bind(config.listen).await?;
@@ -191,7 +226,7 @@ impl<T: Transport> Node<T> {
                     node_id: db.node_id(),
                     cluster_keys: &config.cluster_keys,
                     advertise: adv,
-                    clock: db.clock().clone(),
+                    clock: db.replica().clock().clone(),
                 };
                 Some(Discovery::prepare(&transport, d, me, config.max_connections).await?)
             }
@@ -208,7 +243,7 @@ impl<T: Transport> Node<T> {
             advertise,
             max_message: config.max_frame_size,
         };
-        let (shutdown, _) = watch::channel(false);
+        let shutdown = Shutdown::new();
         let shared = Arc::new(Shared {
             db,
             handshake,
@@ -222,31 +257,27 @@ impl<T: Transport> Node<T> {
             discovery: discovery.as_ref().map(|d| Arc::clone(&d.membership)),
             shutdown,
             halted: Mutex::new(None),
-            tasks: Mutex::new(JoinSet::new()),
+            tasks: TaskSet::new(),
             jobs: Arc::new(BlockingJobs {
-                inline: config.simulation_seed.is_some(),
+                inline: simulation_seed.is_some(),
                 ..BlockingJobs::default()
             }),
-            runtime: tokio::runtime::Handle::current(),
-            jitter: Mutex::new(match config.simulation_seed {
+            jitter: Mutex::new(match simulation_seed {
                 Some(seed) => StdRng::seed_from_u64(seed),
                 None => StdRng::from_rng(&mut rand::rng()),
             }),
             config,
         });
         tracing::info!(node = %shared.db.node_id(), addr = %local_addr, "meshkv node listening");
-        {
-            let s = Arc::clone(&shared);
-            let runtime = shared.runtime.clone();
-            shared
-                .tasks
-                .lock()
-                .spawn_on(accept_loop(s, listener), &runtime);
-        }
+        let s = Arc::clone(&shared);
+        shared
+            .tasks
+            .spawn("accept loop", true, accept_loop(s, listener));
         if let Some(discovery) = discovery {
             let stop = shared.shutdown.subscribe();
             let task = discovery.run(Arc::clone(&shared), stop);
-            shared.spawn(task.instrument(tracing::info_span!("discovery")));
+            let task = task.instrument(tracing::info_span!("discovery"));
+            shared.tasks.spawn("discovery", true, task);
         }
         // The node exists before the wait: if the caller gives up on `start` (a timeout around
         // it), dropping this future drops the node, which stops every task.
@@ -298,20 +329,14 @@ impl<T: Transport> Node<T> {
             halted: self.shared.halted.lock().clone(),
             bytes_in: self.shared.bytes.bytes_in.load(Ordering::Relaxed),
             bytes_out: self.shared.bytes.bytes_out.load(Ordering::Relaxed),
+            failed_tasks: self.shared.tasks.failures(),
         }
     }
 
     /// Stops every task, closes every socket and waits for them.
     pub async fn shutdown(self) -> Result<()> {
-        let _ = self.shared.shutdown.send(true);
-        let mut tasks = std::mem::take(&mut *self.shared.tasks.lock());
-        let drain = async { while tasks.join_next().await.is_some() {} };
-        if tokio::time::timeout(Duration::from_secs(5), drain)
-            .await
-            .is_err()
-        {
-            tasks.abort_all();
-        }
+        self.shared.shutdown.stop();
+        self.shared.tasks.drain(Duration::from_secs(5)).await;
         // Appliers and log readers end with their connections; wait for their blocking jobs
         // too, so that no handle to the database outlives the node, then sync the WAL.
         self.shared.jobs.drained(Duration::from_secs(10)).await;
@@ -324,8 +349,8 @@ impl<T: Transport> Node<T> {
 
 impl<T: Transport> Drop for Node<T> {
     fn drop(&mut self) {
-        let _ = self.shared.shutdown.send(true);
-        self.shared.tasks.lock().abort_all();
+        self.shared.shutdown.stop();
+        self.shared.tasks.abort_all();
     }
 }
 
@@ -394,7 +419,11 @@ fn add_peer<T: Transport>(
     drop(peers);
     let s = Arc::clone(shared);
     let span = tracing::info_span!("pull", peer = %address);
-    shared.spawn(puller(s, address, removed).instrument(span));
+    shared.tasks.spawn(
+        "puller",
+        false,
+        puller(s, address, removed).instrument(span),
+    );
     Some(rx)
 }
 
@@ -424,7 +453,7 @@ impl<T: Transport> PeerSet for Arc<Shared<T>> {
 struct BlockingJobs {
     active: std::sync::atomic::AtomicUsize,
     idle: tokio::sync::Notify,
-    /// Run jobs inline on the calling task (`NodeConfig::simulation_seed`): a simulation runs
+    /// Run jobs inline on the calling task (`Node::start_simulated`): a simulation runs
     /// every task on one thread, in an order the seed decides.
     inline: bool,
 }
@@ -493,14 +522,6 @@ impl<T: Transport> Shared<T> {
 }
 
 impl<T: Transport> Shared<T> {
-    /// Spawns a task of this node, after reaping the ones that ended (a `JoinSet` keeps them
-    /// until joined).
-    fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
-        let mut tasks = self.tasks.lock();
-        while tasks.try_join_next().is_some() {}
-        tasks.spawn_on(task, &self.runtime);
-    }
-
     fn with_peer(&self, address: &str, f: impl FnOnce(&mut PeerState)) {
         if let Some(p) = self.peers.lock().get_mut(address) {
             f(p);
@@ -508,7 +529,7 @@ impl<T: Transport> Shared<T> {
     }
 
     fn stopping(&self) -> bool {
-        *self.shutdown.borrow()
+        self.shutdown.is_stopped()
     }
 }
 
@@ -604,7 +625,9 @@ async fn pull_session<T: Transport>(shared: &Arc<Shared<T>>, address: &str) -> R
         });
     }
     let db = shared.db.clone();
-    let stored = shared.blocking(move || db.peer_cursor(peer_id)).await?;
+    let stored = shared
+        .blocking(move || db.replica().peer_cursor(peer_id))
+        .await?;
     let cursor = stored.map(|c| c.seq);
     shared.with_peer(address, |p| {
         p.status.node_id = Some(peer_id);
@@ -614,7 +637,7 @@ async fn pull_session<T: Transport>(shared: &Arc<Shared<T>>, address: &str) -> R
     });
     tracing::info!(peer = %address, node = %peer_id, cursor = ?cursor, "connected; catch-up starts above the cursor");
     // Our own writes since the database was opened are here: the peer need not echo them.
-    let skip_own_after = shared.db.holds_own_writes_after();
+    let skip_own_after = shared.db.replica().holds_own_writes_after();
     channel
         .send(&Message::Pull {
             cursor,
@@ -748,11 +771,11 @@ async fn applier<T: Transport>(
                 let received = entries.len() as u64;
                 // (applied, skipped as invalid)
                 let (applied, skipped) = shared
-                    .blocking(move || match db.apply(&entries, &*resolver) {
+                    .blocking(move || match db.replica().apply(&entries, &*resolver) {
                         Err(e) if entry_is_invalid(&e) => {
                             let (mut applied, mut skipped) = (0u64, 0u64);
                             for entry in &entries {
-                                match db.apply(std::slice::from_ref(entry), &*resolver) {
+                                match db.replica().apply(std::slice::from_ref(entry), &*resolver) {
                                     Ok(report) => applied += report.applied,
                                     Err(e) if entry_is_invalid(&e) => {
                                         skipped += 1;
@@ -781,7 +804,7 @@ async fn applier<T: Transport>(
                 let high_seq = end.seq;
                 let db = shared.db.clone();
                 shared
-                    .blocking(move || db.set_peer_cursor(peer_id, end))
+                    .blocking(move || db.replica().set_peer_cursor(peer_id, end))
                     .await?;
                 round.finish(&address, high_seq);
                 shared.with_peer(&address, |p| {
@@ -925,11 +948,6 @@ impl RoundStats {
     }
 }
 
-/// Resolves once shutdown is signalled.
-async fn stopped(rx: &mut watch::Receiver<bool>) {
-    let _ = rx.wait_for(|s| *s).await;
-}
-
 fn handshake_timeout(peer: &str) -> Error {
     Error::Handshake {
         peer: peer.to_string(),
@@ -978,15 +996,13 @@ async fn accept_loop<T: Transport>(shared: Arc<Shared<T>>, listener: T::Listener
         };
         let s = Arc::clone(&shared);
         let span = tracing::info_span!("serve", peer = %addr);
-        shared.spawn(
-            async move {
-                let _permit = permit;
-                if let Err(e) = serve(&s, stream, addr, handshake_permit).await {
-                    tracing::info!(peer = %addr, error = %e, "serving connection ended");
-                }
+        let task = async move {
+            let _permit = permit;
+            if let Err(e) = serve(&s, stream, addr, handshake_permit).await {
+                tracing::info!(peer = %addr, error = %e, "serving connection ended");
             }
-            .instrument(span),
-        );
+        };
+        shared.tasks.spawn("serve", false, task.instrument(span));
     }
 }
 
@@ -1055,7 +1071,7 @@ async fn serve<T: Transport>(
     };
     send_within(&mut channel, &beat, dead_after).await?;
     let held = skip_own_after.map(|after| (hello.node_id, after));
-    let mut commits = shared.db.subscribe_commits();
+    let mut commits = shared.db.replica().subscribe_commits();
     let mut shutdown = shared.shutdown.subscribe();
     let mut heartbeat = tokio::time::interval(config.heartbeat_interval);
     let mut first = true;
@@ -1099,11 +1115,11 @@ async fn serve<T: Transport>(
 /// Every earlier incarnation's sequences are below the floor (the sequence lease).
 fn rolled_back(db: &Db, cursor: Option<u64>, incarnation: Option<u64>) -> Option<String> {
     let (seq, inc) = (cursor?, incarnation?);
-    (inc != 0 && inc != db.incarnation() && seq >= db.seq_floor()).then(|| {
+    (inc != 0 && inc != db.replica().incarnation() && seq >= db.replica().seq_floor()).then(|| {
         format!(
             "a peer holds sequence {seq} of this node from another incarnation, but this folder \
              starts at {}: it is an old copy",
-            db.seq_floor()
+            db.replica().seq_floor()
         )
     })
 }
@@ -1120,7 +1136,9 @@ async fn halt<T: Transport, S: AsyncRead + AsyncWrite + Unpin>(
     let db = shared.db.clone();
     let marked = {
         let why = why.clone();
-        shared.blocking(move || db.mark_rolled_back(&why)).await
+        shared
+            .blocking(move || db.replica().mark_rolled_back(&why))
+            .await
     };
     if let Err(e) = marked {
         tracing::error!(error = %e, "could not record the rollback");
@@ -1131,12 +1149,12 @@ async fn halt<T: Transport, S: AsyncRead + AsyncWrite + Unpin>(
             reason: format!("rolled back: {why}"),
         })
         .await;
-    let _ = shared.shutdown.send(true);
+    shared.shutdown.stop();
     Error::RolledBack { detail: why }
 }
 
 /// Streams every entry above `cursor` from one snapshot, in byte-bounded batches, then `End`;
-/// leaves out what the puller holds (`held`: its node id and [`Db::holds_own_writes_after`]).
+/// leaves out what the puller holds (`held`: its node id and [`Replica::holds_own_writes_after`]).
 /// A blocking thread reads RocksDB; a channel of two batches bounds what waits in memory. In a
 /// simulation the reader runs inline, one batch at a time, between sends.
 async fn send_round<T: Transport, S: AsyncRead + AsyncWrite + Unpin>(
@@ -1196,7 +1214,7 @@ async fn send_item<T: Transport, S: AsyncRead + AsyncWrite + Unpin>(
         RoundItem::End(high) => {
             let end = Message::End {
                 high_seq: high,
-                incarnation: shared.db.incarnation(),
+                incarnation: shared.db.replica().incarnation(),
             };
             send_within(channel, &end, send_limit).await?;
             Ok(Some(high))
@@ -1220,13 +1238,13 @@ impl<'a> RoundReader<'a> {
         held: Option<(NodeId, u64)>,
         batch_bytes: usize,
     ) -> RoundReader<'a> {
-        let mut changes = db.changes_since(cursor);
+        let mut changes = db.replica().changes_since(cursor);
         if let Some((node, after)) = held {
             changes = changes.skip_held(node, after);
         }
         if cursor == 0 || changes.cursor_ahead() {
             drop(changes);
-            let mut full = db.full_sync();
+            let mut full = db.replica().full_sync();
             if let Some((node, after)) = held {
                 full = full.skip_held(node, after);
             }

@@ -474,7 +474,6 @@ impl ServerConfig {
             )?,
             allow_insecure,
             discovery,
-            simulation_seed: None,
         };
         node.validate().map_err(named)?;
 

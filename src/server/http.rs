@@ -42,6 +42,7 @@ use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use super::urlkey;
+use crate::net::stopped;
 use crate::{Db, Error, Event, Node, Version};
 
 /// What the handlers share.
@@ -427,16 +428,13 @@ async fn watch_feed(State(st): State<AppState>, req: Request) -> Result<Response
         .into_response())
 }
 
-async fn stopped(rx: &mut watch::Receiver<bool>) {
-    let _ = rx.wait_for(|s| *s).await;
-}
-
 /// `GET /v1/status`.
 async fn status(State(st): State<AppState>, req: Request) -> Result<Response, ApiError> {
     if req.method() != Method::GET {
         return Err(ApiError::method("GET"));
     }
     let mut body = super::status::status_json(&st.node.status(), &st.db.stats(), st.db.last_seq());
+    body["storage_error"] = st.db.background_error().into();
     if let Some(r) = &st.resp {
         body["resp"] = super::status::resp_json(r);
     }

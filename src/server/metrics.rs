@@ -81,6 +81,18 @@ pub fn render(node: &NodeStatus, stats: &DbStats, last_seq: u64) -> String {
         "1 when replication stopped for good: this folder is an old copy of its node.",
         &[(none(), u64::from(node.halted.is_some()))],
     );
+    family(
+        "meshkv_healthy",
+        "gauge",
+        "1 while the node does its whole job: not halted, no essential task (accept loop, discovery) dead.",
+        &[(none(), u64::from(node.healthy()))],
+    );
+    family(
+        "meshkv_task_failures_total",
+        "counter",
+        "Node tasks that panicked or failed (at most 64 recorded).",
+        &[(none(), node.failed_tasks.len() as u64)],
+    );
     let outbound: u64 = peers.iter().map(|p| p.refused).sum();
     family(
         "meshkv_refused_handshakes_total",

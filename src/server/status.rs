@@ -3,6 +3,7 @@
 //! ```json
 //! {"node_id": "9f0c...", "replication_addr": "127.0.0.1:7070", "last_seq": 42,
 //!  "refused_inbound": 0, "bytes_in": 1234, "bytes_out": 5678, "halted": null,
+//!  "healthy": true, "failed_tasks": [],
 //!  "stats": {"local_writes": 40, "remote_applied": 2, "remote_stale": 0,
 //!            "remote_duplicate": 0, "conflicts_resolved": 0},
 //!  "peers": [{"address": "127.0.0.1:7071", "source": "configured", "node_id": "...",
@@ -13,7 +14,9 @@
 //! ```
 //!
 //! `halted` says why replication stopped for good (the folder is an old copy of its node), if it
-//! did. `resp`, present with `resp_listen`, holds the RESP listener's counters
+//! did. `failed_tasks` lists the node's tasks that panicked or failed (`task`, `essential`,
+//! `error`); `healthy` is false once replication halted or an essential one died. `storage_error`
+//! is the database's last background failure (a lease fsync), or null. `resp`, present with `resp_listen`, holds the RESP listener's counters
 //! (`connections`, `refused`, `connected`, `commands`, `errors`). `discovery`, when on, holds its group, advertised address, peer count and datagram counters.
 
 use serde_json::{json, Value};
@@ -72,6 +75,12 @@ pub fn status_json(node: &NodeStatus, stats: &DbStats, last_seq: u64) -> Value {
         "bytes_in": node.bytes_in,
         "bytes_out": node.bytes_out,
         "halted": node.halted,
+        "healthy": node.healthy(),
+        "failed_tasks": node.failed_tasks.iter().map(|f| json!({
+            "task": f.task,
+            "essential": f.essential,
+            "error": f.error,
+        })).collect::<Vec<_>>(),
         "stats": {
             "local_writes": stats.local_writes,
             "remote_applied": stats.remote_applied,

@@ -62,6 +62,8 @@ impl LeaseValues {
 /// The leases known durable, and the background syncer that makes written leases durable.
 pub(crate) struct Leases {
     durable: Arc<Mutex<LeaseValues>>,
+    /// The syncer's last failure, if any: shown by `Db::background_error`, never only logged.
+    failure: Arc<Mutex<Option<String>>>,
     requests: Mutex<Option<Sender<LeaseValues>>>,
     syncer: Mutex<Option<JoinHandle<()>>>,
 }
@@ -72,6 +74,8 @@ impl Leases {
         let shared = Arc::new(Mutex::new(durable));
         let (tx, rx) = mpsc::channel::<LeaseValues>();
         let done = Arc::clone(&shared);
+        let failure = Arc::new(Mutex::new(None));
+        let failed = Arc::clone(&failure);
         let syncer = std::thread::Builder::new()
             .name("meshkv-lease-sync".into())
             .spawn(move || {
@@ -87,12 +91,16 @@ impl Leases {
                         }
                         // Writers fall back to synced commits past the durable lease; nothing
                         // is lost, only speed.
-                        Err(e) => tracing::warn!(error = %e, "lease fsync failed"),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "lease fsync failed");
+                            *failed.lock() = Some(format!("lease fsync failed: {e}"));
+                        }
                     }
                 }
             })?;
         Ok(Leases {
             durable: shared,
+            failure,
             requests: Mutex::new(Some(tx)),
             syncer: Mutex::new(Some(syncer)),
         })
@@ -101,6 +109,11 @@ impl Leases {
     /// The leases known to be on disk.
     pub(crate) fn durable(&self) -> LeaseValues {
         *self.durable.lock()
+    }
+
+    /// The syncer's last failure, if it ever failed.
+    pub(crate) fn failure(&self) -> Option<String> {
+        self.failure.lock().clone()
     }
 
     /// Records leases made durable by a synced commit.

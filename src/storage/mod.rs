@@ -1,21 +1,59 @@
-//! The storage layer: RocksDB, its four column families and the atomic commit.
+//! The storage layer: RocksDB, its four column families, the atomic commit, and every read path
+//! and feed. No file outside this folder names `rocksdb`.
 //!
 //! - [`keys`]: typed keys and values of each column family and their byte layouts.
 //! - `rocks`: opening (creating, checking the format, the node id), the RocksDB tuning, reads.
 //! - `lease`: durable leases that keep the sequence and the clock from going back.
-//! - `commit`: the one writer: local writes and remote applies, each one `WriteBatch` under the
-//!   commit lock, with group commit so concurrent writers share one fsync.
+//! - `commit`: the commit core: one write as one `WriteBatch` under the commit lock, with the
+//!   lease extension; `group_commit`: local writes, concurrent writers sharing one write and
+//!   one fsync; `apply`: remote entries against the local versions ([`ApplyReport`]).
+//! - `batch`: [`Batch`], several operations committed together.
+//! - `changes`, `full_sync`: the read paths a peer pulls from ([`Changes`], [`FullSync`]).
+//! - `reads`, `meta`: point reads and maintenance; peer cursors, the rolled-back mark and the
+//!   node-id renewal.
+//! - `scan`, `verify`: key-ordered scans ([`Scan`]) and the consistency check
+//!   ([`VerifyReport`]).
+//! - `watch`, `commits`, `stats`: change notifications ([`Watch`]), the commit signal
+//!   ([`Commits`]) and the counters ([`DbStats`]).
 //!
 //! Invariants kept here (docs/design.md): 1 atomic commit, 2 one live log entry per key, 3 ordered
 //! visibility, 4 the sequence never goes back, 5 deterministic resolution, 6 relay without echo,
 //! 7 consistent sync reads, 9 tombstones stay.
 
+pub(crate) mod apply;
+pub(crate) mod batch;
+pub(crate) mod changes;
 pub(crate) mod commit;
+pub(crate) mod commits;
+mod error;
+pub(crate) mod full_sync;
+pub(crate) mod group_commit;
+#[cfg(feature = "internals")]
 pub mod keys;
+#[cfg(not(feature = "internals"))]
+pub(crate) mod keys;
 pub(crate) mod lease;
+pub(crate) mod meta;
+pub(crate) mod reads;
 pub(crate) mod rocks;
+pub(crate) mod scan;
+pub(crate) mod stats;
+pub(crate) mod verify;
+pub(crate) mod watch;
 
+pub use apply::ApplyReport;
+pub use batch::Batch;
+pub use changes::Changes;
+pub use commits::Commits;
+pub use error::StorageError;
+pub use full_sync::FullSync;
+pub use meta::PeerCursor;
+#[cfg(feature = "internals")]
 pub use rocks::rocksdb_options;
+pub use scan::Scan;
+pub use stats::DbStats;
+pub use verify::VerifyReport;
+pub use watch::{Event, Watch};
 
 /// A key for error messages: UTF-8 text when it is printable, hex otherwise; cut at 64 bytes.
 pub(crate) fn printable(key: &[u8]) -> String {

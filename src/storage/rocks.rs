@@ -22,7 +22,8 @@ use rocksdb::{
     WriteOptions, DB,
 };
 
-use super::commit::{CommitState, Queue};
+use super::commit::CommitState;
+use super::group_commit::Queue;
 use super::keys::{cf, decode_u32, decode_u64, meta, IndexRecord, SeqKey, FORMAT_VERSION};
 use super::lease::{LeaseValues, Leases};
 use crate::hlc::Hlc;
@@ -89,7 +90,7 @@ pub(crate) struct Store {
     /// The commit lock: sequence allocation, clock, and the batch write happen under it.
     pub(crate) commit: Mutex<CommitState>,
     /// The last committed sequence, for tasks that wait for new commits (replication).
-    pub(crate) commit_signal: crate::commits::CommitSignal,
+    pub(crate) commit_signal: crate::storage::commits::CommitSignal,
     /// Leases known durable, and their background syncer.
     pub(crate) leases: Leases,
     /// Highest sequence known committed (may lag RocksDB briefly, never lead it).
@@ -98,11 +99,11 @@ pub(crate) struct Store {
     pub(crate) watchers: tokio::sync::broadcast::Sender<Arc<crate::Event>>,
     /// How many `Watch`es exist: commits publish their changes only when some do.
     pub(crate) watching: std::sync::atomic::AtomicUsize,
-    /// See [`Db::incarnation`](crate::Db::incarnation).
+    /// See [`Replica::incarnation`](crate::replica::Replica::incarnation).
     pub(crate) incarnation: u64,
-    /// See [`Db::seq_floor`](crate::Db::seq_floor).
+    /// See [`Replica::seq_floor`](crate::replica::Replica::seq_floor).
     pub(crate) seq_floor: u64,
-    /// See [`Db::holds_own_writes_after`](crate::Db::holds_own_writes_after).
+    /// See [`Replica::holds_own_writes_after`](crate::replica::Replica::holds_own_writes_after).
     pub(crate) holds_own_after: Option<u64>,
 }
 

@@ -12,7 +12,8 @@ use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
-use meshkv::{Db, MulticastConfig, Node, NodeConfig, Options, PeerSource, Version};
+use meshkv::replication::PeerSource;
+use meshkv::{Db, MulticastConfig, Node, NodeConfig, Options, Version};
 use rand::Rng;
 
 /// A test node: its folder, database and replicator.
@@ -60,7 +61,8 @@ pub async fn start_db(dir: tempfile::TempDir, db: Db, config: NodeConfig) -> Tes
 
 /// Every key's value (or tombstone) and version.
 pub fn contents(db: &Db) -> BTreeMap<Vec<u8>, (Option<Vec<u8>>, Version)> {
-    db.changes_since(0)
+    db.replica()
+        .changes_since(0)
         .map(|r| {
             let (_, e) = r.unwrap();
             (e.key, (e.value, e.version))

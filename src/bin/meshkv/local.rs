@@ -108,6 +108,7 @@ pub fn demo(discovery: bool) -> Result<ExitCode, Box<dyn std::error::Error>> {
         dbs[0].put("temporary", "soon gone")?;
         let view = |db: &Db| -> Vec<(Vec<u8>, Option<Vec<u8>>, meshkv::Version)> {
             let mut all: Vec<_> = db
+                .replica()
                 .changes_since(0)
                 .filter_map(|r| r.ok())
                 .map(|(_, e)| (e.key, e.value, e.version))
@@ -231,7 +232,7 @@ pub fn example(dir: Option<&str>) -> Result<ExitCode, Box<dyn std::error::Error>
             String::from_utf8_lossy(&v)
         );
     }
-    let changes = db.changes_since(0);
+    let changes = db.replica().changes_since(0);
     println!(
         "changes feed (newest first, one entry per key, high seq {}):",
         changes.high_seq()

@@ -27,6 +27,7 @@ use super::exec::{execute, plain_set, set_all};
 use super::parser::{Limits, Parser, Request};
 use super::reply::Reply;
 use super::state::{RespStats, Session, Shared};
+use crate::net::stopped;
 
 /// Bytes read from the socket at a time.
 pub const READ_CHUNK: usize = 64 << 10;
@@ -151,9 +152,4 @@ fn run_batch(
     RespStats::add(&shared.stats.commands, commands);
     RespStats::add(&shared.stats.errors, errors);
     (session, out, close)
-}
-
-/// Resolves once `shutdown` is true (or its sender is gone).
-pub(super) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
-    let _ = shutdown.wait_for(|stop| *stop).await;
 }

@@ -198,7 +198,7 @@ fn scan(shared: &Shared, session: &mut Session, args: ScanArgs) -> crate::Result
     let pattern = args.pattern.unwrap_or_else(|| b"*".to_vec());
     let prefix = pattern::literal_prefix(&pattern);
     let filter = !pattern::is_prefix_only(&pattern);
-    let end = crate::scan::prefix_end(&prefix);
+    let end = crate::storage::scan::prefix_end(&prefix);
     let lower = match &resume {
         Some(k) => std::ops::Bound::Excluded(k.as_slice()),
         None => std::ops::Bound::Included(prefix.as_slice()),

@@ -12,11 +12,11 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
-use tokio::task::JoinSet;
 
-use super::connection::{self, stopped};
+use super::connection;
 use super::parser::Limits;
 use super::state::{RespStats, Shared};
+use crate::net::{stopped, TaskSet};
 
 /// Accepts and serves connections until `shutdown` turns true, then drains them.
 pub async fn run(
@@ -27,12 +27,11 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let slots = Arc::new(Semaphore::new(max_clients));
-    let mut tasks = JoinSet::new();
+    let tasks = TaskSet::new();
     let for_connections = shutdown.clone();
     loop {
         tokio::select! {
             _ = stopped(&mut shutdown) => break,
-            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
             accepted = listener.accept() => match accepted {
                 Ok((mut stream, _peer)) => {
                     let _ = stream.set_nodelay(true);
@@ -47,7 +46,7 @@ pub async fn run(
                                 limits,
                                 for_connections.clone(),
                             );
-                            tasks.spawn(async move {
+                            tasks.spawn("RESP connection", false, async move {
                                 conn.await;
                                 stats.connected.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
                                 drop(permit);
@@ -55,7 +54,7 @@ pub async fn run(
                         }
                         Err(_) => {
                             RespStats::add(&stats.refused, 1);
-                            tasks.spawn(async move {
+                            tasks.spawn("RESP refusal", false, async move {
                                 let refuse = async {
                                     let _ = stream
                                         .write_all(b"-ERR max number of clients reached\r\n")
@@ -76,13 +75,7 @@ pub async fn run(
         }
     }
     drop(listener);
-    let drain = async { while tasks.join_next().await.is_some() {} };
-    if tokio::time::timeout(Duration::from_secs(5), drain)
-        .await
-        .is_err()
-    {
-        tracing::warn!("RESP connections still busy after 5 s; aborting them");
-        tasks.abort_all();
-        while tasks.join_next().await.is_some() {}
+    if !tasks.drain(Duration::from_secs(5)).await {
+        tracing::warn!("RESP connections still busy after 5 s; aborted them");
     }
 }

@@ -4,14 +4,15 @@
 //! heal every node must hold, for every key, the same record (else the key is *divergent*), and
 //! that record must be at least as strong as every acknowledged write of the key under the
 //! product's order (higher clock; equal clocks: the resolver, handed both candidates in canonical
-//! order — the same rule `Db::apply` follows). An acknowledged put that beats the final record is
+//! order — the same rule `Replica::apply` follows). An acknowledged put that beats the final record is
 //! *lost*; an acknowledged delete that beats a final value is a *resurrection*. A final record no
 //! acknowledged or unanswered write explains (a value never written, or one whose write failed)
 //! is *unexpected*.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use meshkv::{Candidate, Choice, Resolver, Version};
+use meshkv::replica::{Candidate, Choice};
+use meshkv::{Resolver, Version};
 
 use super::history::{Event, Outcome};
 use super::workload::Op;

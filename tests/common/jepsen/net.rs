@@ -17,8 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use meshkv::replication::transport::{Tcp, Transport};
-use meshkv::MulticastConfig;
+use meshkv::net::{MulticastGroup, Tcp, Transport};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
@@ -78,7 +77,7 @@ impl Transport for NodeTransport {
 
     async fn multicast(
         &self,
-        config: &MulticastConfig,
+        config: &MulticastGroup,
     ) -> meshkv::Result<(Self::Datagram, Self::Datagram)> {
         Tcp.multicast(config).await
     }

@@ -3,7 +3,7 @@
 //!
 //! One seed decides everything: the workload, the faults and when they come, the network's
 //! latencies and losses, each host's clock skew, each node's reconnect jitter. Every host runs
-//! its node with `NodeConfig::simulation_seed` (RocksDB work inline, seeded jitter) and a
+//! its node with `Node::start_simulated` (RocksDB work inline, seeded jitter) and a
 //! database whose `Options::clock` reads simulated time, so the same seed replays the same run;
 //! [`SimRun::trace`] hashes everything the run observed, for the determinism check.
 //!
@@ -15,7 +15,7 @@
 //!
 //! Two things in the stack would make a run depend on more than its seed, and are handled:
 //! - tokio's `watch` channel wakes its receivers in a randomly chosen order; the database's
-//!   commit wake-up ([`meshkv::Commits`]) is a plain `Notify` for that reason, and every
+//!   commit wake-up ([`meshkv::replica::Commits`]) is a plain `Notify` for that reason, and every
 //!   `select!` in the node is `biased`;
 //! - a crashed runtime drops its tasks (and closes their sockets) in an order that depends on
 //!   process-wide task ids; a crash therefore cuts the host's links first, as a power cut does.
@@ -35,8 +35,9 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use meshkv::replication::transport::Transport;
-use meshkv::{Clock, Db, LastWriteWins, MulticastConfig, Node, NodeConfig, NodeId, Options};
+use meshkv::net::{MulticastGroup, Transport};
+use meshkv::record::Clock;
+use meshkv::{Db, LastWriteWins, MulticastConfig, Node, NodeConfig, NodeId, Options};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -87,7 +88,7 @@ impl Transport for SimTransport {
     /// one); the sender on an ephemeral port, looping back to the host's own receiver.
     async fn multicast(
         &self,
-        config: &MulticastConfig,
+        config: &MulticastGroup,
     ) -> meshkv::Result<(Self::Datagram, Self::Datagram)> {
         let any = Ipv4Addr::UNSPECIFIED;
         let receiver =
@@ -267,10 +268,9 @@ pub fn run(seed: u64, mode: Option<Mode>) -> SimRun {
                     reconnect_max: Duration::from_secs(1),
                     handshake_timeout: Duration::from_secs(1),
                     initial_sync_timeout: Duration::from_millis(500),
-                    simulation_seed: Some(node_seed),
                     ..NodeConfig::default()
                 };
-                let node = Node::start_with(SimTransport, db, config).await?;
+                let node = Node::start_simulated(SimTransport, db, config, node_seed).await?;
                 if fine {
                     let mut last = String::new();
                     loop {

@@ -32,8 +32,8 @@ impl Record {
 
 /// One write as replication moves it: key, value (or tombstone) and its original version.
 ///
-/// [`Db::changes_since`](crate::Db::changes_since) reads them from the log;
-/// [`Db::apply`](crate::Db::apply) commits them on another node.
+/// [`Replica::changes_since`](crate::replica::Replica::changes_since) reads them from the log;
+/// [`Replica::apply`](crate::replica::Replica::apply) commits them on another node.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Entry {
     /// The user key.

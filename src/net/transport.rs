@@ -2,15 +2,27 @@
 //!
 //! The fault-injection suite runs the same node code over a deterministic network simulator by
 //! implementing this trait; nothing else in the node touches sockets: the replication streams
-//! and the multicast discovery datagrams (see `crate::discovery::multicast`) both go through it.
+//! and the multicast discovery datagrams both go through it.
 
 use std::future::Future;
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::{MulticastConfig, Result};
+use crate::Result;
+
+/// What a multicast socket pair is opened for: the group, the interface that joins and sends,
+/// and the TTL (from [`MulticastConfig`](crate::MulticastConfig)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MulticastGroup {
+    /// The IPv4 multicast group and UDP port.
+    pub group: SocketAddrV4,
+    /// The local interface address that joins the group and sends.
+    pub interface: Ipv4Addr,
+    /// `IP_MULTICAST_TTL`.
+    pub ttl: u32,
+}
 
 /// Streams and listeners for the replication protocol.
 pub trait Transport: Send + Sync + 'static {
@@ -37,7 +49,7 @@ pub trait Transport: Send + Sync + 'static {
     /// `config.ttl`, and this host's receivers hear it too (multicast loop).
     fn multicast(
         &self,
-        config: &MulticastConfig,
+        config: &MulticastGroup,
     ) -> impl Future<Output = Result<(Self::Datagram, Self::Datagram)>> + Send;
     /// Sends one datagram.
     fn send_to(
@@ -88,11 +100,8 @@ impl Transport for Tcp {
 
     type Datagram = tokio::net::UdpSocket;
 
-    async fn multicast(
-        &self,
-        config: &MulticastConfig,
-    ) -> Result<(Self::Datagram, Self::Datagram)> {
-        crate::discovery::multicast::open_sockets(config)
+    async fn multicast(&self, config: &MulticastGroup) -> Result<(Self::Datagram, Self::Datagram)> {
+        super::multicast_socket::open_sockets(config)
     }
 
     async fn send_to(

@@ -31,7 +31,7 @@ impl CommitSignal {
     }
 }
 
-/// Waits for commits that raise a database's last sequence. From [`Db::subscribe_commits`].
+/// Waits for commits that raise a database's last sequence. From [`Replica::subscribe_commits`](crate::replica::Replica::subscribe_commits).
 pub struct Commits {
     db: Db,
     seen: u64,
@@ -97,7 +97,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(dir.path(), crate::Options::default()).unwrap();
         db.put(b"a", b"1").unwrap();
-        let mut commits = db.subscribe_commits();
+        let mut commits = db.replica().subscribe_commits();
         assert_eq!(commits.seen(), 1);
         // Nothing new: it waits.
         let waited = tokio::time::timeout(Duration::from_millis(50), commits.changed()).await;

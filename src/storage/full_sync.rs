@@ -15,7 +15,7 @@ use std::sync::atomic::Ordering;
 
 use rocksdb::{DBRawIteratorWithThreadMode, ReadOptions, SnapshotWithThreadMode, DB};
 
-use crate::log::Held;
+use crate::storage::changes::Held;
 use crate::storage::keys::{cf, IndexRecord, SeqKey};
 use crate::storage::rocks::Store;
 use crate::{Entry, Error, NodeId, Op, Result};

@@ -1,0 +1,20 @@
+//! The replication extension seam: what a replicator builds on, kept apart from the API a
+//! service uses. [`Db::replica`](crate::Db::replica) returns a [`Replica`] view; the shipped
+//! [`Node`](crate::Node) uses nothing else, and another transport can do the same.
+//!
+//! - reading changes for a peer: [`Replica::changes_since`] ([`Changes`], newest first from one
+//!   snapshot) and [`Replica::full_sync`] ([`FullSync`], key order), both with `skip_held` for
+//!   the no-echo rule; [`Replica::subscribe_commits`] ([`Commits`]) to wait for new writes;
+//! - applying a peer's entries: [`Replica::apply`] ([`Entry`] in, [`ApplyReport`] out; equal
+//!   clocks go to a [`Resolver`](crate::Resolver), which sees [`Candidate`]s and returns a
+//!   [`Choice`]);
+//! - per-peer cursors ([`PeerCursor`]), this open's incarnation and sequence floor, and the
+//!   rolled-back mark of a restored copy.
+//!
+//! The rules these calls keep are docs/design.md's invariants 5 to 8.
+
+mod view;
+
+pub use crate::record::{Candidate, Choice, Entry, Op};
+pub use crate::storage::{ApplyReport, Changes, Commits, FullSync, PeerCursor};
+pub use view::Replica;

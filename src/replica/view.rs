@@ -1,0 +1,120 @@
+//! [`Replica`]: the replication hooks of a [`Db`], as a borrowed view.
+
+use crate::record::Clock;
+use crate::storage::{ApplyReport, Changes, Commits, FullSync, PeerCursor};
+use crate::{Db, Entry, NodeId, Resolver, Result};
+
+/// The replication hooks of one database (`db.replica()`): reading its changes for a peer,
+/// applying a peer's entries, per-peer cursors, and the evidence of a restored copy. The
+/// shipped [`Node`](crate::Node) is built on these calls alone; another transport can be too.
+#[derive(Clone, Copy, Debug)]
+pub struct Replica<'a> {
+    db: &'a Db,
+}
+
+impl<'a> Replica<'a> {
+    pub(crate) fn new(db: &'a Db) -> Self {
+        Replica { db }
+    }
+
+    /// A clock reading above which this node's own writes are all held here.
+    ///
+    /// It is where the clock stood when this database was opened: the larger of the clock lease
+    /// (at or above every timestamp used before, across power loss too) and the wall clock.
+    /// Every version this node writes from now on has a timestamp above it, and a running
+    /// database loses nothing: each is held here (or superseded by a newer version of its key).
+    /// Writes from before the open are at or below it: they may have been lost (an unsynced
+    /// write-ahead-log tail in a power cut under `Durability::Buffered`, or later writes missing
+    /// from a folder restored from an old copy, which are below the wall clock at the open).
+    /// `None` for a database this open created with a node id given in
+    /// [`Options::node_id`](crate::Options::node_id): that id may have written before, in a
+    /// folder now gone. A puller passes it to its peers, which skip this node's own writes
+    /// above it instead of echoing them back (see [`Changes::skip_held`]).
+    pub fn holds_own_writes_after(&self) -> Option<u64> {
+        self.db.store.holds_own_after
+    }
+
+    /// Every log entry above sequence `after` (0 for all), newest first, each
+    /// with its value, from one snapshot. See [`Changes`].
+    pub fn changes_since(&self, after: u64) -> Changes<'a> {
+        Changes::new(&self.db.store, after)
+    }
+
+    /// Every key's live entry in key order from one snapshot, for a peer
+    /// that knows nothing of this database yet (cursor 0). Cheaper than `changes_since(0)`:
+    /// sequential reads only. See [`FullSync`](crate::FullSync).
+    pub fn full_sync(&self) -> FullSync<'a> {
+        FullSync::new(&self.db.store)
+    }
+
+    /// The last sequence of `peer`'s log committed here, as stored by
+    /// [`Replica::set_peer_cursor`]; `None` before the first complete sync with it.
+    pub fn peer_cursor(&self, peer: NodeId) -> Result<Option<PeerCursor>> {
+        self.db.store.peer_cursor(peer)
+    }
+
+    /// Stores `peer`'s cursor (see [`Replica::peer_cursor`]).
+    pub fn set_peer_cursor(&self, peer: NodeId, cursor: PeerCursor) -> Result<()> {
+        self.db.store.set_peer_cursor(peer, cursor)
+    }
+
+    /// A random number drawn at every open. A peer's cursor records the
+    /// incarnation it was read from, so a cursor from another incarnation can be told apart.
+    pub fn incarnation(&self) -> u64 {
+        self.db.store.incarnation
+    }
+
+    /// The first sequence this open hands out. Every sequence an earlier
+    /// incarnation of this folder handed out is below it (the sequence lease); a peer holding a
+    /// cursor at or above it from another incarnation has seen sequences this folder never
+    /// wrote: the folder is an old copy of its node (see [`Replica::mark_rolled_back`]).
+    pub fn seq_floor(&self) -> u64 {
+        self.db.store.seq_floor
+    }
+
+    /// Records, durably, that this folder is an old copy of a node that has
+    /// since handed out later sequences (`why` says how it was found). From then on
+    /// [`Replica::rolled_back`] returns it and `Node::start` refuses with [`Error::RolledBack`](crate::Error::RolledBack) until
+    /// [`Db::renew_node_id`](crate::Db::renew_node_id) gives the folder a new identity.
+    pub fn mark_rolled_back(&self, why: &str) -> Result<()> {
+        self.db.store.mark_rolled_back(why)
+    }
+
+    /// Why this folder was found to be an old copy of its node, if it was (see
+    /// [`Replica::mark_rolled_back`]).
+    pub fn rolled_back(&self) -> Result<Option<String>> {
+        self.db.store.rolled_back()
+    }
+
+    /// The clock this database stamps writes with ([`Options::clock`](crate::Options::clock)).
+    pub fn clock(&self) -> &'a Clock {
+        &self.db.store.options.clock
+    }
+
+    /// Wakes whenever a commit raises the last sequence, so a task can wait
+    /// for new writes without polling (see [`Commits`](crate::Commits)).
+    pub fn subscribe_commits(&self) -> crate::Commits {
+        Commits::new(self.db.clone())
+    }
+
+    /// Applies entries received from a peer, in one atomic batch.
+    ///
+    /// Per entry (docs/design.md invariant 5): a higher clock than the local version wins; a
+    /// lower one loses; an identical version is skipped; an equal clock with another write is decided by
+    /// `resolver` over the two candidates in canonical order. Winners are committed with their
+    /// original versions under new local sequence numbers (invariant 6), so this node relays them.
+    /// The clock observes every timestamp seen. Applying is idempotent and commutative.
+    ///
+    /// A key or value over this database's limits rejects the whole call, applying nothing.
+    pub fn apply(&self, entries: &[Entry], resolver: &dyn Resolver) -> Result<ApplyReport> {
+        if entries.is_empty() {
+            return Ok(ApplyReport {
+                last_seq: self.db.last_seq(),
+                ..ApplyReport::default()
+            });
+        }
+        let report = self.db.store.apply(entries, resolver)?;
+        self.db.stats.applied(&report);
+        Ok(report)
+    }
+}

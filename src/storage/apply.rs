@@ -1,0 +1,171 @@
+//! Applying remote entries (docs/design.md invariants 5 and 6): each against the local version
+//! of its key, the winners committed in one batch, relogged under new local sequences with their
+//! original versions.
+//!
+//! Entries no honest peer can have produced (an empty or oversized key or value, a clock of 0 or
+//! above [`MAX_REMOTE_CLOCK`], a nil origin, a timestamp more than [`MAX_REMOTE_FUTURE`] ahead of
+//! this node's physical clock) refuse the whole batch.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+
+use rustc_hash::FxBuildHasher;
+
+use super::commit::batch_bytes;
+use rocksdb::WriteBatch;
+
+use super::keys::{cf, IndexRecord};
+use super::rocks::Store;
+use crate::hlc;
+use crate::record::resolver::{decide, Candidate, Verdict};
+use crate::{Entry, Error, Op, Resolver, Result};
+
+/// Largest clock accepted from a peer: far beyond any real key's write count, far below overflow.
+pub(crate) const MAX_REMOTE_CLOCK: u64 = 1 << 62;
+
+/// How far ahead of this node's wall clock a remote timestamp may be: one day.
+pub(crate) const MAX_REMOTE_FUTURE: u64 = (24 * 3600 * 1000) << hlc::LOGICAL_BITS;
+
+/// What [`Replica::apply`](crate::replica::Replica::apply) did with a batch of remote entries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ApplyReport {
+    /// Entries that won and were committed (and relogged under new local sequences).
+    pub applied: u64,
+    /// Entries that lost to the local version (lower clock, or the resolver chose local).
+    pub stale: u64,
+    /// Entries identical to the local version: already known, skipped.
+    pub duplicate: u64,
+    /// Entries with the local clock but another write: the resolver was asked.
+    pub conflicts: u64,
+    /// The highest local sequence after the apply.
+    pub last_seq: u64,
+}
+
+impl Store {
+    /// Rejects a remote entry whose version no honest peer can have produced.
+    pub(super) fn check_remote(&self, e: &Entry, future_limit: u64) -> Result<()> {
+        self.check_key(&e.key)?;
+        if let Some(v) = &e.value {
+            self.check_value(v)?;
+        }
+        let bad = |reason: String| {
+            Err(Error::InvalidEntry {
+                key: crate::storage::printable(&e.key),
+                reason,
+            })
+        };
+        let v = &e.version;
+        if v.clock == 0 || v.clock > MAX_REMOTE_CLOCK {
+            return bad(format!("clock {} is outside 1 ..= 2^62", v.clock));
+        }
+        if v.origin.is_nil() {
+            return bad("the origin node id is all zeros".into());
+        }
+        if v.timestamp > future_limit {
+            return bad(format!(
+                "timestamp {} ms is more than a day ahead of this node's clock",
+                hlc::millis(v.timestamp)
+            ));
+        }
+        Ok(())
+    }
+
+    /// Applies remote entries (docs/design.md invariants 5 and 6) in one batch.
+    pub(crate) fn apply(&self, entries: &[Entry], resolver: &dyn Resolver) -> Result<ApplyReport> {
+        let future_limit = self
+            .options
+            .clock
+            .reading()
+            .saturating_add(MAX_REMOTE_FUTURE);
+        for e in entries {
+            self.check_remote(e, future_limit)?;
+        }
+        let data = self.cf(cf::DATA);
+        let keys: Vec<&[u8]> = entries.iter().map(|e| e.key.as_slice()).collect();
+        let bytes: usize = entries
+            .iter()
+            .map(|e| batch_bytes(&e.key, e.value.as_deref().unwrap_or_default()))
+            .sum();
+        let mut state = self.commit.lock();
+        // Changes a failed commit staged are never published.
+        state.events.clear();
+        // Every local index record with one MultiGet, under the lock.
+        let found = self.read_indexes(&keys);
+        let mut batch = WriteBatch::with_capacity_bytes(bytes + 64);
+        // Keys this batch already wrote: their record and value.
+        let mut overlay: ApplyOverlay<'_> =
+            HashMap::with_capacity_and_hasher(entries.len(), FxBuildHasher);
+        let mut report = ApplyReport::default();
+        for (e, from_disk) in entries.iter().zip(found) {
+            state.hlc.observe(e.version.timestamp);
+            if e.value.is_none()
+                && crate::sabotage::active(crate::sabotage::Sabotage::DropTombstonesOnApply)
+            {
+                report.stale += 1;
+                continue;
+            }
+            let local = match overlay.get(e.key.as_slice()) {
+                Some(&(rec, _)) => Some(rec),
+                None => from_disk?,
+            };
+            let remote = Candidate {
+                key: &e.key,
+                value: e.value.as_deref(),
+                version: &e.version,
+            };
+            let verdict = match local {
+                None => Verdict::Remote,
+                Some(rec) => {
+                    let conflict = rec.version.clock == e.version.clock && rec.version != e.version;
+                    // The local value is only needed when the resolver will be asked.
+                    let stored;
+                    let local_value: Option<&[u8]> = if conflict && rec.op == Op::Put {
+                        match overlay.get(e.key.as_slice()) {
+                            Some(&(_, v)) => v,
+                            None => {
+                                stored = self
+                                    .db
+                                    .get_cf(data, &e.key)?
+                                    .ok_or_else(|| Error::missing_value(&e.key))?;
+                                Some(stored.as_slice())
+                            }
+                        }
+                    } else {
+                        None
+                    };
+                    if conflict {
+                        report.conflicts += 1;
+                    }
+                    let local_cand = Candidate {
+                        key: &e.key,
+                        value: local_value,
+                        version: &rec.version,
+                    };
+                    decide(resolver, &local_cand, &remote)
+                }
+            };
+            match verdict {
+                Verdict::Local => report.stale += 1,
+                Verdict::Same => report.duplicate += 1,
+                Verdict::Remote => {
+                    let record = self.write_entry(
+                        &mut state,
+                        &mut batch,
+                        &e.key,
+                        e.value.as_deref(),
+                        e.version,
+                        local,
+                    );
+                    overlay.insert(&e.key, (record, e.value.as_deref()));
+                    report.applied += 1;
+                }
+            }
+        }
+        self.finish(&mut state, batch)?;
+        report.last_seq = self.last_seq.load(Ordering::Acquire);
+        Ok(report)
+    }
+}
+
+/// Keys an apply already wrote in its batch: their new record and value.
+type ApplyOverlay<'a> = HashMap<&'a [u8], (IndexRecord, Option<&'a [u8]>), FxBuildHasher>;

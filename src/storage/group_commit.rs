@@ -1,0 +1,224 @@
+//! Group commit of local writes.
+//!
+//! A local writer pushes its operations onto a queue. The first writer that finds no leader
+//! active becomes the leader: it takes everything queued and commits it as one batch with one
+//! write (and with `Durability::Sync`, one fsync) under the commit lock, then hands each writer
+//! its result. Writers that queue up while a leader syncs are all committed by the next leader,
+//! so an fsync is paid once per group, not once per writer, and the order stays the commit
+//! lock's order. Followers never take the commit lock. An uncontended write commits straight
+//! from the caller's bytes (`write_one`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use rocksdb::WriteBatch;
+use rustc_hash::FxBuildHasher;
+
+use super::commit::{batch_bytes, CommitState, OpRef, WriteOp};
+use super::keys::IndexRecord;
+use super::rocks::Store;
+use crate::{Error, Result, Version};
+
+/// The group-commit queue, guarded by `Store::queue`.
+#[derive(Default)]
+pub(crate) struct Queue {
+    /// Writes waiting for a leader.
+    pub(crate) waiting: Vec<Arc<Pending>>,
+    /// True while a leader is committing a group.
+    pub(crate) leader_active: bool,
+}
+
+/// A local write waiting in the group-commit queue.
+pub(crate) struct Pending {
+    ops: Vec<WriteOp>,
+    result: Mutex<Option<Result<Vec<Version>>>>,
+}
+
+impl Store {
+    /// Commits local operations (already validated) through the group-commit queue.
+    ///
+    /// The writer queues its operations. The first writer to find no leader active becomes the
+    /// leader: it takes everything queued, commits it as one batch under the commit lock, hands
+    /// every writer of the group its result and wakes them. Followers never touch the commit
+    /// lock; they sleep on the queue's condition variable until their result is in, or until no
+    /// leader is active and they take the role.
+    pub(crate) fn write_local(&self, ops: &[OpRef<'_>]) -> Result<Vec<Version>> {
+        if let Some(result) = self.lead_alone(|state| self.commit_group(state, &[ops]).pop()) {
+            return result.unwrap_or_else(|| Err(lost_result()));
+        }
+        let mut queue = self.queue.lock();
+        let pending = Arc::new(Pending {
+            ops: ops.iter().map(|op| op.to_write_op()).collect(),
+            result: Mutex::new(None),
+        });
+        queue.waiting.push(Arc::clone(&pending));
+        loop {
+            if let Some(done) = pending.result.lock().take() {
+                return done;
+            }
+            if !queue.leader_active {
+                break;
+            }
+            self.queue_cv.wait(&mut queue);
+        }
+        queue.leader_active = true;
+        let group = std::mem::take(&mut queue.waiting);
+        drop(queue);
+
+        let refs: Vec<Vec<OpRef<'_>>> = group
+            .iter()
+            .map(|p| p.ops.iter().map(WriteOp::as_ref).collect())
+            .collect();
+        let requests: Vec<&[OpRef<'_>]> = refs.iter().map(Vec::as_slice).collect();
+        let results = {
+            let mut state = self.commit.lock();
+            self.commit_group(&mut state, &requests)
+        };
+        for (p, r) in group.iter().zip(results) {
+            *p.result.lock() = Some(r);
+        }
+        self.release_leadership();
+        let done = pending.result.lock().take();
+        done.unwrap_or_else(|| Err(lost_result()))
+    }
+
+    /// Commits one local operation (already validated): `put` and `delete`. Uncontended, it
+    /// commits straight from the caller's bytes; otherwise it joins the group-commit queue.
+    pub(crate) fn write_one(&self, op: OpRef<'_>) -> Result<Version> {
+        if let Some(result) = self.lead_alone(|state| self.commit_one(state, op)) {
+            return result;
+        }
+        let versions = self.write_local(&[op])?;
+        versions.into_iter().next().ok_or_else(lost_result)
+    }
+
+    /// When nobody else is writing, leads a group of one: runs `commit` under the commit lock
+    /// straight from the caller's bytes. `None` when another writer is active or queued.
+    pub(super) fn lead_alone<R>(&self, commit: impl FnOnce(&mut CommitState) -> R) -> Option<R> {
+        let mut queue = self.queue.lock();
+        if queue.leader_active || !queue.waiting.is_empty() {
+            return None;
+        }
+        queue.leader_active = true;
+        drop(queue);
+        let result = commit(&mut self.commit.lock());
+        self.release_leadership();
+        Some(result)
+    }
+
+    /// Ends a leader's turn: wakes the group's writers (their results are in) and any writer
+    /// queued meanwhile, one of which leads the next group.
+    pub(super) fn release_leadership(&self) {
+        let mut queue = self.queue.lock();
+        queue.leader_active = false;
+        drop(queue);
+        self.queue_cv.notify_all();
+    }
+
+    /// Commits every queued write in one batch; returns each writer's result, in order.
+    pub(super) fn commit_group(
+        &self,
+        state: &mut CommitState,
+        group: &[&[OpRef<'_>]],
+    ) -> Vec<Result<Vec<Version>>> {
+        // Sized up front: per operation the value, the key twice, a log entry, an index record
+        // and RocksDB's record headers, so the batch never regrows and copies itself.
+        let bytes: usize = group
+            .iter()
+            .flat_map(|ops| ops.iter())
+            .map(|op| match *op {
+                OpRef::Put(k, v) => batch_bytes(k, v),
+                OpRef::Delete(k) => batch_bytes(k, &[]),
+            })
+            .sum();
+        state.events.clear();
+        let mut batch = WriteBatch::with_capacity_bytes(bytes + 64);
+        // Every previous index record of the group, read with one call (RocksDB's batched
+        // MultiGet): the largest cost of a write after the batch itself.
+        let keys: Vec<&[u8]> = group
+            .iter()
+            .flat_map(|ops| ops.iter().map(OpRef::key))
+            .collect();
+        let mut found = self.read_indexes(&keys).into_iter();
+        // Records this group already wrote, for keys named more than once.
+        let track = keys.len() > 1;
+        let mut overlay: HashMap<&[u8], IndexRecord, FxBuildHasher> =
+            HashMap::with_capacity_and_hasher(if track { keys.len() } else { 0 }, FxBuildHasher);
+        let physical = self.options.clock.reading();
+        let mut results: Vec<Result<Vec<Version>>> = Vec::with_capacity(group.len());
+        for ops in group {
+            // A failed read rejects its writer before anything of it enters the batch.
+            let prevs: Result<Vec<Option<IndexRecord>>> = found.by_ref().take(ops.len()).collect();
+            let prevs = match prevs {
+                Ok(p) => p,
+                Err(e) => {
+                    results.push(Err(e));
+                    continue;
+                }
+            };
+            let mut versions = Vec::with_capacity(ops.len());
+            for (op, from_disk) in ops.iter().zip(prevs) {
+                let key = op.key();
+                let prev = overlay.get(key).copied().or(from_disk);
+                let record = self.stage(state, &mut batch, *op, prev, physical);
+                if track {
+                    overlay.insert(key, record);
+                }
+                versions.push(record.version);
+            }
+            results.push(Ok(versions));
+        }
+        match self.finish(state, batch) {
+            Ok(()) => results,
+            Err(e) => results
+                .into_iter()
+                .map(|r| r.and_then(|_| Err(Error::from(e.clone()))))
+                .collect(),
+        }
+    }
+
+    /// Commits one operation alone: the uncontended path of `put` and `delete`, with no
+    /// allocation beyond RocksDB's batch.
+    pub(super) fn commit_one(&self, state: &mut CommitState, op: OpRef<'_>) -> Result<Version> {
+        let (key, value) = match op {
+            OpRef::Put(k, v) => (k, v),
+            OpRef::Delete(k) => (k, &[][..]),
+        };
+        let prev = self.read_index(key)?;
+        state.events.clear();
+        let mut batch = WriteBatch::with_capacity_bytes(batch_bytes(key, value) + 64);
+        let record = self.stage(state, &mut batch, op, prev, self.options.clock.reading());
+        if crate::sabotage::skip_commit() {
+            return Ok(record.version);
+        }
+        self.finish(state, batch)?;
+        Ok(record.version)
+    }
+
+    /// Stages one local operation into `batch`: its version continues the key's clock, with a
+    /// fresh timestamp and this node as origin. Returns the new index record.
+    pub(super) fn stage(
+        &self,
+        state: &mut CommitState,
+        batch: &mut WriteBatch,
+        op: OpRef<'_>,
+        prev: Option<IndexRecord>,
+        physical: u64,
+    ) -> IndexRecord {
+        let version = Version {
+            clock: prev.map_or(1, |p| p.version.clock.saturating_add(1)),
+            timestamp: state.hlc.now(physical),
+            origin: self.node_id,
+        };
+        let value = match op {
+            OpRef::Put(_, value) => Some(value),
+            OpRef::Delete(_) => None,
+        };
+        self.write_entry(state, batch, op.key(), value, version, prev)
+    }
+}
+
+fn lost_result() -> Error {
+    Error::corrupt("commit queue", "a write left the queue without a result")
+}
