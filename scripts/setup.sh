@@ -9,10 +9,8 @@ if ! command -v cargo >/dev/null 2>&1; then
     exit 1
 fi
 
-have_libclang() {
-    ldconfig -p 2>/dev/null | grep -q 'libclang\(-[0-9.]*\)\?\.so' ||
-        ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1
-}
+# What bindgen can load (libclang.so / libclang-N.so.*, never libclang-cpp): scripts/libclang.sh.
+source "$(dirname "$0")/libclang.sh"
 
 # apt-get install PACKAGE, updating the package lists first only when needed.
 apt_install() {
@@ -23,9 +21,11 @@ apt_install() {
         { $SUDO apt-get update >/dev/null && $SUDO apt-get install -y "$1" >/dev/null; }
 }
 
-if ! have_libclang; then
+if ! libclang_status / >/dev/null; then
     echo "setup: installing libclang-dev (needed to build RocksDB bindings)" >&2
     apt_install libclang-dev
+    libclang_status / >/dev/null ||
+        { echo "setup: libclang-dev is installed but no libclang.so was found; set LIBCLANG_PATH" >&2; exit 1; }
 fi
 
 if ! command -v redis-cli >/dev/null 2>&1; then
