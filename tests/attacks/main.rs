@@ -1,0 +1,17 @@
+//! Attacks on the replication protocol: wrong keys, wrong hellos, replays, tampering,
+//! downgrades, pre-authentication floods and forged discovery announcements.
+//!
+//! One behaviour per module, each named after its scenario; its header says what it proves.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod discovery_forged_and_replayed_announcements_are_ignored;
+mod downgrade_to_plaintext_is_refused;
+mod keyed_traffic_is_opaque_and_tamper_proof;
+mod pre_auth_flood_is_bounded;
+mod refused_version_or_cluster;
+mod replayed_session_is_rejected;
+mod right_key_wrong_hello_is_refused;
+mod tampered_session_frames_close_the_connection;
+mod wrong_key_and_rotation;

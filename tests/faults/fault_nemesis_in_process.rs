@@ -1,0 +1,68 @@
+//! The fault suite on in-process nodes: three nodes on the fault network take a seeded workload
+//! in one of three modes (conflicts, unique keys, delete-heavy) while a nemesis partitions them
+//! (halves, one node, one way), blackholes links one way, delays, throttles, duplicates, reorders
+//! and cuts frames, resets connections and restarts nodes; then everything heals, the nodes
+//! quiesce, and the checker compares every node with the history: nothing lost, unexpected,
+//! divergent or resurrected, and `verify()` clean. Prints each seed and a summary line.
+//!
+//! Seeds: `MESHKV_FAULT_SEED=N` replays one; `MESHKV_FAULT_SEEDS=N` runs N (default 3);
+//! `MESHKV_SOAK=1` runs 50. Every seed in `tests/regressions/fault_nemesis_in_process.seeds`
+//! (one per line, `#` comments) is replayed first on every run.
+
+use crate::common;
+
+use std::time::Instant;
+
+use common::jepsen::checker::Report;
+use common::jepsen::nemesis::{run, NODES, SETTLE, STEPS};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nemesis_runs_lose_nothing_and_converge() {
+    let mut seeds = common::jepsen::regression_seeds("fault_nemesis_in_process");
+    if let Some(seed) = std::env::var("MESHKV_FAULT_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        seeds = vec![seed];
+    } else {
+        let count: usize = if std::env::var_os("MESHKV_SOAK").is_some() {
+            50
+        } else {
+            std::env::var("MESHKV_FAULT_SEEDS")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(3)
+        };
+        seeds.extend((0..count).map(|_| rand::random::<u64>()));
+    }
+    let started = Instant::now();
+    let (mut total, mut faults, mut times) = (Report::default(), 0u64, Vec::new());
+    for &seed in &seeds {
+        println!("seed {seed}");
+        let (r, f, took) = run(seed, None, SETTLE).await;
+        assert!(
+            r.valid(),
+            "seed {seed}: {r:?} (add it to tests/regressions/)"
+        );
+        let took = took.expect("converged (a valid report means no divergence)");
+        total.acknowledged += r.acknowledged;
+        faults += f;
+        times.push(took);
+    }
+    times.sort();
+    let pct = |p: f64| times[((times.len() - 1) as f64 * p) as usize];
+    println!(
+        "cluster (in-process): {} seeds x {STEPS} steps, {NODES} nodes, {faults} faults, acked {}, \
+         lost {}, unexpected {}, divergent {}, resurrected {}, convergence after heal p50 {:?} \
+         p99 {:?}, {:.1} s",
+        seeds.len(),
+        total.acknowledged,
+        total.lost,
+        total.unexpected,
+        total.divergent_keys,
+        total.resurrected,
+        pct(0.5),
+        pct(0.99),
+        started.elapsed().as_secs_f64()
+    );
+}
