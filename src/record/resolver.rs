@@ -69,7 +69,7 @@ impl Resolver for LastWriteWins {
 
 /// The outcome of comparing an incoming remote version with the local one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Verdict {
+pub(crate) enum Outcome {
     /// The remote write wins: commit it.
     Remote,
     /// The local write stays.
@@ -89,14 +89,14 @@ pub(crate) fn decide(
     resolver: &dyn Resolver,
     local: &Candidate<'_>,
     remote: &Candidate<'_>,
-) -> Verdict {
+) -> Outcome {
     use std::cmp::Ordering::*;
     match remote.version.clock.cmp(&local.version.clock) {
-        Greater => Verdict::Remote,
-        Less => Verdict::Local,
-        Equal if remote.version == local.version => Verdict::Same,
+        Greater => Outcome::Remote,
+        Less => Outcome::Local,
+        Equal if remote.version == local.version => Outcome::Same,
         Equal if crate::sabotage::active(crate::sabotage::Sabotage::ArrivalOrderTieBreak) => {
-            Verdict::Remote
+            Outcome::Remote
         }
         Equal => {
             let remote_first = canonical_key(remote.version) < canonical_key(local.version);
@@ -106,8 +106,8 @@ pub(crate) fn decide(
                 (local, remote)
             };
             match (resolver.resolve(first, second), remote_first) {
-                (Choice::First, true) | (Choice::Second, false) => Verdict::Remote,
-                _ => Verdict::Local,
+                (Choice::First, true) | (Choice::Second, false) => Outcome::Remote,
+                _ => Outcome::Local,
             }
         }
     }
@@ -139,11 +139,11 @@ mod tests {
         let (l, r) = (v(2, 1, 1), v(3, 0, 0));
         assert_eq!(
             decide(&LastWriteWins, &cand(&l, b"l"), &cand(&r, b"r")),
-            Verdict::Remote
+            Outcome::Remote
         );
         assert_eq!(
             decide(&LastWriteWins, &cand(&r, b"r"), &cand(&l, b"l")),
-            Verdict::Local
+            Outcome::Local
         );
     }
 
@@ -152,7 +152,7 @@ mod tests {
         let a = v(4, 9, 9);
         assert_eq!(
             decide(&LastWriteWins, &cand(&a, b"x"), &cand(&a, b"x")),
-            Verdict::Same
+            Outcome::Same
         );
     }
 
@@ -161,20 +161,20 @@ mod tests {
         let (older, newer) = (v(1, 10, 9), v(1, 11, 1));
         assert_eq!(
             decide(&LastWriteWins, &cand(&older, b""), &cand(&newer, b"")),
-            Verdict::Remote
+            Outcome::Remote
         );
         assert_eq!(
             decide(&LastWriteWins, &cand(&newer, b""), &cand(&older, b"")),
-            Verdict::Local
+            Outcome::Local
         );
         let (low, high) = (v(1, 10, 1), v(1, 10, 2));
         assert_eq!(
             decide(&LastWriteWins, &cand(&low, b""), &cand(&high, b"")),
-            Verdict::Remote
+            Outcome::Remote
         );
         assert_eq!(
             decide(&LastWriteWins, &cand(&high, b""), &cand(&low, b"")),
-            Verdict::Local
+            Outcome::Local
         );
     }
 
@@ -185,11 +185,11 @@ mod tests {
         let (a, b) = (v(1, 50, 1), v(1, 10, 2));
         assert_eq!(
             decide(&first, &cand(&a, b""), &cand(&b, b"")),
-            Verdict::Local
+            Outcome::Local
         );
         assert_eq!(
             decide(&first, &cand(&b, b""), &cand(&a, b"")),
-            Verdict::Remote
+            Outcome::Remote
         );
     }
 
@@ -205,11 +205,11 @@ mod tests {
         let (a, b) = (v(1, 1, 1), v(1, 2, 2));
         assert_eq!(
             decide(&bigger, &cand(&a, b"zzz"), &cand(&b, b"aaa")),
-            Verdict::Local
+            Outcome::Local
         );
         assert_eq!(
             decide(&bigger, &cand(&b, b"aaa"), &cand(&a, b"zzz")),
-            Verdict::Remote
+            Outcome::Remote
         );
     }
 }

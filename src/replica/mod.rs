@@ -2,7 +2,9 @@
 //! service uses. [`Db::replica`](crate::Db::replica) returns a [`Replica`] view; the shipped
 //! [`Node`](crate::Node) uses nothing else, and another transport can do the same.
 //!
-//! - reading changes for a peer: [`Replica::changes_since`] ([`Changes`], newest first from one
+//! - reading changes for a peer: [`Replica::sync_source`] ([`SyncSource`]: the round a puller
+//!   at a cursor gets, full or incremental), or the two paths themselves,
+//!   [`Replica::changes_since`] ([`Changes`], newest first from one
 //!   snapshot) and [`Replica::full_sync`] ([`FullSync`], key order), both with `skip_held` for
 //!   the no-echo rule; [`Replica::subscribe_commits`] ([`Commits`]) to wait for new writes;
 //! - applying a peer's entries: [`Replica::apply`] ([`Entry`] in, [`ApplyReport`] out; equal
@@ -16,5 +18,5 @@
 mod view;
 
 pub use crate::record::{Candidate, Choice, Entry, Op};
-pub use crate::storage::{ApplyReport, Changes, Commits, FullSync, PeerCursor};
+pub use crate::storage::{ApplyReport, Changes, Commits, FullSync, PeerCursor, SyncSource};
 pub use view::Replica;

@@ -1,7 +1,7 @@
 //! [`Replica`]: the replication hooks of a [`Db`], as a borrowed view.
 
 use crate::record::Clock;
-use crate::storage::{ApplyReport, Changes, Commits, FullSync, PeerCursor};
+use crate::storage::{ApplyReport, Changes, Commits, FullSync, PeerCursor, SyncSource};
 use crate::{Db, Entry, NodeId, Resolver, Result};
 
 /// The replication hooks of one database (`db.replica()`): reading its changes for a peer,
@@ -32,6 +32,14 @@ impl<'a> Replica<'a> {
     /// above it instead of echoing them back (see [`Changes::skip_held`]).
     pub fn holds_own_writes_after(&self) -> Option<u64> {
         self.db.store.holds_own_after
+    }
+
+    /// The entries a puller at `cursor` gets in one round, from one snapshot: a full sync for
+    /// cursor 0 or a cursor above everything committed here, else the log above it, leaving
+    /// out the puller's own writes `held` tells of (its node id and its
+    /// [`Replica::holds_own_writes_after`]). See [`SyncSource`].
+    pub fn sync_source(&self, cursor: u64, held: Option<(NodeId, u64)>) -> SyncSource<'a> {
+        SyncSource::open(&self.db.store, cursor, held)
     }
 
     /// Every log entry above sequence `after` (0 for all), newest first, each

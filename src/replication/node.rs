@@ -39,7 +39,8 @@ use crate::discovery::{DiscoveryStatus, Membership};
 use crate::net::{
     stopped, LogThrottle, Shutdown, TaskFailure, TaskSet, Tcp, Transport, REFUSAL_LOG_INTERVAL,
 };
-use crate::{Changes, Db, Entry, Error, FullSync, NodeId, PeerCursor, Result};
+use crate::storage::SyncSource;
+use crate::{Db, Entry, Error, NodeId, PeerCursor, Result};
 
 /// How the node came to know a peer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -1225,10 +1226,10 @@ async fn send_item<T: Transport, S: AsyncRead + AsyncWrite + Unpin>(
 /// Reads one round from one snapshot: the log above the cursor, or, for a puller that knows
 /// nothing of us (or whose cursor belongs to another life of this database), every key's live
 /// entry in key order.
-enum RoundReader<'a> {
-    Changes(Changes<'a>, usize),
-    Full(FullSync<'a>, usize),
-    Done,
+struct RoundReader<'a> {
+    source: SyncSource<'a>,
+    batch_bytes: usize,
+    done: bool,
 }
 
 impl<'a> RoundReader<'a> {
@@ -1238,32 +1239,22 @@ impl<'a> RoundReader<'a> {
         held: Option<(NodeId, u64)>,
         batch_bytes: usize,
     ) -> RoundReader<'a> {
-        let mut changes = db.replica().changes_since(cursor);
-        if let Some((node, after)) = held {
-            changes = changes.skip_held(node, after);
-        }
-        if cursor == 0 || changes.cursor_ahead() {
-            drop(changes);
-            let mut full = db.replica().full_sync();
-            if let Some((node, after)) = held {
-                full = full.skip_held(node, after);
-            }
-            RoundReader::Full(full, batch_bytes)
-        } else {
-            RoundReader::Changes(changes, batch_bytes)
+        RoundReader {
+            source: db.replica().sync_source(cursor, held),
+            batch_bytes,
+            done: false,
         }
     }
 
     /// The next batch, then `End` with the snapshot's high sequence (then `End` again).
     fn next_item(&mut self) -> Result<RoundItem> {
-        let (batch, high) = match self {
-            RoundReader::Changes(c, bytes) => (c.next_batch(*bytes)?, c.high_seq()),
-            RoundReader::Full(f, bytes) => (f.next_batch(*bytes)?, f.high_seq()),
-            RoundReader::Done => return Err(Error::Io(std::io::Error::other("round ended"))),
-        };
+        if self.done {
+            return Err(Error::Io(std::io::Error::other("round ended")));
+        }
+        let batch = self.source.next_batch(self.batch_bytes)?;
         if batch.is_empty() {
-            *self = RoundReader::Done;
-            return Ok(RoundItem::End(high));
+            self.done = true;
+            return Ok(RoundItem::End(self.source.high_seq()));
         }
         Ok(RoundItem::Batch(batch))
     }

@@ -17,7 +17,7 @@ use rocksdb::WriteBatch;
 use super::keys::{cf, IndexRecord};
 use super::rocks::Store;
 use crate::hlc;
-use crate::record::resolver::{decide, Candidate, Verdict};
+use crate::record::resolver::{decide, Candidate, Outcome};
 use crate::{Entry, Error, Op, Resolver, Result};
 
 /// Largest clock accepted from a peer: far beyond any real key's write count, far below overflow.
@@ -114,7 +114,7 @@ impl Store {
                 version: &e.version,
             };
             let verdict = match local {
-                None => Verdict::Remote,
+                None => Outcome::Remote,
                 Some(rec) => {
                     let conflict = rec.version.clock == e.version.clock && rec.version != e.version;
                     // The local value is only needed when the resolver will be asked.
@@ -145,9 +145,9 @@ impl Store {
                 }
             };
             match verdict {
-                Verdict::Local => report.stale += 1,
-                Verdict::Same => report.duplicate += 1,
-                Verdict::Remote => {
+                Outcome::Local => report.stale += 1,
+                Outcome::Same => report.duplicate += 1,
+                Outcome::Remote => {
                     let record = self.write_entry(
                         &mut state,
                         &mut batch,

@@ -19,12 +19,11 @@
 //! tail, and a peer's copy is then the only way back. The cursor still moves over skipped
 //! entries.
 
-use std::sync::atomic::Ordering;
-
 use rocksdb::{DBRawIteratorWithThreadMode, ReadOptions, SnapshotWithThreadMode, DB};
 
 use crate::storage::keys::{cf, LogEntry, SeqKey};
 use crate::storage::rocks::Store;
+use crate::storage::snapshot::Pinned;
 use crate::{Entry, Error, NodeId, Op, Result, Version};
 
 /// Entries above a sequence, newest first, from one snapshot. See the module docs.
@@ -65,15 +64,12 @@ impl Held {
 
 impl<'a> Changes<'a> {
     pub(crate) fn new(store: &'a Store, after: u64) -> Changes<'a> {
-        let before = store.last_seq.load(Ordering::Acquire);
-        let snapshot = store.db.snapshot();
-        let mut opts = ReadOptions::default();
-        opts.set_snapshot(&snapshot);
+        let pinned = Pinned::new(store);
+        let mut opts = pinned.read_opts();
         opts.set_iterate_lower_bound(SeqKey(after.saturating_add(1)).encode().to_vec());
-        let mut iter = store.db.raw_iterator_cf_opt(store.cf(cf::LOG), opts);
-        iter.seek_to_last();
-        let newest = iter.key().and_then(|k| SeqKey::decode(k).ok()).map(|s| s.0);
-        let high = before.max(newest.unwrap_or(0));
+        let mut iter = pinned.iter(store, cf::LOG, opts);
+        let high = pinned.high_seq(&mut iter);
+        let snapshot = pinned.snapshot;
         Changes {
             iter,
             snapshot,

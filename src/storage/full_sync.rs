@@ -11,13 +11,12 @@
 //! [`FullSync::skip_held`] leaves out what the puller holds, like
 //! [`Changes::skip_held`](crate::Changes::skip_held).
 
-use std::sync::atomic::Ordering;
-
-use rocksdb::{DBRawIteratorWithThreadMode, ReadOptions, SnapshotWithThreadMode, DB};
+use rocksdb::{DBRawIteratorWithThreadMode, SnapshotWithThreadMode, DB};
 
 use crate::storage::changes::Held;
-use crate::storage::keys::{cf, IndexRecord, SeqKey};
+use crate::storage::keys::{cf, IndexRecord};
 use crate::storage::rocks::Store;
+use crate::storage::snapshot::Pinned;
 use crate::{Entry, Error, NodeId, Op, Result};
 
 /// Every key's live entry (tombstones included) in key order, from one snapshot.
@@ -33,29 +32,18 @@ pub struct FullSync<'a> {
 
 impl<'a> FullSync<'a> {
     pub(crate) fn new(store: &'a Store) -> FullSync<'a> {
-        let before = store.last_seq.load(Ordering::Acquire);
-        let snapshot = store.db.snapshot();
-        let opts = || {
-            let mut o = ReadOptions::default();
-            o.set_snapshot(&snapshot);
-            o
-        };
-        let mut log = store.db.raw_iterator_cf_opt(store.cf(cf::LOG), opts());
-        log.seek_to_last();
-        let newest = log
-            .key()
-            .and_then(|k| SeqKey::decode(k).ok())
-            .map_or(0, |s| s.0);
-        drop(log);
-        let mut index = store.db.raw_iterator_cf_opt(store.cf(cf::INDEX), opts());
+        let pinned = Pinned::new(store);
+        let high_seq = pinned.high_seq(&mut pinned.log(store));
+        let mut index = pinned.iter(store, cf::INDEX, pinned.read_opts());
         index.seek_to_first();
-        let mut data = store.db.raw_iterator_cf_opt(store.cf(cf::DATA), opts());
+        let mut data = pinned.iter(store, cf::DATA, pinned.read_opts());
         data.seek_to_first();
+        let snapshot = pinned.snapshot;
         FullSync {
             index,
             data,
             _snapshot: snapshot,
-            high_seq: before.max(newest),
+            high_seq,
             done: false,
             held: None,
         }

@@ -8,7 +8,9 @@
 //!   lease extension; `group_commit`: local writes, concurrent writers sharing one write and
 //!   one fsync; `apply`: remote entries against the local versions ([`ApplyReport`]).
 //! - `batch`: [`Batch`], several operations committed together.
-//! - `changes`, `full_sync`: the read paths a peer pulls from ([`Changes`], [`FullSync`]).
+//! - `changes`, `full_sync`: the read paths a peer pulls from ([`Changes`], [`FullSync`]), one
+//!   snapshot each (`snapshot` pins it); `sync_source`: which of the two a round reads
+//!   ([`SyncSource`]).
 //! - `reads`, `meta`: point reads and maintenance; peer cursors, the rolled-back mark and the
 //!   node-id renewal.
 //! - `scan`, `verify`: key-ordered scans ([`Scan`]) and the consistency check
@@ -37,7 +39,9 @@ pub(crate) mod meta;
 pub(crate) mod reads;
 pub(crate) mod rocks;
 pub(crate) mod scan;
+mod snapshot;
 pub(crate) mod stats;
+pub(crate) mod sync_source;
 pub(crate) mod verify;
 pub(crate) mod watch;
 
@@ -52,6 +56,7 @@ pub use meta::PeerCursor;
 pub use rocks::rocksdb_options;
 pub use scan::Scan;
 pub use stats::DbStats;
+pub use sync_source::SyncSource;
 pub use verify::VerifyReport;
 pub use watch::{Event, Watch};
 

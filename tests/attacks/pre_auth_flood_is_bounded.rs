@@ -14,19 +14,18 @@ use crate::common;
 use std::time::{Duration, Instant};
 
 use common::attack::{read_until_closed, rss_kib};
-use common::{config, contents, start, wait_until};
+use common::{contents, start, wait_until};
 use meshkv::NodeConfig;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-const KEY: &[u8] = b"the-right-cluster-key-0123456789";
+use common::KEY;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(1);
 
 fn keyed(peers: Vec<String>) -> NodeConfig {
     NodeConfig {
-        cluster_keys: vec![KEY.to_vec()],
         handshake_timeout: HANDSHAKE_TIMEOUT,
-        ..config(peers)
+        ..common::keyed_with(peers, KEY)
     }
 }
 

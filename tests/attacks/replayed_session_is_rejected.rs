@@ -12,19 +12,16 @@ use crate::common;
 use std::time::Duration;
 
 use common::attack::read_until_closed;
-use common::{behind_proxy, config, contents, converged, start, wait_until};
+use common::{behind_proxy, contents, converged, start, wait_until};
 use meshkv::NodeConfig;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
-const KEY: &[u8] = b"the-right-cluster-key-0123456789";
+use common::KEY;
 const REPLAYS: usize = 100;
 
 fn keyed(peers: Vec<String>) -> NodeConfig {
-    NodeConfig {
-        cluster_keys: vec![KEY.to_vec()],
-        ..config(peers)
-    }
+    common::keyed_with(peers, KEY)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

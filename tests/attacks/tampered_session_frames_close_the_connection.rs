@@ -9,20 +9,19 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::attack::{Mitm, Tamper};
-use common::{config, contents, converged, start, wait_until};
+use common::{contents, converged, start, wait_until};
 use meshkv::NodeConfig;
 
-const KEY: &[u8] = b"the-right-cluster-key-0123456789";
+use common::KEY;
 const SESSIONS: usize = 100;
 /// Server->client frames: 0 the Noise answer, 1 the hello, 2 the batch, 3 the end.
 const BATCH_FRAME: usize = 2;
 
 fn keyed(peers: Vec<String>) -> NodeConfig {
     NodeConfig {
-        cluster_keys: vec![KEY.to_vec()],
         reconnect_min: Duration::from_millis(5),
         reconnect_max: Duration::from_millis(20),
-        ..config(peers)
+        ..common::keyed_with(peers, KEY)
     }
 }
 

@@ -29,6 +29,17 @@ impl TestNode {
     }
 }
 
+/// The cluster key keyed tests share.
+pub const KEY: &[u8] = b"the-right-cluster-key-0123456789";
+
+/// [`config`] with `key` as the one cluster key.
+pub fn keyed_with(peers: Vec<String>, key: &[u8]) -> NodeConfig {
+    NodeConfig {
+        cluster_keys: vec![key.to_vec()],
+        ..config(peers)
+    }
+}
+
 /// A config on 127.0.0.1, port 0, fast heartbeats and reconnects.
 pub fn config(peers: Vec<String>) -> NodeConfig {
     NodeConfig {

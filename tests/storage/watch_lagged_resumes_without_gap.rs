@@ -38,6 +38,9 @@ async fn concurrent_writers_and_a_slow_watcher_see_every_final_state() {
     println!("seed {seed}");
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path(), Options::default().watch_buffer(16)).unwrap();
+    // The watcher exists before the first write, so it follows the writers live (a watcher
+    // started late would catch up from the log alone and never lag).
+    let mut feed = db.watch_from("", 0);
     let writers: Vec<_> = (0..4u64)
         .map(|t| {
             let db = db.clone();
@@ -60,7 +63,6 @@ async fn concurrent_writers_and_a_slow_watcher_see_every_final_state() {
         .collect();
     let mut last: HashMap<Vec<u8>, Option<Vec<u8>>> = HashMap::new();
     let (mut lags, mut prev_seq, mut events) = (0u64, 0u64, 0u64);
-    let mut feed = db.watch_from("", 0);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let done = writers.iter().all(|w| w.is_finished());
@@ -80,8 +82,9 @@ async fn concurrent_writers_and_a_slow_watcher_see_every_final_state() {
                 prev_seq = e.seq;
                 events += 1;
                 last.insert(e.key, e.value);
-                if e.seq % 7 == 0 {
-                    // A slow consumer.
+                if lags == 0 || e.seq % 7 == 0 {
+                    // A slow consumer: 1 ms an event until it has lagged once (whatever the
+                    // machine's load, the writers outrun that), then every 7th.
                     tokio::time::sleep(Duration::from_millis(1)).await;
                 }
             }
