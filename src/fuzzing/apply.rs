@@ -1,5 +1,5 @@
-//! Harness `apply`: [`Replica::apply`](crate::replica::Replica::apply) of arbitrary remote entries, interleaved
-//! with local writes, against a `BTreeMap` model of docs/design.md invariant 5.
+//! Harness `apply`: [`Replica::apply`](crate::replica::Replica::apply) of arbitrary remote entries,
+//! interleaved with local writes, against a `BTreeMap` model of docs/design.md invariant 5.
 //!
 //! Each input opens a fresh database (small limits: keys up to [`MAX_KEY`] bytes, values up to
 //! [`MAX_VALUE`]) and runs a list of operations: a remote batch of up to five entries drawn from

@@ -80,9 +80,9 @@ impl<'a> Replica<'a> {
         self.db.store.seq_floor
     }
 
-    /// Records, durably, that this folder is an old copy of a node that has
-    /// since handed out later sequences (`why` says how it was found). From then on
-    /// [`Replica::rolled_back`] returns it and `Node::start` refuses with [`Error::RolledBack`](crate::Error::RolledBack) until
+    /// Records, durably, that this folder is an old copy of a node that has since handed out later
+    /// sequences (`why` says how it was found). From then on [`Replica::rolled_back`] returns it
+    /// and `Node::start` refuses with [`Error::RolledBack`](crate::Error::RolledBack) until
     /// [`Db::renew_node_id`](crate::Db::renew_node_id) gives the folder a new identity.
     pub fn mark_rolled_back(&self, why: &str) -> Result<()> {
         self.db.store.mark_rolled_back(why)
@@ -107,8 +107,8 @@ impl<'a> Replica<'a> {
 
     /// Applies entries received from a peer, in one atomic batch.
     ///
-    /// Per entry (docs/design.md invariant 5): a higher clock than the local version wins; a
-    /// lower one loses; an identical version is skipped; an equal clock with another write is decided by
+    /// Per entry (docs/design.md invariant 5): a higher clock than the local version wins; a lower
+    /// one loses; an identical version is skipped; an equal clock with another write is decided by
     /// `resolver` over the two candidates in canonical order. Winners are committed with their
     /// original versions under new local sequence numbers (invariant 6), so this node relays them.
     /// The clock observes every timestamp seen. Applying is idempotent and commutative.

@@ -71,8 +71,9 @@ pub enum Message {
     Pull {
         /// The last sequence of the listener's log the dialer has committed.
         cursor: Option<u64>,
-        /// The dialer's [`Replica::holds_own_writes_after`](crate::replica::Replica::holds_own_writes_after): the
-        /// listener leaves out the dialer's own writes with a timestamp above it, which the
+        /// The dialer's
+        /// [`Replica::holds_own_writes_after`](crate::replica::Replica::holds_own_writes_after):
+        /// the listener leaves out the dialer's own writes with a timestamp above it, which the
         /// dialer holds (no echo). `None`: send everything.
         skip_own_after: Option<u64>,
         /// The listener's incarnation `cursor` was read from (from its `End`): a cursor at or
@@ -89,8 +90,9 @@ pub enum Message {
     End {
         /// The high sequence of the round's snapshot: the dialer's next cursor.
         high_seq: u64,
-        /// The sender's incarnation ([`Replica::incarnation`](crate::replica::Replica::incarnation)), stored with
-        /// the cursor.
+        /// The sender's incarnation
+        /// ([`Replica::incarnation`](crate::replica::Replica::incarnation)), stored with the
+        /// cursor.
         incarnation: u64,
     },
     /// Liveness, both ways; carries the sender's last committed sequence.

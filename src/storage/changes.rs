@@ -1,9 +1,9 @@
 //! The changes feed: the log read newest-first from one snapshot.
 //!
 //! This is the replication hook: a puller that knows a peer up to sequence `c` asks for
-//! [`Replica::changes_since(c)`](crate::replica::Replica::changes_since) and gets every entry above `c` — each key's
-//! newest write, tombstones included — newest first, each with its value read from the *same*
-//! snapshot (docs/design.md invariant 7: a value is never paired with another write's
+//! [`Replica::changes_since(c)`](crate::replica::Replica::changes_since) and gets every entry above
+//! `c` — each key's newest write, tombstones included — newest first, each with its value read from
+//! the *same* snapshot (docs/design.md invariant 7: a value is never paired with another write's
 //! version), then [`Changes::high_seq`] to store as the new cursor once everything is committed
 //! (invariant 8).
 //!
@@ -12,12 +12,12 @@
 //! ordered visibility (invariant 3) every entry up to it is in the snapshot; a cursor set to it
 //! never skips an entry.
 //!
-//! [`Changes::skip_held`] leaves out the puller's own writes above the clock reading its
-//! database vouches for ([`Replica::holds_own_writes_after`](crate::replica::Replica::holds_own_writes_after)):
-//! the puller holds those (or newer versions of their keys), so sending them back would only
-//! echo them. Its older writes are still sent: they may have been lost with an unsynced log
-//! tail, and a peer's copy is then the only way back. The cursor still moves over skipped
-//! entries.
+//! [`Changes::skip_held`] leaves out the puller's own writes above the clock reading its database
+//! vouches for
+//! ([`Replica::holds_own_writes_after`](crate::replica::Replica::holds_own_writes_after)): the
+//! puller holds those (or newer versions of their keys), so sending them back would only echo them.
+//! Its older writes are still sent: they may have been lost with an unsynced log tail, and a peer's
+//! copy is then the only way back. The cursor still moves over skipped entries.
 
 use rocksdb::{DBRawIteratorWithThreadMode, ReadOptions, SnapshotWithThreadMode, DB};
 
@@ -85,11 +85,11 @@ impl<'a> Changes<'a> {
         }
     }
 
-    /// Leaves out the entries written by `node` with a timestamp above `after`: the puller
-    /// `node`, whose database vouches for its own writes above `after`
-    /// ([`Replica::holds_own_writes_after`](crate::replica::Replica::holds_own_writes_after)), holds them (or newer
-    /// versions of their keys).
-    /// Its older writes are still sent. `high_seq` is unchanged: the cursor moves over them.
+    /// Leaves out the entries written by `node` with a timestamp above `after`: the puller `node`,
+    /// whose database vouches for its own writes above `after`
+    /// ([`Replica::holds_own_writes_after`](crate::replica::Replica::holds_own_writes_after)),
+    /// holds them (or newer versions of their keys). Its older writes are still sent. `high_seq` is
+    /// unchanged: the cursor moves over them.
     pub fn skip_held(mut self, node: NodeId, after: u64) -> Self {
         self.held = Some(Held { node, after });
         self

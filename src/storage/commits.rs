@@ -31,7 +31,8 @@ impl CommitSignal {
     }
 }
 
-/// Waits for commits that raise a database's last sequence. From [`Replica::subscribe_commits`](crate::replica::Replica::subscribe_commits).
+/// Waits for commits that raise a database's last sequence. From
+/// [`Replica::subscribe_commits`](crate::replica::Replica::subscribe_commits).
 pub struct Commits {
     db: Db,
     seen: u64,
