@@ -77,5 +77,4 @@ pub use options::{
 // Crate-internal short paths for the types that live in the modules above.
 pub(crate) use record::{hlc, Clock, Entry, Op};
 pub(crate) use replica::{ApplyReport, Commits, PeerCursor};
-pub(crate) use replication::PeerSource;
 pub(crate) use storage::DbStats;

@@ -66,6 +66,7 @@ impl FrameCodec {
     }
 
     /// The configured payload limit.
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     pub fn max_frame(&self) -> usize {
         self.max_frame
     }

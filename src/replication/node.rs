@@ -34,8 +34,9 @@ use super::channel::{ByteCounters, Channel};
 use super::config::NodeConfig;
 use super::handshake::{self, HandshakeConfig};
 use super::message::Message;
+use crate::discovery::membership::Membership;
 use crate::discovery::multicast::{self, Discovery, PeerSet};
-use crate::discovery::{DiscoveryStatus, Membership};
+use crate::discovery::DiscoveryStatus;
 use crate::net::{
     stopped, LogThrottle, Shutdown, TaskFailure, TaskSet, Tcp, Transport, REFUSAL_LOG_INTERVAL,
 };

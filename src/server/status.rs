@@ -22,7 +22,8 @@
 use serde_json::{json, Value};
 
 use super::resp::RespStats;
-use crate::{DbStats, NodeStatus, PeerSource, PeerStatus};
+use crate::replication::PeerSource;
+use crate::{DbStats, NodeStatus, PeerStatus};
 
 /// The lower-case name of a peer source, as in the status JSON.
 pub fn source_name(source: PeerSource) -> &'static str {

@@ -122,6 +122,7 @@ impl LogEntry {
     }
 
     /// The byte encoding.
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     pub fn encode(&self) -> Vec<u8> {
         Self::encode_parts(self.op, &self.version, &self.key)
     }
