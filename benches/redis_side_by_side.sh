@@ -81,6 +81,9 @@ if ! cargo bench --bench redis_side_by_side --no-run > "$BUILD_LOG" 2>&1; then
 fi
 BENCH=$(sed -n 's/.*Executable .*(\(.*\))$/\1/p' "$BUILD_LOG" | tail -1)
 rm -f "$BUILD_LOG"
+# Cargo prints the path relative to here when the target folder is inside the clone; the load
+# generator runs from the work folder, so make it absolute.
+case "$BENCH" in /*) ;; *) BENCH="$PWD/$BENCH" ;; esac
 MESHKV=${MESHKV_BIN:-$TARGET/release/meshkv}
 [ -x "$BENCH" ] || { echo "could not find the redis_side_by_side executable" >&2; exit 1; }
 [ -x "$MESHKV" ] || { echo "could not find $MESHKV" >&2; exit 1; }
