@@ -43,11 +43,6 @@ impl<'a> SyncSource<'a> {
         SyncSource { reader }
     }
 
-    /// True for a full sync (key order), false for the log above the cursor (newest first).
-    pub fn is_full(&self) -> bool {
-        matches!(self.reader, Reader::Full(_))
-    }
-
     /// The snapshot's high sequence: the puller's next cursor once it committed the round.
     pub fn high_seq(&self) -> u64 {
         match &self.reader {
