@@ -5,11 +5,28 @@
 //! - `channel`: a framed message channel, plaintext or inside Noise `NNpsk0`.
 //! - [`handshake`]: Noise with the cluster key, then the hello exchange and its checks.
 //! - the network seam, [`Transport`](crate::net::Transport), lives in [`net`](crate::net).
-//! - `config`, `node`: [`NodeConfig`] and the [`Node`]'s tasks.
+//! - `config`: [`NodeConfig`]; `status`: [`NodeStatus`], [`PeerStatus`], [`PeerSource`].
+//!
+//! The core, without I/O (driven by events and explicit times, tested without sockets):
+//! - `pull_session`: the pulling side of a connection (the `Pull`, work for the applier in
+//!   order, backpressure, refusals, how it ends) and the rule for invalid entries;
+//! - `serve_session`: the serving side (the first `Pull`, rollback evidence, when a round is
+//!   due, what it leaves out, refusals);
+//! - `liveness`: heartbeats and the dead-peer deadline, shared by both;
+//! - `peers`: the registry of peer addresses (admission, expiry, per-peer status events);
+//! - `backoff`: reconnect delays; `progress`: a catch-up's rate and time left.
+//!
+//! The driver, which only moves bytes, timers and blocking jobs:
+//! - `node`: the [`Node`] handle, its shared state, start, status and shutdown;
+//! - `puller`: one task per peer address, driving a pull session and its applier;
+//! - `listener`: the accept loop and one task per dialer, driving a serve session;
+//! - `round_reader`: a round read from one snapshot; `blocking_jobs`: the seam to RocksDB.
 //!
 //! Invariants kept here (docs/design.md): 7 one snapshot per round, 8 the cursor moves only after a
 //! round's `End` is committed, 10 frames, batches, buffers and connections are bounded.
 
+mod backoff;
+mod blocking_jobs;
 pub(crate) mod channel;
 mod config;
 #[cfg(feature = "internals")]
@@ -20,14 +37,24 @@ pub(crate) mod frame;
 pub mod handshake;
 #[cfg(not(feature = "internals"))]
 pub(crate) mod handshake;
+mod listener;
+mod liveness;
 #[cfg(feature = "internals")]
 pub mod message;
 #[cfg(not(feature = "internals"))]
 pub(crate) mod message;
 mod node;
+mod peers;
+mod progress;
+mod pull_session;
+mod puller;
+mod round_reader;
+mod serve_session;
+mod status;
 
 pub use crate::net::TaskFailure;
-pub use config::NodeConfig;
 #[cfg(feature = "internals")]
-pub use node::backoff;
-pub use node::{Node, NodeStatus, PeerSource, PeerStatus};
+pub use backoff::backoff;
+pub use config::NodeConfig;
+pub use node::Node;
+pub use status::{NodeStatus, PeerSource, PeerStatus};

@@ -184,7 +184,7 @@ fn stale_and_conflicting_entries_are_counted() {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path(), Options::default()).unwrap();
     let local = db.put(b"k", b"local").unwrap();
-    db.put(b"k", b"local2").unwrap(); // clock 2
+    let local2 = db.put(b"k", b"local2").unwrap(); // clock 2
     let old = Entry {
         key: b"k".to_vec(),
         value: Some(b"old".to_vec()),
@@ -214,7 +214,9 @@ fn stale_and_conflicting_entries_are_counted() {
         value: None,
         version: Version {
             clock: 2,
-            timestamp: local.timestamp + 1_000_000,
+            // One second (HLC: milliseconds above 16 counter bits) past the write it must beat;
+            // an offset from `local` alone lost whenever the two puts were 15 ms apart.
+            timestamp: local2.timestamp + (1_000 << 16),
             origin: NodeId([1; 16]),
         },
     };

@@ -1,0 +1,378 @@
+//! [`Peers`]: the node's registry of peer addresses and what it knows of each, without I/O.
+//!
+//! Rules:
+//! - one entry per address (`host:port`, at most 255 bytes); this node's own advertised
+//!   address is never added (no dialing ourselves);
+//! - addresses learned from the hellos of peers that dialed us ([`PeerSource::Dialed`]) are
+//!   capped at `max_learned`, so connecting peers cannot make this node dial without bound;
+//! - a learned address that is also announced on multicast becomes
+//!   [`PeerSource::Discovered`], so that it expires when the announcements stop; configured
+//!   and added addresses keep their source and never expire;
+//! - an entry's status changes only through the events below: connected, heartbeat, batch
+//!   applied, round ended (the one place the cursor moves, after the applier stored it),
+//!   session ended.
+//!
+//! Each entry holds two signals for the driver: `attempted` (the first sync attempt ended,
+//! which `Node::start` waits for) and `removed` (dropped with the entry: its puller stops).
+
+use std::collections::BTreeMap;
+
+use tokio::sync::watch;
+
+use super::pull_session::Applied;
+use super::status::{PeerSource, PeerStatus};
+use crate::{Error, NodeId, Result};
+
+/// What the node keeps of one peer address.
+#[derive(Debug)]
+pub(crate) struct PeerState {
+    /// What the status shows.
+    pub(crate) status: PeerStatus,
+    /// Which cluster key to dial with: moves on after a failed handshake (key rotation).
+    pub(crate) key_index: usize,
+    /// Set once the first sync attempt ended (a complete round, or a failure).
+    attempted: watch::Sender<bool>,
+    /// Never sent: dropped with this state when the peer is removed (an expired discovered
+    /// peer), which stops its puller and closes its connection.
+    _removed: watch::Sender<()>,
+}
+
+/// The driver's side of a newly registered peer.
+#[derive(Debug)]
+pub(crate) struct NewPeer {
+    /// Becomes true when the first sync attempt ended.
+    pub(crate) attempted: watch::Receiver<bool>,
+    /// Closes when the peer is removed.
+    pub(crate) removed: watch::Receiver<()>,
+}
+
+/// What [`Peers::admit`] made of an address.
+#[derive(Debug)]
+pub(crate) enum Admission {
+    /// Registered: start its puller.
+    New(NewPeer),
+    /// Already registered (its source may have become `Discovered`).
+    Known,
+    /// This node's own address.
+    Own,
+    /// Not `host:port`, or longer than 255 bytes.
+    Malformed,
+    /// A learned address beyond `max_learned`.
+    TooManyLearned,
+}
+
+/// Every peer address the node knows.
+#[derive(Debug)]
+pub(crate) struct Peers {
+    map: BTreeMap<String, PeerState>,
+    own: Option<String>,
+    max_learned: usize,
+}
+
+/// Whether `address` is `host:port` with a non-empty host and a valid port, at most 255 bytes.
+pub(crate) fn well_formed(address: &str) -> bool {
+    address.len() <= 255
+        && address
+            .rsplit_once(':')
+            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
+}
+
+impl Peers {
+    /// An empty registry for a node advertising `own`, learning at most `max_learned` addresses
+    /// from hellos.
+    pub(crate) fn new(own: Option<String>, max_learned: usize) -> Peers {
+        Peers {
+            map: BTreeMap::new(),
+            own,
+            max_learned,
+        }
+    }
+
+    /// Registers `address`, heard of from `source`, unless known or refused.
+    pub(crate) fn admit(&mut self, address: &str, source: PeerSource) -> Admission {
+        if self.own.as_deref() == Some(address) {
+            return Admission::Own;
+        }
+        if !well_formed(address) {
+            return Admission::Malformed;
+        }
+        if let Some(known) = self.map.get_mut(address) {
+            if source == PeerSource::Discovered && known.status.source == PeerSource::Dialed {
+                known.status.source = PeerSource::Discovered;
+            }
+            return Admission::Known;
+        }
+        let learned = self
+            .map
+            .values()
+            .filter(|p| p.status.source == PeerSource::Dialed)
+            .count();
+        if source == PeerSource::Dialed && learned >= self.max_learned {
+            return Admission::TooManyLearned;
+        }
+        let (attempted, attempted_rx) = watch::channel(false);
+        let (removed_tx, removed) = watch::channel(());
+        self.map.insert(
+            address.to_string(),
+            PeerState {
+                status: PeerStatus::new(address.to_string(), source),
+                key_index: 0,
+                attempted,
+                _removed: removed_tx,
+            },
+        );
+        Admission::New(NewPeer {
+            attempted: attempted_rx,
+            removed,
+        })
+    }
+
+    /// Removes a discovered address whose announcements stopped; others stay. The caller drops
+    /// the returned state outside its lock (that stops the puller).
+    pub(crate) fn expire(&mut self, address: &str) -> Option<PeerState> {
+        match self.map.get(address) {
+            Some(p) if p.status.source == PeerSource::Discovered => self.map.remove(address),
+            _ => None,
+        }
+    }
+
+    /// The state of `address`, if registered.
+    pub(crate) fn get_mut(&mut self, address: &str) -> Option<&mut PeerState> {
+        self.map.get_mut(address)
+    }
+
+    /// The key to dial `address` with.
+    pub(crate) fn key_index(&self, address: &str) -> usize {
+        self.map.get(address).map_or(0, |p| p.key_index)
+    }
+
+    /// Refuses a second connection to the same node through another address.
+    pub(crate) fn check_not_connected_elsewhere(&self, address: &str, id: NodeId) -> Result<()> {
+        let elsewhere = self.map.values().any(|p| {
+            p.status.address != address && p.status.connected && p.status.node_id == Some(id)
+        });
+        if elsewhere {
+            return Err(Error::Protocol {
+                peer: address.to_string(),
+                detail: format!("node {id} is already connected through another address"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Every peer's status, in address order.
+    pub(crate) fn statuses(&self) -> Vec<PeerStatus> {
+        self.map.values().map(|p| p.status.clone()).collect()
+    }
+}
+
+impl PeerState {
+    /// The handshake succeeded with node `id`; its stored cursor is `cursor`.
+    pub(crate) fn connected(&mut self, id: NodeId, cursor: Option<u64>) {
+        self.status.node_id = Some(id);
+        self.status.connected = true;
+        self.status.cursor = cursor;
+        self.status.last_error = None;
+    }
+
+    /// The peer's heartbeat: its last committed sequence.
+    pub(crate) fn heartbeat(&mut self, last_seq: u64) {
+        self.status.peer_last_seq = Some(last_seq);
+        let cursor = self.status.cursor.unwrap_or(0);
+        self.status.entries_behind = Some(last_seq.saturating_sub(cursor));
+    }
+
+    /// A batch of `received` entries was applied; the round so far holds `round_entries`.
+    pub(crate) fn batch_applied(&mut self, received: u64, applied: Applied, round_entries: u64) {
+        self.status.entries_received += received;
+        self.status.entries_applied += applied.applied;
+        self.status.invalid_entries += applied.skipped;
+        self.status.round_entries = round_entries;
+    }
+
+    /// The applier stored the cursor `high_seq` at the end of a round.
+    pub(crate) fn round_ended(&mut self, high_seq: u64) {
+        self.status.cursor = Some(high_seq);
+        let last = self.status.peer_last_seq.unwrap_or(high_seq).max(high_seq);
+        self.status.peer_last_seq = Some(last);
+        self.status.entries_behind = Some(last - high_seq);
+        self.status.round_entries = 0;
+        self.attempted.send_replace(true);
+    }
+
+    /// A session ended with `result`; returns the text recorded as the last error.
+    pub(crate) fn session_ended(&mut self, result: &Result<()>) -> String {
+        let error = match result {
+            Ok(()) => "connection closed".to_string(),
+            Err(e) => e.to_string(),
+        };
+        self.status.connected = false;
+        if matches!(
+            result,
+            Err(Error::Refused { .. }) | Err(Error::Handshake { .. })
+        ) {
+            self.status.refused += 1;
+        }
+        if matches!(result, Err(Error::Handshake { .. })) {
+            // Perhaps the peer does not know this key (yet, or any more): try the next.
+            self.key_index = self.key_index.wrapping_add(1);
+        }
+        self.status.last_error = Some(error.clone());
+        self.attempted.send_replace(true);
+        error
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new(a: &Admission) -> bool {
+        matches!(a, Admission::New(_))
+    }
+
+    #[test]
+    fn admission_rules() {
+        let mut peers = Peers::new(Some("me:1".into()), 2);
+        // (address, source, admitted as new?, what otherwise)
+        let cases: [(&str, PeerSource, &str); 10] = [
+            ("me:1", PeerSource::Configured, "own"),
+            ("no-port", PeerSource::Configured, "malformed"),
+            (":80", PeerSource::Configured, "malformed"),
+            ("h:99999", PeerSource::Configured, "malformed"),
+            ("a:1", PeerSource::Configured, "new"),
+            ("a:1", PeerSource::Added, "known"),
+            ("l1:1", PeerSource::Dialed, "new"),
+            ("l2:1", PeerSource::Dialed, "new"),
+            // The third learned address is over the cap; configured ones never are.
+            ("l3:1", PeerSource::Dialed, "too many"),
+            ("b:1", PeerSource::Added, "new"),
+        ];
+        for (address, source, want) in cases {
+            let got = match peers.admit(address, source) {
+                a if new(&a) => "new",
+                Admission::Known => "known",
+                Admission::Own => "own",
+                Admission::Malformed => "malformed",
+                Admission::TooManyLearned => "too many",
+                Admission::New(_) => unreachable!(),
+            };
+            assert_eq!(got, want, "{address}");
+        }
+        let long = format!("{}:1", "h".repeat(260));
+        assert!(matches!(
+            peers.admit(&long, PeerSource::Added),
+            Admission::Malformed
+        ));
+        let addresses: Vec<_> = peers.statuses().into_iter().map(|s| s.address).collect();
+        assert_eq!(addresses, ["a:1", "b:1", "l1:1", "l2:1"]);
+    }
+
+    #[test]
+    fn only_discovered_addresses_expire_and_a_learned_one_announced_becomes_discovered() {
+        let mut peers = Peers::new(None, 8);
+        let NewPeer { removed, .. } = match peers.admit("l:1", PeerSource::Dialed) {
+            Admission::New(p) => p,
+            other => panic!("{other:?}"),
+        };
+        peers.admit("c:1", PeerSource::Configured);
+        // Announced: configured stays configured, learned becomes discovered.
+        peers.admit("c:1", PeerSource::Discovered);
+        peers.admit("l:1", PeerSource::Discovered);
+        assert!(peers.expire("c:1").is_none());
+        let gone = peers.expire("l:1").expect("discovered expires");
+        assert_eq!(gone.status.source, PeerSource::Discovered);
+        drop(gone);
+        // Its puller hears of it.
+        assert!(removed.has_changed().is_err());
+        assert_eq!(peers.statuses().len(), 1);
+    }
+
+    #[test]
+    fn the_cursor_moves_only_at_the_end_of_a_round() {
+        let mut peers = Peers::new(None, 8);
+        let Admission::New(NewPeer { attempted, .. }) = peers.admit("p:1", PeerSource::Added)
+        else {
+            panic!("new")
+        };
+        let p = peers.get_mut("p:1").unwrap();
+        p.connected(NodeId([1; 16]), Some(10));
+        p.heartbeat(50);
+        assert_eq!(
+            (p.status.cursor, p.status.entries_behind),
+            (Some(10), Some(40))
+        );
+        let applied = Applied {
+            applied: 3,
+            skipped: 1,
+        };
+        p.batch_applied(5, applied, 5);
+        assert_eq!(p.status.cursor, Some(10), "a batch never moves the cursor");
+        assert_eq!(
+            (
+                p.status.entries_received,
+                p.status.entries_applied,
+                p.status.invalid_entries
+            ),
+            (5, 3, 1)
+        );
+        assert!(!*attempted.borrow());
+        p.round_ended(40);
+        assert_eq!(
+            (
+                p.status.cursor,
+                p.status.entries_behind,
+                p.status.round_entries
+            ),
+            (Some(40), Some(10), 0)
+        );
+        assert!(*attempted.borrow());
+        // A round past the last heartbeat raises the peer's known position.
+        p.round_ended(60);
+        assert_eq!(
+            (p.status.peer_last_seq, p.status.entries_behind),
+            (Some(60), Some(0))
+        );
+    }
+
+    #[test]
+    fn a_failed_handshake_counts_as_refused_and_moves_to_the_next_key() {
+        let mut peers = Peers::new(None, 8);
+        peers.admit("p:1", PeerSource::Added);
+        let id = NodeId([1; 16]);
+        let p = peers.get_mut("p:1").unwrap();
+        p.connected(id, None);
+        // A second address of the same node is refused while the first is connected.
+        assert!(peers.check_not_connected_elsewhere("p:1", id).is_ok());
+        assert!(peers.check_not_connected_elsewhere("q:1", id).is_err());
+        let p = peers.get_mut("p:1").unwrap();
+        let results: [(Result<()>, u64, usize); 4] = [
+            (Ok(()), 0, 0),
+            (
+                Err(Error::Refused {
+                    peer: "p".into(),
+                    reason: "x".into(),
+                }),
+                1,
+                0,
+            ),
+            (
+                Err(Error::Handshake {
+                    peer: "p".into(),
+                    detail: "x".into(),
+                }),
+                2,
+                1,
+            ),
+            (Err(Error::EmptyKey), 2, 1),
+        ];
+        for (result, refused, key) in results {
+            let text = p.session_ended(&result);
+            assert!(!p.status.connected);
+            assert_eq!(p.status.last_error.as_deref(), Some(text.as_str()));
+            assert_eq!((p.status.refused, p.key_index), (refused, key), "{text}");
+        }
+        assert_eq!(peers.key_index("p:1"), 1);
+        assert!(peers.check_not_connected_elsewhere("q:1", id).is_ok());
+    }
+}

@@ -1,0 +1,447 @@
+//! [`PullSession`]: the pulling side of one connection, after the handshake, without I/O.
+//!
+//! The driver (`puller`) feeds it what arrives and the time, and does what it returns: send the
+//! `Pull` it built, hand [`Work`] to the applier, record the peer's position, send heartbeats,
+//! close on its errors. The session decides:
+//! - what the `Pull` carries: the stored cursor and its incarnation, and `skip_own_after` (the
+//!   listener leaves out this node's own writes that it still holds: no echo);
+//! - that batches and `End` go to the applier in arrival order, and that only an `End` yields a
+//!   cursor to store (invariant 8: the cursor moves only after the round's batches are
+//!   committed, because the applier takes work in order);
+//! - backpressure: while a piece of work waits for the applier, nothing more is read (at most
+//!   the applier's queue plus one batch wait in memory) and the dead-peer deadline is suspended;
+//!   heartbeats still go out so the peer does not give up on us;
+//! - which messages are refused: anything but `Batch`, `End` and `Heartbeat` closes the
+//!   connection;
+//! - how the session ends: cleanly only when the peer closed and everything before was applied.
+//!
+//! [`apply_skipping_invalid`] is the applier's rule for a batch a peer should not have sent.
+
+use std::time::Instant;
+
+use super::liveness::Liveness;
+use super::message::Message;
+use crate::{ApplyReport, Entry, Error, PeerCursor, Result};
+
+/// Work for the applier of a pulling connection, in arrival order.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Work {
+    /// Entries to apply.
+    Batch(Vec<(u64, Entry)>),
+    /// The round ended: store this cursor once everything before it is applied.
+    End(PeerCursor),
+    /// The peer closed the connection: stop once everything before is applied.
+    Close,
+}
+
+/// What a message means for the driver, besides work for the applier (see
+/// [`PullSession::take_work`]).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Pulled {
+    /// Nothing to do but read on (or deliver the work now pending).
+    Nothing,
+    /// The peer's heartbeat: its last committed sequence.
+    PeerAt(u64),
+}
+
+/// The state of one pulling connection.
+#[derive(Debug)]
+pub(crate) struct PullSession {
+    peer: String,
+    liveness: Liveness,
+    /// Work read but not yet taken by the applier: reading stops until it is.
+    pending: Option<Work>,
+    /// The peer closed the connection.
+    closing: bool,
+}
+
+impl PullSession {
+    /// A session with `peer` that starts at `now`, with heartbeats every `interval`.
+    pub(crate) fn new(peer: &str, interval: std::time::Duration, now: Instant) -> PullSession {
+        PullSession {
+            peer: peer.to_string(),
+            liveness: Liveness::new(interval, now),
+            pending: None,
+            closing: false,
+        }
+    }
+
+    /// The request that opens the session: everything above the `stored` cursor, leaving out
+    /// this node's own writes after `skip_own_after`, which it holds.
+    pub(crate) fn request(stored: Option<PeerCursor>, skip_own_after: Option<u64>) -> Message {
+        Message::Pull {
+            cursor: stored.map(|c| c.seq),
+            skip_own_after,
+            cursor_incarnation: stored.map(|c| c.incarnation),
+        }
+    }
+
+    /// Whether the driver should read the next message.
+    pub(crate) fn wants_read(&self) -> bool {
+        self.pending.is_none() && !self.closing
+    }
+
+    /// Whether work waits for the applier.
+    pub(crate) fn has_work(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// The applier took the pending work at `now`; reading resumes.
+    pub(crate) fn take_work(&mut self, now: Instant) -> Option<Work> {
+        let work = self.pending.take();
+        if work.is_some() {
+            self.liveness.resumed(now);
+        }
+        work
+    }
+
+    /// A message (`None`: the peer closed the connection) arrived at `now`.
+    pub(crate) fn on_message(&mut self, now: Instant, msg: Option<Message>) -> Result<Pulled> {
+        self.liveness.received(now);
+        let work = match msg {
+            None => {
+                self.closing = true;
+                Work::Close
+            }
+            Some(Message::Batch { entries }) => Work::Batch(entries),
+            Some(Message::End {
+                high_seq,
+                incarnation,
+            }) => Work::End(PeerCursor {
+                seq: high_seq,
+                incarnation,
+            }),
+            Some(Message::Heartbeat { last_seq }) => return Ok(Pulled::PeerAt(last_seq)),
+            Some(other) => {
+                return Err(Error::Protocol {
+                    peer: self.peer.clone(),
+                    detail: format!("unexpected {} while pulling", other.kind()),
+                })
+            }
+        };
+        self.pending = Some(work);
+        Ok(Pulled::Nothing)
+    }
+
+    /// When the next heartbeat is due; `None` once the peer closed.
+    pub(crate) fn heartbeat_due(&self) -> Option<Instant> {
+        (!self.closing).then(|| self.liveness.beat_due())
+    }
+
+    /// A heartbeat was sent at `now`.
+    pub(crate) fn heartbeat_sent(&mut self, now: Instant) {
+        self.liveness.beat_sent(now);
+    }
+
+    /// How long a send may take before the peer is presumed dead.
+    pub(crate) fn send_limit(&self) -> std::time::Duration {
+        self.liveness.dead_after()
+    }
+
+    /// When a silent peer is presumed dead: only while reading (backpressure suspends it).
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.wants_read().then(|| self.liveness.deadline())
+    }
+
+    /// The error to close with when [`PullSession::deadline`] passed.
+    pub(crate) fn silent(&self) -> Error {
+        self.liveness.silent(&self.peer)
+    }
+
+    /// The applier ended (`None`: it panicked or was stopped): how the session ends.
+    pub(crate) fn applier_ended(&self, outcome: Option<Result<()>>) -> Result<()> {
+        match outcome {
+            // The peer closed the connection and everything it sent is applied.
+            Some(Ok(())) if self.closing => Ok(()),
+            Some(Err(e)) => Err(e),
+            _ => Err(Error::Protocol {
+                peer: self.peer.clone(),
+                detail: "the applier stopped".into(),
+            }),
+        }
+    }
+}
+
+/// Errors that one entry from a peer can cause in `apply`, which rejects its whole batch.
+pub(crate) fn entry_is_invalid(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::InvalidEntry { .. }
+            | Error::KeyTooLarge { .. }
+            | Error::ValueTooLarge { .. }
+            | Error::EmptyKey
+    )
+}
+
+/// What applying one batch did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Applied {
+    /// Entries that won and were committed.
+    pub(crate) applied: u64,
+    /// Entries skipped as invalid.
+    pub(crate) skipped: u64,
+}
+
+/// Applies a batch with `apply`; when one entry makes it refuse the batch, applies the entries
+/// one by one and skips (and counts) the offending ones, so one bad entry cannot stop
+/// replication from that peer for good. Any other error ends the session.
+pub(crate) fn apply_skipping_invalid(
+    entries: &[Entry],
+    mut apply: impl FnMut(&[Entry]) -> Result<ApplyReport>,
+) -> Result<Applied> {
+    match apply(entries) {
+        Ok(report) => Ok(Applied {
+            applied: report.applied,
+            skipped: 0,
+        }),
+        Err(e) if entry_is_invalid(&e) => {
+            let mut out = Applied::default();
+            for entry in entries {
+                match apply(std::slice::from_ref(entry)) {
+                    Ok(report) => out.applied += report.applied,
+                    Err(e) if entry_is_invalid(&e) => {
+                        out.skipped += 1;
+                        tracing::warn!(error = %e, "skipped an invalid entry from a peer");
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(out)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::{NodeId, Version};
+
+    const BEAT: Duration = Duration::from_secs(1);
+
+    fn entry(key: &str) -> Entry {
+        Entry {
+            key: key.as_bytes().to_vec(),
+            value: Some(b"v".to_vec()),
+            version: Version {
+                clock: 1,
+                timestamp: 1,
+                origin: NodeId([7; 16]),
+            },
+        }
+    }
+
+    fn batch(keys: &[&str]) -> Message {
+        Message::Batch {
+            entries: keys
+                .iter()
+                .enumerate()
+                .map(|(i, k)| (i as u64 + 1, entry(k)))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_request_carries_the_cursor_its_incarnation_and_skip_own_after() {
+        let stored = PeerCursor {
+            seq: 42,
+            incarnation: 3,
+        };
+        let cases = [
+            (None, None, (None, None, None)),
+            (Some(stored), None, (Some(42), None, Some(3))),
+            (Some(stored), Some(99), (Some(42), Some(99), Some(3))),
+            (None, Some(99), (None, Some(99), None)),
+        ];
+        for (stored, skip, (cursor, skip_own_after, incarnation)) in cases {
+            assert_eq!(
+                PullSession::request(stored, skip),
+                Message::Pull {
+                    cursor,
+                    skip_own_after,
+                    cursor_incarnation: incarnation,
+                }
+            );
+        }
+    }
+
+    /// Golden: what a round's messages become, in order; only `End` yields a cursor.
+    #[test]
+    fn batches_then_end_reach_the_applier_in_order_and_only_end_moves_the_cursor() {
+        let t0 = Instant::now();
+        let mut s = PullSession::new("peer", BEAT, t0);
+        let round = [
+            Some(Message::Heartbeat { last_seq: 9 }),
+            Some(batch(&["a", "b"])),
+            Some(batch(&["c"])),
+            Some(Message::End {
+                high_seq: 9,
+                incarnation: 2,
+            }),
+            None,
+        ];
+        let mut work = Vec::new();
+        let mut peer_at = Vec::new();
+        for msg in round {
+            assert!(s.wants_read());
+            match s.on_message(t0, msg).unwrap() {
+                Pulled::PeerAt(seq) => peer_at.push(seq),
+                Pulled::Nothing => work.push(s.take_work(t0).expect("work")),
+            }
+        }
+        assert_eq!(peer_at, [9]);
+        let kinds: Vec<String> = work
+            .iter()
+            .map(|w| match w {
+                Work::Batch(e) => format!("batch {}", e.len()),
+                Work::End(c) => format!("end {} {}", c.seq, c.incarnation),
+                Work::Close => "close".into(),
+            })
+            .collect();
+        assert_eq!(kinds, ["batch 2", "batch 1", "end 9 2", "close"]);
+        // After the peer closed: nothing more is read, no heartbeat, no deadline.
+        assert!(!s.wants_read());
+        assert_eq!(s.heartbeat_due(), None);
+        assert_eq!(s.deadline(), None);
+    }
+
+    #[test]
+    fn pending_work_stops_reading_and_suspends_the_deadline_but_not_heartbeats() {
+        let t0 = Instant::now();
+        let mut s = PullSession::new("peer", BEAT, t0);
+        assert_eq!(s.deadline(), Some(t0 + 3 * BEAT));
+        s.on_message(t0 + BEAT, Some(batch(&["a"]))).unwrap();
+        // The applier is behind: no read, no deadline (the peer's messages wait unread).
+        assert!(s.has_work() && !s.wants_read());
+        assert_eq!(s.deadline(), None);
+        // Heartbeats keep going out.
+        s.heartbeat_sent(t0 + BEAT);
+        assert_eq!(s.heartbeat_due(), Some(t0 + 2 * BEAT));
+        // Ten intervals later the applier takes it: one interval of the silence is counted.
+        assert!(s.take_work(t0 + 11 * BEAT).is_some());
+        assert!(s.wants_read());
+        assert_eq!(s.deadline(), Some(t0 + 13 * BEAT));
+        // Taking again gives nothing and moves nothing.
+        assert!(s.take_work(t0 + 20 * BEAT).is_none());
+        assert_eq!(s.deadline(), Some(t0 + 13 * BEAT));
+    }
+
+    #[test]
+    fn a_silent_peer_is_presumed_dead_after_three_intervals() {
+        let t0 = Instant::now();
+        let mut s = PullSession::new("peer", BEAT, t0);
+        // Our heartbeats do not count as hearing from the peer.
+        s.heartbeat_sent(t0);
+        s.heartbeat_sent(t0 + BEAT);
+        assert_eq!(s.deadline(), Some(t0 + 3 * BEAT));
+        // Its heartbeat does.
+        assert_eq!(
+            s.on_message(t0 + 2 * BEAT, Some(Message::Heartbeat { last_seq: 1 }))
+                .unwrap(),
+            Pulled::PeerAt(1)
+        );
+        assert_eq!(s.deadline(), Some(t0 + 5 * BEAT));
+        assert!(s.silent().to_string().contains("presumed dead"));
+    }
+
+    #[test]
+    fn messages_a_listener_never_sends_close_the_session() {
+        let refused = [
+            Message::Pull {
+                cursor: None,
+                skip_own_after: None,
+                cursor_incarnation: None,
+            },
+            Message::Refuse {
+                reason: "no".into(),
+            },
+        ];
+        for msg in refused {
+            let kind = msg.kind();
+            let mut s = PullSession::new("peer", BEAT, Instant::now());
+            let err = s.on_message(Instant::now(), Some(msg)).unwrap_err();
+            assert!(
+                matches!(&err, Error::Protocol { detail, .. } if detail.contains(kind)),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_session_ends_cleanly_only_when_the_peer_closed_and_all_was_applied() {
+        let t0 = Instant::now();
+        let mut s = PullSession::new("peer", BEAT, t0);
+        // The applier stopped by itself while the peer still talks: an error.
+        assert!(s.applier_ended(Some(Ok(()))).is_err());
+        assert!(s.applier_ended(None).is_err());
+        s.on_message(t0, None).unwrap();
+        assert!(s.applier_ended(Some(Ok(()))).is_ok());
+        // The applier's own error wins, and a dead applier is never a clean end.
+        let e = s.applier_ended(Some(Err(Error::EmptyKey))).unwrap_err();
+        assert!(matches!(e, Error::EmptyKey));
+        assert!(s.applier_ended(None).is_err());
+    }
+
+    #[test]
+    fn invalid_entries_are_skipped_one_by_one_and_counted() {
+        let entries = [entry("good"), entry("bad"), entry("also-good")];
+        let invalid = |e: &Entry| e.key == b"bad";
+        let mut calls = Vec::new();
+        let out = apply_skipping_invalid(&entries, |batch| {
+            calls.push(batch.len());
+            if batch.iter().any(invalid) {
+                return Err(Error::InvalidEntry {
+                    key: "bad".into(),
+                    reason: "test".into(),
+                });
+            }
+            Ok(ApplyReport {
+                applied: batch.len() as u64,
+                ..ApplyReport::default()
+            })
+        })
+        .unwrap();
+        assert_eq!(
+            out,
+            Applied {
+                applied: 2,
+                skipped: 1
+            }
+        );
+        // The whole batch first, then each entry.
+        assert_eq!(calls, [3, 1, 1, 1]);
+    }
+
+    #[test]
+    fn a_batch_without_invalid_entries_is_applied_once_and_other_errors_end_the_session() {
+        let entries = [entry("a"), entry("b")];
+        let mut calls = 0;
+        let out = apply_skipping_invalid(&entries, |batch| {
+            calls += 1;
+            Ok(ApplyReport {
+                applied: batch.len() as u64 - 1,
+                stale: 1,
+                ..ApplyReport::default()
+            })
+        })
+        .unwrap();
+        assert_eq!((out.applied, out.skipped, calls), (1, 0, 1));
+        // A storage failure is not the peer's fault: never skipped, always an error.
+        let err = apply_skipping_invalid(&entries, |_| {
+            Err(Error::Io(std::io::Error::other("disk full")))
+        });
+        assert!(matches!(err, Err(Error::Io(_))));
+        // Nor when it happens during the one-by-one pass.
+        let mut first = true;
+        let err = apply_skipping_invalid(&entries, |_| {
+            if std::mem::take(&mut first) {
+                Err(Error::EmptyKey)
+            } else {
+                Err(Error::Io(std::io::Error::other("disk full")))
+            }
+        });
+        assert!(matches!(err, Err(Error::Io(_))));
+    }
+}

@@ -1,0 +1,175 @@
+//! The puller of one peer address: dials, handshakes, and drives a
+//! [`PullSession`] and its applier; reconnects with backoff. Only bytes, timers and blocking
+//! jobs here: the decisions are the session's, the registry's ([`PeerState`]) and
+//! [`Reconnect`]'s.
+//!
+//! [`PeerState`]: super::peers::PeerState
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch};
+
+use super::backoff::Reconnect;
+use super::handshake;
+use super::message::Message;
+use super::node::{at, handshake_timeout, now, send_within, Shared};
+use super::progress::RoundStats;
+use super::pull_session::{apply_skipping_invalid, PullSession, Pulled, Work};
+use crate::net::{stopped, Transport};
+use crate::{Entry, Error, NodeId, Result};
+
+/// Pulls from one peer address until the node stops or the peer is removed from the set
+/// (`removed` closes): every exit drops the session, closing its connection.
+pub(super) async fn puller<T: Transport>(
+    shared: Arc<Shared<T>>,
+    address: String,
+    mut removed: watch::Receiver<()>,
+) {
+    let mut shutdown = shared.shutdown.subscribe();
+    let mut reconnect = Reconnect::default();
+    while !shared.shutdown.is_stopped() {
+        // Simulated time in a simulation: a session's length must not depend on the host.
+        let started = tokio::time::Instant::now();
+        let result = tokio::select! {
+            biased;
+            _ = stopped(&mut shutdown) => return,
+            _ = removed.changed() => return,
+            r = session(&shared, &address) => r,
+        };
+        let mut error = String::new();
+        shared.with_peer(&address, |p| error = p.session_ended(&result));
+        tracing::warn!(peer = %address, error = %error, "replication connection ended");
+        let delay = reconnect.after_session(
+            &shared.config,
+            started.elapsed(),
+            &mut *shared.jitter.lock(),
+        );
+        tokio::select! {
+            biased;
+            _ = stopped(&mut shutdown) => return,
+            _ = removed.changed() => return,
+            _ = tokio::time::sleep(delay) => {}
+        }
+    }
+}
+
+/// One connection: dial, handshake, then the session until it ends.
+async fn session<T: Transport>(shared: &Arc<Shared<T>>, address: &str) -> Result<()> {
+    let config = &shared.config;
+    let stream = tokio::time::timeout(config.handshake_timeout, shared.transport.connect(address))
+        .await
+        .map_err(|_| {
+            Error::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("connecting to {address} timed out"),
+            ))
+        })??;
+    let key = shared.peers.lock().key_index(address);
+    let (mut channel, hello) = tokio::time::timeout(
+        config.handshake_timeout,
+        handshake::dial(stream, address.to_string(), &shared.handshake, key),
+    )
+    .await
+    .map_err(|_| handshake_timeout(address))??;
+    channel.count_bytes(Arc::clone(&shared.bytes));
+    let peer_id = hello.node_id;
+    shared
+        .peers
+        .lock()
+        .check_not_connected_elsewhere(address, peer_id)?;
+    let db = shared.db.clone();
+    let stored = shared
+        .blocking(move || db.replica().peer_cursor(peer_id))
+        .await?;
+    let cursor = stored.map(|c| c.seq);
+    shared.with_peer(address, |p| p.connected(peer_id, cursor));
+    tracing::info!(peer = %address, node = %peer_id, cursor = ?cursor, "connected; catch-up starts above the cursor");
+    // Our own writes since the database was opened are here: the peer need not echo them.
+    let skip_own_after = shared.db.replica().holds_own_writes_after();
+    channel
+        .send(&PullSession::request(stored, skip_own_after))
+        .await?;
+
+    let mut session = PullSession::new(address, config.heartbeat_interval, now());
+    // Batches are applied by a second task while this one reads the next from the socket;
+    // the channel of two batches bounds what waits in memory, and the applier stores the
+    // cursor only after every batch before an `End` is committed (invariant 8).
+    let (to_apply, applying) = mpsc::channel::<Work>(2);
+    let task = applier(Arc::clone(shared), address.to_string(), peer_id, applying);
+    let mut applier = AbortOnDrop(tokio::spawn(task));
+    loop {
+        tokio::select! {
+            biased;
+            done = &mut applier.0 => return session.applier_ended(done.ok()),
+            permit = to_apply.reserve(), if session.has_work() => {
+                // A failed reserve means the applier ended: the branch above says why.
+                if let (Ok(permit), Some(work)) = (permit, session.take_work(now())) {
+                    permit.send(work);
+                }
+            }
+            msg = channel.recv(), if session.wants_read() => {
+                if let Pulled::PeerAt(last_seq) = session.on_message(now(), msg?)? {
+                    shared.with_peer(address, |p| p.heartbeat(last_seq));
+                }
+            }
+            _ = at(session.heartbeat_due()) => {
+                let beat = Message::Heartbeat { last_seq: shared.db.last_seq() };
+                send_within(&mut channel, &beat, session.send_limit()).await?;
+                session.heartbeat_sent(now());
+            }
+            _ = at(session.deadline()) => return Err(session.silent()),
+        }
+    }
+}
+
+/// Aborts a task when dropped (the applier of a connection that ended).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Applies a connection's batches in order; stores the cursor at each `End`.
+async fn applier<T: Transport>(
+    shared: Arc<Shared<T>>,
+    address: String,
+    peer_id: NodeId,
+    mut work: mpsc::Receiver<Work>,
+) -> Result<()> {
+    let mut round = RoundStats::new();
+    while let Some(item) = work.recv().await {
+        match item {
+            Work::Batch(entries) => {
+                round.add(&entries);
+                let entries: Vec<Entry> = entries.into_iter().map(|(_, e)| e).collect();
+                let (db, resolver) = (shared.db.clone(), Arc::clone(&shared.config.resolver));
+                let received = entries.len() as u64;
+                let applied = shared
+                    .blocking(move || {
+                        apply_skipping_invalid(&entries, |batch| {
+                            db.replica().apply(batch, &*resolver)
+                        })
+                    })
+                    .await?;
+                let mut progress = (None, None);
+                shared.with_peer(&address, |p| {
+                    p.batch_applied(received, applied, round.entries());
+                    progress = (p.status.cursor, p.status.peer_last_seq);
+                });
+                round.progress(&address, progress.0, progress.1);
+            }
+            Work::Close => return Ok(()),
+            Work::End(end) => {
+                let db = shared.db.clone();
+                shared
+                    .blocking(move || db.replica().set_peer_cursor(peer_id, end))
+                    .await?;
+                round.finish(&address, end.seq);
+                shared.with_peer(&address, |p| p.round_ended(end.seq));
+            }
+        }
+    }
+    Ok(())
+}
