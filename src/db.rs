@@ -35,9 +35,9 @@ impl std::fmt::Debug for Db {
 impl Db {
     /// Opens the database at `path`, creating it (and a random node id) if missing.
     ///
-    /// Errors: [`Error::InvalidOptions`], [`Error::NotMeshkv`] (another RocksDB database, or a
-    /// non-empty folder), [`Error::UnsupportedFormat`], [`Error::NodeIdMismatch`],
-    /// [`Error::Corrupt`], [`Error::Storage`] (e.g. another process holds the lock).
+    /// Errors: [`Error::InvalidOptions`](crate::Error::InvalidOptions), [`Error::NotMeshkv`](crate::Error::NotMeshkv) (another RocksDB database, or a
+    /// non-empty folder), [`Error::UnsupportedFormat`](crate::Error::UnsupportedFormat), [`Error::NodeIdMismatch`](crate::Error::NodeIdMismatch),
+    /// [`Error::Corrupt`](crate::Error::Corrupt), [`Error::Storage`](crate::Error::Storage) (e.g. another process holds the lock).
     pub fn open(path: impl AsRef<Path>, options: Options) -> Result<Db> {
         let store = Store::open(path.as_ref(), options)?;
         Ok(Db {
@@ -181,7 +181,7 @@ impl Db {
     /// the versions it has, old origin included); peers know the new id from nothing and pull
     /// everything from it, so no sequence the old id handed out twice can be skipped, and it
     /// pulls everything from its peers, its old id's lost writes included. Opening it afterwards with
-    /// `Options::node_id` set to the old id is an [`Error::NodeIdMismatch`]. Needs the folder
+    /// `Options::node_id` set to the old id is an [`Error::NodeIdMismatch`](crate::Error::NodeIdMismatch). Needs the folder
     /// closed (no open `Db` on it).
     pub fn renew_node_id(path: impl AsRef<Path>, options: Options) -> Result<NodeId> {
         let db = Db::open(path, options)?;
@@ -193,7 +193,7 @@ impl Db {
     /// Changes under `prefix` (empty: all keys) committed from now on, local and replicated, in
     /// commit order. A watcher that falls more than
     /// [`Options::watch_buffer`](crate::Options::watch_buffer) changes behind gets
-    /// [`Error::Lagged`] and resumes with [`Db::watch_from`]. See [`Watch`](crate::Watch).
+    /// [`Error::Lagged`](crate::Error::Lagged) and resumes with [`Db::watch_from`]. See [`Watch`](crate::Watch).
     pub fn watch(&self, prefix: impl AsRef<[u8]>) -> crate::Watch {
         crate::Watch::live(self.clone(), prefix.as_ref())
     }

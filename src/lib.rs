@@ -70,10 +70,6 @@ pub use record::{LastWriteWins, NodeId, Record, Resolver, Version};
 pub use replication::{Node, NodeConfig, NodeStatus, PeerStatus};
 pub use storage::{Batch, Event, Watch};
 
-pub use options::{
-    DEFAULT_CACHE_SIZE, DEFAULT_MAX_KEY_SIZE, DEFAULT_MAX_VALUE_SIZE, DEFAULT_WRITE_BUFFER_SIZE,
-};
-
 // Crate-internal short paths for the types that live in the modules above.
 pub(crate) use record::{hlc, Clock, Entry, Op};
 pub(crate) use replica::{ApplyReport, Commits, PeerCursor};

@@ -1,15 +1,15 @@
 //! UDP multicast peer discovery: opt-in (`NodeConfig::discovery`), authenticated, forgetful.
 //!
-//! Every node multicasts an [`Announcement`] each [`MulticastConfig::interval`]: magic,
+//! Every node multicasts an announcement each [`MulticastConfig::interval`]: magic,
 //! format version, cluster name, node id, the TCP address peers should dial, a timestamp, and,
-//! with cluster keys, an HMAC-SHA256 (byte layout in [`announcement`]). A node that hears a
+//! with cluster keys, an HMAC-SHA256 (byte layout in `announcement`). A node that hears a
 //! valid announcement of another node dials its address like a configured peer; configured and
 //! discovered peers are one set, deduplicated by address, and `NodeStatus` tells how each was
 //! found (`PeerSource::Discovered`).
 //!
 //! - [`config`](MulticastConfig): the settings, their defaults and `validate()`.
-//! - [`announcement`]: the datagram's encoding, decoding and authentication (pure functions).
-//! - [`membership`](Membership): the discovered set, replay and own checks, expiry and
+//! - `announcement`: the datagram's encoding, decoding and authentication (pure functions).
+//! - `membership`: the discovered set, replay and own checks, expiry and
 //!   counters, as a state machine driven by explicit times (no sockets, no clocks).
 //! - `multicast`: the `socket2` sockets and the tokio task that moves bytes and timers.
 //!

@@ -50,7 +50,7 @@ impl<'a> Replica<'a> {
 
     /// Every key's live entry in key order from one snapshot, for a peer
     /// that knows nothing of this database yet (cursor 0). Cheaper than `changes_since(0)`:
-    /// sequential reads only. See [`FullSync`](crate::FullSync).
+    /// sequential reads only. See `storage::FullSync`.
     pub fn full_sync(&self) -> FullSync<'a> {
         FullSync::new(&self.db.store)
     }

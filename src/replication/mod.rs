@@ -1,10 +1,10 @@
 //! Replication: nodes pull each other's logs over TCP and converge.
 //!
-//! - [`frame`]: `u32` length, `u32` crc32, payload; limits checked before allocating.
-//! - [`message`]: the protocol's messages and their one bincode configuration.
+//! - `frame`: `u32` length, `u32` crc32, payload; limits checked before allocating.
+//! - `message`: the protocol's messages and their one bincode configuration.
 //! - `channel`: a framed message channel, plaintext or inside Noise `NNpsk0`.
-//! - [`handshake`]: Noise with the cluster key, then the hello exchange and its checks.
-//! - the network seam, [`Transport`](crate::net::Transport), lives in [`net`](crate::net).
+//! - `handshake`: Noise with the cluster key, then the hello exchange and its checks.
+//! - the network seam, `Transport`, lives in `net`.
 //! - `config`: [`NodeConfig`]; `status`: [`NodeStatus`], [`PeerStatus`], [`PeerSource`].
 //!
 //! The core, without I/O (driven by events and explicit times, tested without sockets):

@@ -9,7 +9,7 @@
 //! `End` (invariant 8), and applying is commutative (invariant 5). Like [`Changes`](crate::Changes)
 //! it reads one snapshot (invariant 7) and reports the same `high_seq`, and
 //! [`FullSync::skip_held`] leaves out what the puller holds, like
-//! [`Changes::skip_held`](crate::Changes::skip_held).
+//! `Changes::skip_held`.
 
 use rocksdb::{DBRawIteratorWithThreadMode, SnapshotWithThreadMode, DB};
 
@@ -50,13 +50,13 @@ impl<'a> FullSync<'a> {
     }
 
     /// Leaves out the entries written by `node` with a timestamp above `after`, which the
-    /// puller holds; see [`Changes::skip_held`](crate::Changes::skip_held).
+    /// puller holds; see `Changes::skip_held`.
     pub fn skip_held(mut self, node: NodeId, after: u64) -> Self {
         self.held = Some(Held { node, after });
         self
     }
 
-    /// The snapshot's high sequence (see [`Changes::high_seq`](crate::Changes::high_seq)).
+    /// The snapshot's high sequence (see `Changes::high_seq`).
     pub fn high_seq(&self) -> u64 {
         self.high_seq
     }

@@ -13,7 +13,7 @@
 //!
 //! Big-endian sequence keys sort in numeric order under RocksDB's bytewise comparator, so the
 //! log iterates oldest to newest forwards and newest to oldest backwards. Decoders never panic:
-//! malformed bytes are an [`Error::Corrupt`](crate::Error::Corrupt) naming the record.
+//! malformed bytes are an [`Error::Corrupt`] naming the record.
 
 use crate::{Error, Op, Result, Version};
 

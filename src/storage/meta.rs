@@ -7,7 +7,7 @@ use super::rocks::Store;
 use crate::{Error, NodeId, Result};
 
 /// Where a puller stands in a peer's log: the last sequence committed here, and the peer's
-/// [incarnation](Db::incarnation) it was read from.
+/// [incarnation](crate::replica::Replica::incarnation) it was read from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PeerCursor {
     /// The last sequence of the peer's log committed here.

@@ -1,7 +1,7 @@
 //! The storage layer: RocksDB, its four column families, the atomic commit, and every read path
 //! and feed. No file outside this folder names `rocksdb`.
 //!
-//! - [`keys`]: typed keys and values of each column family and their byte layouts.
+//! - `keys`: typed keys and values of each column family and their byte layouts.
 //! - `rocks`: opening (creating, checking the format, the node id), the RocksDB tuning, reads.
 //! - `lease`: durable leases that keep the sequence and the clock from going back.
 //! - `commit`: the commit core: one write as one `WriteBatch` under the commit lock, with the
