@@ -2,8 +2,8 @@
 //! thin HTTP client behind `meshkv get|put|del|ls|status|watch`.
 //!
 //! - [`config`]: one [`ServerConfig`] from a TOML file, `MESHKV_*` environment variables and
-//!   command-line flags (flag > environment > file > default); cluster keys only from a file or
-//!   the environment.
+//!   command-line flags (flag > environment > file > default), each setting declared once per
+//!   subsystem; cluster keys only from a file or the environment.
 //! - [`http`]: the HTTP API (axum): `/v1/kv/{key}`, `/v1/kv?prefix=`, `/v1/watch` (server-sent
 //!   events), `/v1/status`, `/metrics`; every error is JSON `{"code", "message"}`.
 //! - [`metrics`]: the Prometheus text exposition of `/metrics`.
