@@ -15,3 +15,4 @@ mod server_bad_requests_keep_serving;
 mod server_demo_prints_converged_rows;
 mod server_sigterm_during_writes_keeps_acknowledged;
 mod server_two_processes_replicate;
+mod settings_table_matches_docs;
