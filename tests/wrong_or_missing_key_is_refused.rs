@@ -92,6 +92,7 @@ async fn wrong_or_missing_key_gets_nothing_and_changes_nothing() {
                 cursor: None,
                 skip_own_after: None,
                 cursor_incarnation: None,
+                cursor_proof: None,
             },
         ] {
             let _ = framed.send(Bytes::from(message::encode(&m))).await;

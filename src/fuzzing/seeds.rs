@@ -65,6 +65,7 @@ fn messages() -> Vec<Message> {
             cursor: Some(3),
             skip_own_after: Some(7),
             cursor_incarnation: Some(5),
+            cursor_proof: Some([9; 32]),
         },
         Message::Batch {
             entries: vec![
@@ -81,6 +82,7 @@ fn messages() -> Vec<Message> {
         Message::End {
             high_seq: 2,
             incarnation: 5,
+            proof: [9; 32],
         },
         Message::Heartbeat { last_seq: 2 },
     ]
@@ -153,6 +155,7 @@ pub fn seeds() -> Vec<Seed> {
         cursor: None,
         skip_own_after: None,
         cursor_incarnation: None,
+        cursor_proof: None,
     };
     let ours = hello(super::handshake::CLUSTER);
     for mode in 0..super::handshake::MODES {

@@ -10,13 +10,16 @@
 //! - applying a peer's entries: [`Replica::apply`] ([`Entry`] in, [`ApplyReport`] out; equal
 //!   clocks go to a [`Resolver`](crate::Resolver), which sees [`Candidate`]s and returns a
 //!   [`Choice`]);
-//! - per-peer cursors ([`PeerCursor`]), this open's incarnation and sequence floor, and the
-//!   rolled-back mark of a restored copy.
+//! - per-peer cursors ([`PeerCursor`]), this open's incarnation and sequence floor, the proofs
+//!   that a cursor came from this node's lineage ([`CursorProver`]), and the rolled-back mark
+//!   of a restored copy.
 //!
 //! The rules these calls keep are docs/design.md's invariants 5 to 8.
 
+mod cursor_proof;
 mod view;
 
 pub use crate::record::{Candidate, Choice, Entry, Op};
 pub use crate::storage::{ApplyReport, Changes, Commits, FullSync, PeerCursor, SyncSource};
+pub use cursor_proof::{CursorProver, Proof, PROOF_LEN};
 pub use view::Replica;

@@ -80,6 +80,12 @@ impl<'a> Replica<'a> {
         self.db.store.seq_floor
     }
 
+    /// This node's cursor prover: the proof each `End` carries, and the check of a cursor a
+    /// peer presents as evidence that this folder is an old copy.
+    pub fn cursor_prover(&self) -> crate::replica::CursorProver {
+        crate::replica::CursorProver::new(self.db.store.node_secret, self.db.node_id())
+    }
+
     /// Records, durably, that this folder is an old copy of a node that has since handed out later
     /// sequences (`why` says how it was found). From then on [`Replica::rolled_back`] returns it
     /// and `Node::start` refuses with [`Error::RolledBack`](crate::Error::RolledBack) until

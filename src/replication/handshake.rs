@@ -380,6 +380,7 @@ mod tests {
             cursor: None,
             skip_own_after: None,
             cursor_incarnation: None,
+            cursor_proof: None,
         });
         assert!(matches!(
             judge_hello("c", me, pull.clone()),

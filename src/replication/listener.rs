@@ -108,14 +108,21 @@ async fn serve<T: Transport>(
     let local = LocalLog {
         incarnation: replica.incarnation(),
         seq_floor: replica.seq_floor(),
+        prover: replica.cursor_prover(),
     };
     let interval = config.heartbeat_interval;
-    let mut session = match ServeSession::open(&peer, hello.node_id, first, local, interval, now())?
-    {
+    let opened = ServeSession::open(&peer, hello.node_id, first, &local, interval, now())?;
+    let mut session = match opened {
         Opening::Serve(session) => session,
         Opening::Halt(why) => return Err(halt(shared, &mut channel, &peer, why).await),
         Opening::Closed => return Ok(()),
     };
+    if let Some(claim) = session.unproven_claim() {
+        shared.unproven_claims.fetch_add(1, Ordering::Relaxed);
+        if let Some(suppressed) = shared.refusal_log.lock().allow(&addr.ip(), Instant::now()) {
+            tracing::warn!(peer = %peer, node = %hello.node_id, claim, suppressed, "ignored a rollback claim without this node's proof; serving everything");
+        }
+    }
     channel.count_bytes(Arc::clone(&shared.bytes));
     tracing::info!(peer = %peer, node = %hello.node_id, cursor = session.cursor(), "serving");
     // Tell the puller where this round will end, so a long catch-up can show its progress.
@@ -128,7 +135,7 @@ async fn serve<T: Transport>(
     loop {
         if let Some(round) = session.round_due(shared.db.last_seq()) {
             let limit = session.round_send_limit();
-            let high = send_round(shared, &mut channel, round, limit).await?;
+            let high = send_round(shared, &mut channel, round, &local, limit).await?;
             session.round_sent(high, now());
         }
         tokio::select! {
@@ -186,6 +193,7 @@ async fn send_round<T: Transport, S: AsyncRead + AsyncWrite + Unpin>(
     shared: &Arc<Shared<T>>,
     channel: &mut Channel<S>,
     round: Round,
+    local: &LocalLog,
     limit: Duration,
 ) -> Result<u64> {
     let batch_bytes = shared.config.sync_batch_bytes;
@@ -193,7 +201,7 @@ async fn send_round<T: Transport, S: AsyncRead + AsyncWrite + Unpin>(
         let mut reader = RoundReader::new(&shared.db, round.cursor, round.held, batch_bytes);
         loop {
             let item = reader.next_item()?;
-            if let Some(high) = send_item(shared, channel, item, limit).await? {
+            if let Some(high) = send_item(channel, item, local, limit).await? {
                 return Ok(high);
             }
         }
@@ -211,7 +219,7 @@ async fn send_round<T: Transport, S: AsyncRead + AsyncWrite + Unpin>(
         }
     });
     while let Some(item) = rx.recv().await {
-        if let Some(high) = send_item(shared, channel, item?, limit).await? {
+        if let Some(high) = send_item(channel, item?, local, limit).await? {
             return Ok(high);
         }
     }
@@ -222,10 +230,10 @@ async fn send_round<T: Transport, S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// Sends one item of a round; returns the round's high sequence after its `End`.
-async fn send_item<T: Transport, S: AsyncRead + AsyncWrite + Unpin>(
-    shared: &Arc<Shared<T>>,
+async fn send_item<S: AsyncRead + AsyncWrite + Unpin>(
     channel: &mut Channel<S>,
     item: RoundItem,
+    local: &LocalLog,
     limit: Duration,
 ) -> Result<Option<u64>> {
     match item {
@@ -236,7 +244,8 @@ async fn send_item<T: Transport, S: AsyncRead + AsyncWrite + Unpin>(
         RoundItem::End(high) => {
             let end = Message::End {
                 high_seq: high,
-                incarnation: shared.db.replica().incarnation(),
+                incarnation: local.incarnation,
+                proof: local.prover.prove(local.incarnation, high),
             };
             send_within(channel, &end, limit).await?;
             Ok(Some(high))

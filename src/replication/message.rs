@@ -29,13 +29,14 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::replica::Proof;
 use crate::{Entry, NodeId};
 
 /// Bytes every hello starts with.
 pub const MAGIC: [u8; 8] = *b"meshkv\0\x01";
 
 /// The protocol version this build speaks.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// A node's introduction, the first message each way.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,9 +78,12 @@ pub enum Message {
         /// dialer holds (no echo). `None`: send everything.
         skip_own_after: Option<u64>,
         /// The listener's incarnation `cursor` was read from (from its `End`): a cursor at or
-        /// above the listener's sequence floor from another incarnation shows the listener is an
-        /// old copy of its folder.
+        /// above the listener's sequence floor from another incarnation, with a valid
+        /// `cursor_proof`, shows the listener is an old copy of its folder.
         cursor_incarnation: Option<u64>,
+        /// The listener's proof of `cursor` and `cursor_incarnation` (from its `End`); without
+        /// it a cursor is never evidence of anything.
+        cursor_proof: Option<Proof>,
     },
     /// Log entries with their local sequence on the sender, newest first within a round.
     Batch {
@@ -94,6 +98,9 @@ pub enum Message {
         /// ([`Replica::incarnation`](crate::replica::Replica::incarnation)), stored with the
         /// cursor.
         incarnation: u64,
+        /// The sender's proof of `high_seq` and `incarnation`
+        /// ([`CursorProver`](crate::replica::CursorProver)), stored with the cursor.
+        proof: Proof,
     },
     /// Liveness, both ways; carries the sender's last committed sequence.
     Heartbeat {
@@ -206,11 +213,13 @@ mod tests {
                 cursor: Some(5),
                 skip_own_after: Some(7),
                 cursor_incarnation: Some(11),
+                cursor_proof: Some([4; 32]),
             },
             Message::Pull {
                 cursor: None,
                 skip_own_after: None,
                 cursor_incarnation: None,
+                cursor_proof: None,
             },
             Message::Batch {
                 entries: vec![
@@ -227,6 +236,7 @@ mod tests {
             Message::End {
                 high_seq: 9,
                 incarnation: 3,
+                proof: [5; 32],
             },
             Message::Heartbeat { last_seq: 9 },
         ]

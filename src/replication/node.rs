@@ -56,6 +56,8 @@ pub(super) struct Shared<T: Transport> {
     pub(super) refused_inbound: AtomicU64,
     pub(super) bytes: Arc<ByteCounters>,
     pub(super) inbound_over_limit: AtomicU64,
+    /// Dialers that claimed this folder is an old copy without a valid proof.
+    pub(super) unproven_claims: AtomicU64,
     /// Refusals of inbound connections are logged once per IP address per interval.
     pub(super) refusal_log: Mutex<LogThrottle<IpAddr>>,
     discovery: Option<Arc<Mutex<Membership>>>,
@@ -158,6 +160,7 @@ impl<T: Transport> Node<T> {
             refused_inbound: AtomicU64::new(0),
             bytes: Arc::default(),
             inbound_over_limit: AtomicU64::new(0),
+            unproven_claims: AtomicU64::new(0),
             refusal_log: Mutex::new(LogThrottle::new(REFUSAL_LOG_INTERVAL, 1024)),
             discovery: discovery.as_ref().map(|d| Arc::clone(&d.membership)),
             shutdown: Shutdown::new(),
@@ -220,6 +223,7 @@ impl<T: Transport> Node<T> {
             peers: s.peers.lock().statuses(),
             refused_inbound: s.refused_inbound.load(Ordering::Relaxed),
             inbound_over_limit: s.inbound_over_limit.load(Ordering::Relaxed),
+            unproven_rollback_claims: s.unproven_claims.load(Ordering::Relaxed),
             discovery: s.discovery.as_ref().map(|m| m.lock().status()),
             halted: s.halted.lock().clone(),
             bytes_in: s.bytes.bytes_in.load(Ordering::Relaxed),

@@ -3,8 +3,9 @@
 //! The driver (`puller`) feeds it what arrives and the time, and does what it returns: send the
 //! `Pull` it built, hand [`Work`] to the applier, record the peer's position, send heartbeats,
 //! close on its errors. The session decides:
-//! - what the `Pull` carries: the stored cursor and its incarnation, and `skip_own_after` (the
-//!   listener leaves out this node's own writes that it still holds: no echo);
+//! - what the `Pull` carries: the stored cursor with its incarnation and the listener's proof
+//!   of both, and `skip_own_after` (the listener leaves out this node's own writes that it
+//!   still holds: no echo);
 //! - that batches and `End` go to the applier in arrival order, and that only an `End` yields a
 //!   cursor to store (invariant 8: the cursor moves only after the round's batches are
 //!   committed, because the applier takes work in order);
@@ -73,6 +74,7 @@ impl PullSession {
             cursor: stored.map(|c| c.seq),
             skip_own_after,
             cursor_incarnation: stored.map(|c| c.incarnation),
+            cursor_proof: stored.and_then(|c| c.proof),
         }
     }
 
@@ -107,9 +109,11 @@ impl PullSession {
             Some(Message::End {
                 high_seq,
                 incarnation,
+                proof,
             }) => Work::End(PeerCursor {
                 seq: high_seq,
                 incarnation,
+                proof: Some(proof),
             }),
             Some(Message::Heartbeat { last_seq }) => return Ok(Pulled::PeerAt(last_seq)),
             Some(other) => {
@@ -248,20 +252,31 @@ mod tests {
         let stored = PeerCursor {
             seq: 42,
             incarnation: 3,
+            proof: Some([8; 32]),
+        };
+        let legacy = PeerCursor {
+            proof: None,
+            ..stored
         };
         let cases = [
-            (None, None, (None, None, None)),
-            (Some(stored), None, (Some(42), None, Some(3))),
-            (Some(stored), Some(99), (Some(42), Some(99), Some(3))),
-            (None, Some(99), (None, Some(99), None)),
+            (None, None, (None, None, None, None)),
+            (Some(stored), None, (Some(42), None, Some(3), Some([8; 32]))),
+            (
+                Some(stored),
+                Some(99),
+                (Some(42), Some(99), Some(3), Some([8; 32])),
+            ),
+            (Some(legacy), None, (Some(42), None, Some(3), None)),
+            (None, Some(99), (None, Some(99), None, None)),
         ];
-        for (stored, skip, (cursor, skip_own_after, incarnation)) in cases {
+        for (stored, skip, (cursor, skip_own_after, incarnation, proof)) in cases {
             assert_eq!(
                 PullSession::request(stored, skip),
                 Message::Pull {
                     cursor,
                     skip_own_after,
                     cursor_incarnation: incarnation,
+                    cursor_proof: proof,
                 }
             );
         }
@@ -279,6 +294,7 @@ mod tests {
             Some(Message::End {
                 high_seq: 9,
                 incarnation: 2,
+                proof: [1; 32],
             }),
             None,
         ];
@@ -353,6 +369,7 @@ mod tests {
                 cursor: None,
                 skip_own_after: None,
                 cursor_incarnation: None,
+                cursor_proof: None,
             },
             Message::Refuse {
                 reason: "no".into(),

@@ -6,8 +6,11 @@
 //! session decides:
 //! - that the first message must be a `Pull` (anything else is refused; a close before it is a
 //!   clean end);
-//! - whether the `Pull` is evidence that this folder is an old copy of its node
-//!   ([`rollback_evidence`]), which halts replication;
+//! - whether the `Pull` is evidence that this folder is an old copy of its node: a claim
+//!   ([`rollback_evidence`]) with a valid proof ([`CursorProver`]) halts replication; a claim
+//!   without one (anyone can make it) is ignored and the dialer is served everything, as a
+//!   puller that knows nothing would be, so even a genuine claim stored before proofs existed
+//!   loses nothing;
 //! - what the round leaves out: the dialer's own writes after its `skip_own_after` (no echo);
 //! - when a round is due: at the start, then whenever the local log passes the last round's end;
 //! - liveness: heartbeats both ways; the dialer's heartbeats wait unread during a round, so its
@@ -18,16 +21,19 @@ use std::time::{Duration, Instant};
 
 use super::liveness::Liveness;
 use super::message::Message;
+use crate::replica::CursorProver;
 use crate::{Error, NodeId, Result};
 
 /// What the serving node knows of its own log, for the rollback check.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub(crate) struct LocalLog {
     /// This open's incarnation ([`Replica::incarnation`](crate::replica::Replica::incarnation)).
     pub(crate) incarnation: u64,
     /// The lowest sequence this open can hand out
     /// ([`Replica::seq_floor`](crate::replica::Replica::seq_floor)).
     pub(crate) seq_floor: u64,
+    /// Checks the proof that comes with a claim.
+    pub(crate) prover: CursorProver,
 }
 
 /// What the dialer's first message means.
@@ -70,6 +76,8 @@ pub(crate) struct ServeSession {
     /// No round sent yet: the first is sent even when there is nothing above the cursor, so the
     /// dialer gets an `End` (and stores where it stands).
     first: bool,
+    /// The dialer claimed this folder is an old copy without a valid proof: what it claimed.
+    unproven_claim: Option<String>,
 }
 
 /// Whether a puller's cursor shows that this folder is an old copy of its node: a cursor read
@@ -77,7 +85,7 @@ pub(crate) struct ServeSession {
 /// later life of this node (lost with the folder it was restored over) can have handed out.
 /// Every earlier incarnation's sequences are below the floor (the sequence lease).
 pub(crate) fn rollback_evidence(
-    local: LocalLog,
+    local: &LocalLog,
     cursor: Option<u64>,
     incarnation: Option<u64>,
 ) -> Option<String> {
@@ -106,18 +114,30 @@ impl ServeSession {
         peer: &str,
         dialer: NodeId,
         first: Option<Message>,
-        local: LocalLog,
+        local: &LocalLog,
         interval: Duration,
         now: Instant,
     ) -> Result<Opening> {
         match first {
             Some(Message::Pull {
-                cursor,
+                mut cursor,
                 skip_own_after,
                 cursor_incarnation,
+                cursor_proof,
             }) => {
+                let mut unproven_claim = None;
                 if let Some(why) = rollback_evidence(local, cursor, cursor_incarnation) {
-                    return Ok(Opening::Halt(why));
+                    let proven = match (cursor, cursor_incarnation, cursor_proof) {
+                        (Some(seq), Some(inc), Some(proof)) => {
+                            local.prover.verify(inc, seq, &proof)
+                        }
+                        _ => false,
+                    };
+                    if proven {
+                        return Ok(Opening::Halt(why));
+                    }
+                    unproven_claim = Some(why);
+                    cursor = None;
                 }
                 Ok(Opening::Serve(ServeSession {
                     peer: peer.to_string(),
@@ -125,6 +145,7 @@ impl ServeSession {
                     cursor: cursor.unwrap_or(0),
                     held: skip_own_after.map(|after| (dialer, after)),
                     first: true,
+                    unproven_claim,
                 }))
             }
             Some(other) => Err(Error::Protocol {
@@ -133,6 +154,11 @@ impl ServeSession {
             }),
             None => Ok(Opening::Closed),
         }
+    }
+
+    /// What the dialer claimed without proof, if it did (the driver logs and counts it).
+    pub(crate) fn unproven_claim(&self) -> Option<&str> {
+        self.unproven_claim.as_deref()
     }
 
     /// Where the dialer stands: the end of the last round sent.
@@ -207,22 +233,33 @@ mod tests {
     use super::*;
 
     const BEAT: Duration = Duration::from_secs(1);
-    const LOCAL: LocalLog = LocalLog {
-        incarnation: 5,
-        seq_floor: 1000,
-    };
     const DIALER: NodeId = NodeId([9; 16]);
+    const ME: NodeId = NodeId([1; 16]);
+
+    fn local() -> LocalLog {
+        LocalLog {
+            incarnation: 5,
+            seq_floor: 1000,
+            prover: CursorProver::new([3; 32], ME),
+        }
+    }
 
     fn pull(cursor: Option<u64>, skip: Option<u64>, inc: Option<u64>) -> Message {
+        // Proven with this node's secret whenever there is something to prove.
+        let proof = match (cursor, inc) {
+            (Some(seq), Some(inc)) => Some(local().prover.prove(inc, seq)),
+            _ => None,
+        };
         Message::Pull {
             cursor,
             skip_own_after: skip,
             cursor_incarnation: inc,
+            cursor_proof: proof,
         }
     }
 
     fn open(first: Option<Message>) -> Result<Opening> {
-        ServeSession::open("dialer", DIALER, first, LOCAL, BEAT, Instant::now())
+        ServeSession::open("dialer", DIALER, first, &local(), BEAT, Instant::now())
     }
 
     fn serving(first: Message) -> ServeSession {
@@ -250,10 +287,56 @@ mod tests {
             (Some(5000), Some(0), false),
         ];
         for (cursor, inc, halts) in cases {
-            let evidence = rollback_evidence(LOCAL, cursor, inc);
+            let evidence = rollback_evidence(&local(), cursor, inc);
             assert_eq!(evidence.is_some(), halts, "{cursor:?} {inc:?}");
             let opened = open(Some(pull(cursor, None, inc))).unwrap();
             assert_eq!(matches!(opened, Opening::Halt(_)), halts);
+        }
+    }
+
+    #[test]
+    fn a_claim_without_this_nodes_proof_is_ignored_and_served_everything() {
+        let (seq, inc) = (5000, 6);
+        let other = CursorProver::new([4; 32], ME);
+        // (proof sent, halts?)
+        let cases = [
+            (Some(local().prover.prove(inc, seq)), true),
+            // Anyone can send these: no proof, random bytes, another secret's proof, this
+            // node's proof of another sequence or incarnation.
+            (None, false),
+            (Some([0xA5; 32]), false),
+            (Some(other.prove(inc, seq)), false),
+            (Some(local().prover.prove(inc, seq + 1)), false),
+            (Some(local().prover.prove(inc + 1, seq)), false),
+        ];
+        for (i, (proof, halts)) in cases.into_iter().enumerate() {
+            let msg = Message::Pull {
+                cursor: Some(seq),
+                skip_own_after: Some(77),
+                cursor_incarnation: Some(inc),
+                cursor_proof: proof,
+            };
+            match open(Some(msg)).unwrap() {
+                Opening::Halt(why) => assert!(halts && why.contains("old copy"), "case {i}"),
+                Opening::Serve(s) => {
+                    assert!(!halts, "case {i} should halt");
+                    assert!(s.unproven_claim().is_some_and(|c| c.contains("5000")));
+                    // Served as a puller that knows nothing: from 0, still without echo.
+                    assert_eq!(
+                        s.round_due(0),
+                        Some(Round {
+                            cursor: 0,
+                            held: Some((DIALER, 77))
+                        })
+                    );
+                }
+                Opening::Closed => panic!("case {i}"),
+            }
+        }
+        // An honest cursor claims nothing, proof or not.
+        match open(Some(pull(Some(999), None, Some(4)))).unwrap() {
+            Opening::Serve(s) => assert_eq!((s.unproven_claim(), s.cursor()), (None, 999)),
+            other => panic!("{other:?}"),
         }
     }
 
@@ -266,6 +349,7 @@ mod tests {
             Message::End {
                 high_seq: 1,
                 incarnation: 1,
+                proof: [0; 32],
             },
         ] {
             let kind = msg.kind();

@@ -70,6 +70,9 @@ pub struct NodeStatus {
     pub refused_inbound: u64,
     /// Connections closed on arrival because `max_connections` or `max_handshakes` was reached.
     pub inbound_over_limit: u64,
+    /// Dialers whose `Pull` claimed this folder is an old copy without this node's proof: the
+    /// claim was ignored (replication went on) and they were served everything.
+    pub unproven_rollback_claims: u64,
     /// Multicast discovery's counters, when it is on.
     pub discovery: Option<DiscoveryStatus>,
     /// Why replication stopped for good, if it did: this folder was found to be an old copy of

@@ -109,6 +109,12 @@ pub fn render(node: &NodeStatus, stats: &DbStats, last_seq: u64) -> String {
         "Replication connections closed on arrival: max_connections or max_handshakes reached.",
         &[(none(), node.inbound_over_limit)],
     );
+    family(
+        "meshkv_unproven_rollback_claims_total",
+        "counter",
+        "Pulls that claimed this folder is an old copy without its proof (ignored).",
+        &[(none(), node.unproven_rollback_claims)],
+    );
     if let Some(d) = &node.discovery {
         family(
             "meshkv_discovery_datagrams_refused_total",

@@ -73,6 +73,7 @@ pub fn status_json(node: &NodeStatus, stats: &DbStats, last_seq: u64) -> Value {
         "last_seq": last_seq,
         "refused_inbound": node.refused_inbound,
         "inbound_over_limit": node.inbound_over_limit,
+        "unproven_rollback_claims": node.unproven_rollback_claims,
         "bytes_in": node.bytes_in,
         "bytes_out": node.bytes_out,
         "halted": node.halted,

@@ -41,9 +41,13 @@ pub mod meta {
     pub const HLC_LEASE: &[u8] = b"hlc_lease";
     /// Sequence lease, `u64` big-endian: above every sequence handed out.
     pub const SEQ_LEASE: &[u8] = b"seq_lease";
+    /// This node's secret, 32 random bytes made with the folder (and by `renew-id`): the key of
+    /// its cursor proofs (`replica::CursorProver`). Never sent, never logged.
+    pub const NODE_SECRET: &[u8] = b"node_secret";
     /// Prefix of per-peer cursors: `cursor/` + the peer's 16-byte node id -> the last sequence
     /// of that peer's log committed here, `u64` big-endian, then the peer's incarnation that
-    /// sequence was read from, `u64` big-endian (16 bytes; an 8-byte record has incarnation 0).
+    /// sequence was read from, `u64` big-endian, then the peer's 32-byte proof of the two
+    /// (48 bytes; a 16-byte record has no proof, an 8-byte one incarnation 0 too).
     pub const CURSOR_PREFIX: &[u8] = b"cursor/";
     /// Present (a UTF-8 explanation) once a peer showed that this folder is an old copy of a
     /// node that has since handed out later sequences: replication refuses to start until the

@@ -4,23 +4,30 @@
 
 use super::keys::{cf, meta};
 use super::rocks::Store;
+use crate::replica::Proof;
 use crate::{Error, NodeId, Result};
 
-/// Where a puller stands in a peer's log: the last sequence committed here, and the peer's
-/// [incarnation](crate::replica::Replica::incarnation) it was read from.
+/// Where a puller stands in a peer's log: the last sequence committed here, the peer's
+/// [incarnation](crate::replica::Replica::incarnation) it was read from, and the peer's proof
+/// of the two ([`CursorProver`](crate::replica::CursorProver)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PeerCursor {
     /// The last sequence of the peer's log committed here.
     pub seq: u64,
     /// The peer's incarnation when that sequence was read (0: unknown).
     pub incarnation: u64,
+    /// The peer's proof that it handed out this cursor (`None`: stored by an older version).
+    pub proof: Option<Proof>,
 }
 
 impl PeerCursor {
-    pub(crate) fn encode(self) -> [u8; 16] {
-        let mut out = [0u8; 16];
-        out[..8].copy_from_slice(&self.seq.to_be_bytes());
-        out[8..].copy_from_slice(&self.incarnation.to_be_bytes());
+    pub(crate) fn encode(self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(48);
+        out.extend_from_slice(&self.seq.to_be_bytes());
+        out.extend_from_slice(&self.incarnation.to_be_bytes());
+        if let Some(proof) = &self.proof {
+            out.extend_from_slice(proof);
+        }
         out
     }
 
@@ -28,15 +35,26 @@ impl PeerCursor {
         let u64_at = |at: usize| -> Option<u64> {
             Some(u64::from_be_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
         };
+        let proof = bytes.get(16..48).and_then(|p| Proof::try_from(p).ok());
         match (bytes.len(), u64_at(0), u64_at(8)) {
             (8, Some(seq), _) => Ok(PeerCursor {
                 seq,
                 incarnation: 0,
+                proof: None,
             }),
-            (16, Some(seq), Some(incarnation)) => Ok(PeerCursor { seq, incarnation }),
+            (16, Some(seq), Some(incarnation)) => Ok(PeerCursor {
+                seq,
+                incarnation,
+                proof: None,
+            }),
+            (48, Some(seq), Some(incarnation)) if proof.is_some() => Ok(PeerCursor {
+                seq,
+                incarnation,
+                proof,
+            }),
             _ => Err(Error::corrupt(
                 format!("meta record {}", crate::storage::printable(key)),
-                format!("a cursor of {} bytes (expected 16)", bytes.len()),
+                format!("a cursor of {} bytes (expected 48)", bytes.len()),
             )),
         }
     }
@@ -77,12 +95,13 @@ impl Store {
         Ok(got.map(|b| String::from_utf8_lossy(&b).into_owned()))
     }
 
-    /// Stores `id` as the node id, clears the rolled-back mark and every peer cursor, in one
-    /// synced batch.
+    /// Stores `id` as the node id with a new node secret, clears the rolled-back mark and every
+    /// peer cursor, in one synced batch.
     pub(crate) fn renew_node_id(&self, id: NodeId) -> Result<()> {
         let meta_cf = self.cf(cf::META);
         let mut batch = rocksdb::WriteBatch::default();
         batch.put_cf(meta_cf, meta::NODE_ID, id.as_bytes());
+        batch.put_cf(meta_cf, meta::NODE_SECRET, rand::random::<[u8; 32]>());
         batch.delete_cf(meta_cf, meta::ROLLED_BACK);
         // Pull everything again from every peer: what the old copy pulled while it still
         // believed its own later writes were here skipped those writes.

@@ -101,6 +101,8 @@ pub(crate) struct Store {
     pub(crate) watching: std::sync::atomic::AtomicUsize,
     /// See [`Replica::incarnation`](crate::replica::Replica::incarnation).
     pub(crate) incarnation: u64,
+    /// The key of this node's cursor proofs (`meta` record `node_secret`).
+    pub(crate) node_secret: [u8; 32],
     /// See [`Replica::seq_floor`](crate::replica::Replica::seq_floor).
     pub(crate) seq_floor: u64,
     /// See [`Replica::holds_own_writes_after`](crate::replica::Replica::holds_own_writes_after).
@@ -199,6 +201,23 @@ impl Store {
             }
         };
         let hlc_lease = read_u64(meta::HLC_LEASE)?;
+        let node_secret = match db.get_cf(meta_cf, meta::NODE_SECRET)? {
+            Some(bytes) => <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
+                Error::corrupt(
+                    "meta record \"node_secret\"",
+                    format!("{} bytes, expected 32", bytes.len()),
+                )
+            })?,
+            // A new folder, or one made before cursor proofs: make its secret now, durably,
+            // before any proof made with it is sent.
+            None => {
+                let secret = rand::random::<[u8; 32]>();
+                let mut sync = WriteOptions::default();
+                sync.set_sync(true);
+                db.put_cf_opt(meta_cf, meta::NODE_SECRET, secret, &sync)?;
+                secret
+            }
+        };
         // The clock starts above both the lease (every timestamp used before, across power loss
         // too) and the wall clock now: writes from before this open, even ones an old copy of
         // the folder never saw, are at or below it; writes from now on are above it.
@@ -256,6 +275,7 @@ impl Store {
             watching: std::sync::atomic::AtomicUsize::new(0),
             holds_own_after: (!adopted_id).then_some(hlc_floor),
             incarnation: rand::random::<u64>().max(1),
+            node_secret,
             seq_floor: next_seq,
         })
     }

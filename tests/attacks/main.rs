@@ -1,5 +1,6 @@
 //! Attacks on the replication protocol: wrong keys, wrong hellos, replays, tampering,
-//! downgrades, pre-authentication floods and forged discovery announcements.
+//! downgrades, pre-authentication floods, forged discovery announcements and forged rollback
+//! claims.
 //!
 //! One behaviour per module, each named after its scenario; its header says what it proves.
 
@@ -8,6 +9,7 @@ mod common;
 
 mod discovery_forged_and_replayed_announcements_are_ignored;
 mod downgrade_to_plaintext_is_refused;
+mod forged_rollback_claim_does_not_halt;
 mod keyed_traffic_is_opaque_and_tamper_proof;
 mod pre_auth_flood_is_bounded;
 mod refused_version_or_cluster;

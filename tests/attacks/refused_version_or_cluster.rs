@@ -68,6 +68,7 @@ async fn another_protocol_version_is_refused_with_a_reason() {
             cursor: None,
             skip_own_after: None,
             cursor_incarnation: None,
+            cursor_proof: None,
         })))
         .await
         .unwrap();

@@ -83,6 +83,7 @@ async fn right_key_with_a_wrong_hello_is_refused() {
                     cursor: None,
                     skip_own_after: None,
                     cursor_incarnation: None,
+                    cursor_proof: None,
                 })
                 .await;
             match client.recv().await {

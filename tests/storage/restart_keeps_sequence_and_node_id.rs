@@ -136,3 +136,41 @@ fn a_cursor_from_another_life_is_flagged() {
     assert!(!db.replica().changes_since(1).cursor_ahead());
     assert!(!db.replica().changes_since(0).cursor_ahead());
 }
+
+#[test]
+fn the_node_secret_survives_reopen_and_renew_id_replaces_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let proof = |db: &Db| db.replica().cursor_prover().prove(7, 100);
+    let (first, peer) = {
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        let peer = NodeId::random();
+        // A cursor keeps the peer's proof with it; one without a proof stays without.
+        let cursor = meshkv::replica::PeerCursor {
+            seq: 100,
+            incarnation: 7,
+            proof: Some([0x5A; 32]),
+        };
+        db.replica().set_peer_cursor(peer, cursor).unwrap();
+        assert_eq!(db.replica().peer_cursor(peer).unwrap(), Some(cursor));
+        let bare = NodeId::random();
+        let no_proof = meshkv::replica::PeerCursor {
+            proof: None,
+            ..cursor
+        };
+        db.replica().set_peer_cursor(bare, no_proof).unwrap();
+        assert_eq!(db.replica().peer_cursor(bare).unwrap(), Some(no_proof));
+        (proof(&db), peer)
+    };
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    assert_eq!(proof(&db), first, "the same secret after a reopen");
+    assert!(db.replica().cursor_prover().verify(7, 100, &first));
+    assert!(db.replica().peer_cursor(peer).unwrap().is_some());
+    drop(db);
+    Db::renew_node_id(dir.path(), Options::default()).unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    assert!(
+        !db.replica().cursor_prover().verify(7, 100, &first),
+        "a renewed folder cannot prove its old identity's cursors"
+    );
+    assert_eq!(db.replica().peer_cursor(peer).unwrap(), None);
+}
