@@ -111,6 +111,13 @@ impl<'a> Replica<'a> {
         Commits::new(self.db.clone())
     }
 
+    /// Whether [`Replica::apply`] would refuse `entry` on its own (an empty or oversized key or
+    /// value for this database's limits, an implausible version), without applying anything:
+    /// how a replicator finds the entries of a refused batch.
+    pub fn check_entry(&self, entry: &Entry) -> Result<()> {
+        self.db.store.check_entry(entry)
+    }
+
     /// Applies entries received from a peer, in one atomic batch.
     ///
     /// Per entry (docs/design.md invariant 5): a higher clock than the local version wins; a lower

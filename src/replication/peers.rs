@@ -183,20 +183,25 @@ impl PeerState {
     }
 
     /// A batch of `received` entries was applied; the round so far holds `round_entries`.
-    pub(crate) fn batch_applied(&mut self, received: u64, applied: Applied, round_entries: u64) {
+    pub(crate) fn batch_applied(&mut self, received: u64, applied: &Applied, round_entries: u64) {
         self.status.entries_received += received;
         self.status.entries_applied += applied.applied;
-        self.status.invalid_entries += applied.skipped;
+        self.status.invalid_entries += applied.refused;
+        if applied.refused > 0 {
+            self.status.last_refusal.clone_from(&applied.reason);
+        }
         self.status.round_entries = round_entries;
     }
 
-    /// The applier stored the cursor `high_seq` at the end of a round.
-    pub(crate) fn round_ended(&mut self, high_seq: u64) {
-        self.status.cursor = Some(high_seq);
+    /// A round that ended at `high_seq` was committed and the applier stored the cursor `stored`
+    /// (below `high_seq` while `unapplied` refused entries wait to be pulled again).
+    pub(crate) fn round_ended(&mut self, stored: u64, high_seq: u64, unapplied: u64) {
+        self.status.cursor = Some(stored);
         let last = self.status.peer_last_seq.unwrap_or(high_seq).max(high_seq);
         self.status.peer_last_seq = Some(last);
-        self.status.entries_behind = Some(last - high_seq);
+        self.status.entries_behind = Some(last.saturating_sub(stored));
         self.status.round_entries = 0;
+        self.status.unapplied_entries = unapplied;
         self.attempted.send_replace(true);
     }
 
@@ -304,9 +309,11 @@ mod tests {
         );
         let applied = Applied {
             applied: 3,
-            skipped: 1,
+            refused: 1,
+            lowest_refused: Some(12),
+            reason: Some("too far ahead".into()),
         };
-        p.batch_applied(5, applied, 5);
+        p.batch_applied(5, &applied, 5);
         assert_eq!(p.status.cursor, Some(10), "a batch never moves the cursor");
         assert_eq!(
             (
@@ -316,19 +323,31 @@ mod tests {
             ),
             (5, 3, 1)
         );
+        assert_eq!(p.status.last_refusal.as_deref(), Some("too far ahead"));
         assert!(!*attempted.borrow());
-        p.round_ended(40);
+        // Held below the refused entry: the cursor stops at 11, one entry waits.
+        p.round_ended(11, 40, 1);
         assert_eq!(
             (
                 p.status.cursor,
                 p.status.entries_behind,
-                p.status.round_entries
+                p.status.unapplied_entries
             ),
-            (Some(40), Some(10), 0)
+            (Some(11), Some(39), 1)
+        );
+        p.round_ended(40, 40, 0);
+        assert_eq!(
+            (
+                p.status.cursor,
+                p.status.entries_behind,
+                p.status.round_entries,
+                p.status.unapplied_entries
+            ),
+            (Some(40), Some(10), 0, 0)
         );
         assert!(*attempted.borrow());
         // A round past the last heartbeat raises the peer's known position.
-        p.round_ended(60);
+        p.round_ended(60, 60, 0);
         assert_eq!(
             (p.status.peer_last_seq, p.status.entries_behind),
             (Some(60), Some(0))

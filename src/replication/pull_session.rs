@@ -16,7 +16,8 @@
 //!   connection;
 //! - how the session ends: cleanly only when the peer closed and everything before was applied.
 //!
-//! [`apply_skipping_invalid`] is the applier's rule for a batch a peer should not have sent.
+//! [`apply_batch`] and [`Refusals`] are the applier's rules for entries this node cannot apply:
+//! they are found, reported, kept below the cursor and pulled again; never passed over.
 
 use std::time::Instant;
 
@@ -178,41 +179,122 @@ pub(crate) fn entry_is_invalid(e: &Error) -> bool {
 }
 
 /// What applying one batch did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Applied {
     /// Entries that won and were committed.
     pub(crate) applied: u64,
-    /// Entries skipped as invalid.
-    pub(crate) skipped: u64,
+    /// Entries refused (this node cannot apply them now); they are pulled again later.
+    pub(crate) refused: u64,
+    /// The lowest sequence (on the peer) of a refused entry.
+    pub(crate) lowest_refused: Option<u64>,
+    /// Why the last refused entry was refused.
+    pub(crate) reason: Option<String>,
 }
 
-/// Applies a batch with `apply`; when one entry makes it refuse the batch, applies the entries
-/// one by one and skips (and counts) the offending ones, so one bad entry cannot stop
-/// replication from that peer for good. Any other error ends the session.
-pub(crate) fn apply_skipping_invalid(
-    entries: &[Entry],
+/// Applies a batch with `apply`. When one entry makes it refuse the batch, `check` finds the
+/// refused entries and the others are applied together (one commit, not one per entry); the
+/// refused ones are reported with their sequences, so that the cursor never passes them
+/// ([`Refusals`]). Any other error ends the session.
+pub(crate) fn apply_batch(
+    entries: Vec<(u64, Entry)>,
+    check: impl Fn(&Entry) -> Result<()>,
     mut apply: impl FnMut(&[Entry]) -> Result<ApplyReport>,
 ) -> Result<Applied> {
-    match apply(entries) {
+    let (seqs, all): (Vec<u64>, Vec<Entry>) = entries.into_iter().unzip();
+    match apply(&all) {
         Ok(report) => Ok(Applied {
             applied: report.applied,
-            skipped: 0,
+            ..Applied::default()
         }),
         Err(e) if entry_is_invalid(&e) => {
             let mut out = Applied::default();
-            for entry in entries {
-                match apply(std::slice::from_ref(entry)) {
-                    Ok(report) => out.applied += report.applied,
+            let mut valid = Vec::with_capacity(all.len());
+            for (seq, entry) in seqs.into_iter().zip(all) {
+                match check(&entry) {
+                    Ok(()) => valid.push(entry),
                     Err(e) if entry_is_invalid(&e) => {
-                        out.skipped += 1;
-                        tracing::warn!(error = %e, "skipped an invalid entry from a peer");
+                        tracing::warn!(seq, error = %e, "refused an entry from a peer; it will be pulled again");
+                        out.refused += 1;
+                        out.lowest_refused = Some(out.lowest_refused.map_or(seq, |l| l.min(seq)));
+                        out.reason = Some(e.to_string());
                     }
                     Err(e) => return Err(e),
                 }
             }
+            if !valid.is_empty() {
+                out.applied = apply(&valid)?.applied;
+            }
             Ok(out)
         }
         Err(e) => Err(e),
+    }
+}
+
+/// After how many heartbeat intervals a session with refused entries ends, so that the next one
+/// pulls them again from the capped cursor.
+pub(crate) const RETRY_AFTER_BEATS: u32 = 10;
+
+/// The entries a session refused: they keep the cursor below them, and make the session end for
+/// a retry after [`RETRY_AFTER_BEATS`] intervals.
+///
+/// A round sends every entry above the cursor (incremental: the log above it; full sync: every
+/// key's live entry), so when the lowest refused entry has sequence `s`, every entry below `s`
+/// was applied: `s - 1` is a valid cursor, and the next session pulls everything above it again,
+/// the refused entries included. Nothing is passed over, ever.
+#[derive(Debug, Default)]
+pub(crate) struct Refusals {
+    lowest: Option<u64>,
+    pending: u64,
+    since: Option<Instant>,
+    reason: Option<String>,
+}
+
+impl Refusals {
+    /// Records what one batch refused, at `now`.
+    pub(crate) fn record(&mut self, applied: &Applied, now: Instant) {
+        let Some(low) = applied.lowest_refused else {
+            return;
+        };
+        self.lowest = Some(self.lowest.map_or(low, |l| l.min(low)));
+        self.pending += applied.refused;
+        self.since.get_or_insert(now);
+        self.reason.clone_from(&applied.reason);
+    }
+
+    /// Entries refused in this session.
+    pub(crate) fn pending(&self) -> u64 {
+        self.pending
+    }
+
+    /// The cursor to store for a round that ended at `end`: `end` itself, or just below the
+    /// lowest refused entry. A capped cursor carries no proof (the peer proved `end`, not it).
+    pub(crate) fn cursor_to_store(&self, end: PeerCursor) -> PeerCursor {
+        match self.lowest {
+            Some(low) if low <= end.seq => PeerCursor {
+                seq: low.saturating_sub(1),
+                incarnation: end.incarnation,
+                proof: None,
+            },
+            _ => end,
+        }
+    }
+
+    /// When the session should end so that the refused entries are pulled again.
+    pub(crate) fn retry_at(&self, interval: std::time::Duration) -> Option<Instant> {
+        self.since.map(|t| t + interval * RETRY_AFTER_BEATS)
+    }
+
+    /// The error that ends the session for the retry.
+    pub(crate) fn retry(&self, peer: &str) -> Error {
+        Error::Protocol {
+            peer: peer.to_string(),
+            detail: format!(
+                "{} entries refused ({}); pulling them again from sequence {}",
+                self.pending,
+                self.reason.as_deref().unwrap_or("?"),
+                self.lowest.map_or(0, |l| l.saturating_sub(1))
+            ),
+        }
     }
 }
 
@@ -401,19 +483,30 @@ mod tests {
         assert!(s.applier_ended(None).is_err());
     }
 
+    fn numbered(keys: &[&str]) -> Vec<(u64, Entry)> {
+        keys.iter()
+            .enumerate()
+            .map(|(i, k)| (10 + i as u64, entry(k)))
+            .collect()
+    }
+
+    fn refuse_bad(e: &Entry) -> Result<()> {
+        if e.key.starts_with(b"bad") {
+            return Err(Error::InvalidEntry {
+                key: "bad".into(),
+                reason: "test".into(),
+            });
+        }
+        Ok(())
+    }
+
     #[test]
-    fn invalid_entries_are_skipped_one_by_one_and_counted() {
-        let entries = [entry("good"), entry("bad"), entry("also-good")];
-        let invalid = |e: &Entry| e.key == b"bad";
+    fn refused_entries_are_found_and_the_rest_is_applied_in_one_commit() {
+        let entries = numbered(&["good", "bad1", "also-good", "bad2"]);
         let mut calls = Vec::new();
-        let out = apply_skipping_invalid(&entries, |batch| {
+        let out = apply_batch(entries, refuse_bad, |batch| {
             calls.push(batch.len());
-            if batch.iter().any(invalid) {
-                return Err(Error::InvalidEntry {
-                    key: "bad".into(),
-                    reason: "test".into(),
-                });
-            }
+            batch.iter().try_for_each(refuse_bad)?;
             Ok(ApplyReport {
                 applied: batch.len() as u64,
                 ..ApplyReport::default()
@@ -421,21 +514,19 @@ mod tests {
         })
         .unwrap();
         assert_eq!(
-            out,
-            Applied {
-                applied: 2,
-                skipped: 1
-            }
+            (out.applied, out.refused, out.lowest_refused),
+            (2, 2, Some(11))
         );
-        // The whole batch first, then each entry.
-        assert_eq!(calls, [3, 1, 1, 1]);
+        assert!(out.reason.unwrap().contains("test"));
+        // The whole batch first, then the valid ones together: never one commit per entry.
+        assert_eq!(calls, [4, 2]);
     }
 
     #[test]
-    fn a_batch_without_invalid_entries_is_applied_once_and_other_errors_end_the_session() {
-        let entries = [entry("a"), entry("b")];
+    fn a_clean_batch_is_applied_once_and_other_errors_end_the_session() {
+        let entries = numbered(&["a", "b"]);
         let mut calls = 0;
-        let out = apply_skipping_invalid(&entries, |batch| {
+        let out = apply_batch(entries.clone(), refuse_bad, |batch| {
             calls += 1;
             Ok(ApplyReport {
                 applied: batch.len() as u64 - 1,
@@ -444,21 +535,64 @@ mod tests {
             })
         })
         .unwrap();
-        assert_eq!((out.applied, out.skipped, calls), (1, 0, 1));
-        // A storage failure is not the peer's fault: never skipped, always an error.
-        let err = apply_skipping_invalid(&entries, |_| {
-            Err(Error::Io(std::io::Error::other("disk full")))
-        });
+        assert_eq!((out.applied, out.refused, calls), (1, 0, 1));
+        // A storage failure is not the peer's fault: never refused, always an error.
+        let io = || Error::Io(std::io::Error::other("disk full"));
+        let err = apply_batch(entries.clone(), refuse_bad, |_| Err(io()));
         assert!(matches!(err, Err(Error::Io(_))));
-        // Nor when it happens during the one-by-one pass.
+        // Nor when it happens while checking or applying the rest.
+        let err = apply_batch(entries, |_| Err(io()), |_| Err(Error::EmptyKey));
+        assert!(matches!(err, Err(Error::Io(_))));
         let mut first = true;
-        let err = apply_skipping_invalid(&entries, |_| {
+        let bad = numbered(&["bad", "ok"]);
+        let err = apply_batch(bad, refuse_bad, |_| {
             if std::mem::take(&mut first) {
                 Err(Error::EmptyKey)
             } else {
-                Err(Error::Io(std::io::Error::other("disk full")))
+                Err(io())
             }
         });
         assert!(matches!(err, Err(Error::Io(_))));
+    }
+
+    /// Golden: the cursor a session stores as rounds end, with and without refusals.
+    #[test]
+    fn the_cursor_never_passes_a_refused_entry() {
+        let t0 = Instant::now();
+        let end = |seq| PeerCursor {
+            seq,
+            incarnation: 4,
+            proof: Some([1; 32]),
+        };
+        let mut r = Refusals::default();
+        assert_eq!(r.cursor_to_store(end(50)), end(50));
+        assert_eq!(r.retry_at(BEAT), None);
+        let refused = |low, n| Applied {
+            refused: n,
+            lowest_refused: Some(low),
+            reason: Some("clock".into()),
+            ..Applied::default()
+        };
+        r.record(&Applied::default(), t0);
+        assert_eq!(r.pending(), 0);
+        r.record(&refused(40, 2), t0 + BEAT);
+        r.record(&refused(45, 1), t0 + 2 * BEAT);
+        // (round end, cursor stored)
+        for (high, stored) in [(50, 39), (60, 39), (40, 39)] {
+            let c = r.cursor_to_store(end(high));
+            assert_eq!((c.seq, c.incarnation, c.proof), (stored, 4, None), "{high}");
+        }
+        // A round that ended below the refused entries (they came after it) stores its end,
+        // with its proof.
+        assert_eq!(r.cursor_to_store(end(39)), end(39));
+        assert_eq!(r.cursor_to_store(end(30)), end(30));
+        assert_eq!(r.pending(), 3);
+        // Ten intervals after the first refusal the session ends, to pull them again.
+        assert_eq!(r.retry_at(BEAT), Some(t0 + 11 * BEAT));
+        let e = r.retry("peer").to_string();
+        assert!(
+            e.contains("3 entries refused") && e.contains("sequence 39"),
+            "{e}"
+        );
     }
 }

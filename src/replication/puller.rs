@@ -14,9 +14,9 @@ use super::handshake;
 use super::message::Message;
 use super::node::{at, handshake_timeout, now, send_within, Shared};
 use super::progress::RoundStats;
-use super::pull_session::{apply_skipping_invalid, PullSession, Pulled, Work};
+use super::pull_session::{apply_batch, PullSession, Pulled, Refusals, Work};
 use crate::net::{stopped, Transport};
-use crate::{Entry, Error, NodeId, Result};
+use crate::{Error, NodeId, Result};
 
 /// Pulls from one peer address until the node stops or the peer is removed from the set
 /// (`removed` closes): every exit drops the session, closing its connection.
@@ -131,7 +131,8 @@ impl<T> Drop for AbortOnDrop<T> {
     }
 }
 
-/// Applies a connection's batches in order; stores the cursor at each `End`.
+/// Applies a connection's batches in order; stores the cursor at each `End`, below any entry it
+/// refused, and ends the session for a retry when some were.
 async fn applier<T: Transport>(
     shared: Arc<Shared<T>>,
     address: String,
@@ -139,37 +140,46 @@ async fn applier<T: Transport>(
     mut work: mpsc::Receiver<Work>,
 ) -> Result<()> {
     let mut round = RoundStats::new();
-    while let Some(item) = work.recv().await {
+    let mut refusals = Refusals::default();
+    let interval = shared.config.heartbeat_interval;
+    loop {
+        let item = tokio::select! {
+            biased;
+            item = work.recv() => item,
+            _ = at(refusals.retry_at(interval)) => return Err(refusals.retry(&address)),
+        };
+        let Some(item) = item else { return Ok(()) };
         match item {
             Work::Batch(entries) => {
                 round.add(&entries);
-                let entries: Vec<Entry> = entries.into_iter().map(|(_, e)| e).collect();
                 let (db, resolver) = (shared.db.clone(), Arc::clone(&shared.config.resolver));
                 let received = entries.len() as u64;
                 let applied = shared
                     .blocking(move || {
-                        apply_skipping_invalid(&entries, |batch| {
-                            db.replica().apply(batch, &*resolver)
-                        })
+                        let replica = db.replica();
+                        let check = |e: &crate::Entry| replica.check_entry(e);
+                        apply_batch(entries, check, |batch| replica.apply(batch, &*resolver))
                     })
                     .await?;
+                refusals.record(&applied, now());
                 let mut progress = (None, None);
                 shared.with_peer(&address, |p| {
-                    p.batch_applied(received, applied, round.entries());
+                    p.batch_applied(received, &applied, round.entries());
                     progress = (p.status.cursor, p.status.peer_last_seq);
                 });
                 round.progress(&address, progress.0, progress.1);
             }
             Work::Close => return Ok(()),
             Work::End(end) => {
+                let store = refusals.cursor_to_store(end);
                 let db = shared.db.clone();
                 shared
-                    .blocking(move || db.replica().set_peer_cursor(peer_id, end))
+                    .blocking(move || db.replica().set_peer_cursor(peer_id, store))
                     .await?;
                 round.finish(&address, end.seq);
-                shared.with_peer(&address, |p| p.round_ended(end.seq));
+                let pending = refusals.pending();
+                shared.with_peer(&address, |p| p.round_ended(store.seq, end.seq, pending));
             }
         }
     }
-    Ok(())
 }

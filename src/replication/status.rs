@@ -43,8 +43,15 @@ pub struct PeerStatus {
     pub last_error: Option<String>,
     /// Handshakes with this peer refused (by either side).
     pub refused: u64,
-    /// Entries from this peer skipped as invalid (implausible versions, over our size limits).
+    /// Entries from this peer this node refused (implausible versions, over its size limits),
+    /// counted each time they arrive: they are never passed over, but kept below the cursor and
+    /// pulled again.
     pub invalid_entries: u64,
+    /// Refused entries of this peer waiting to be pulled again (the cursor stays below the
+    /// lowest of them); 0 when every entry pulled was applied.
+    pub unapplied_entries: u64,
+    /// Why the last refused entry was refused.
+    pub last_refusal: Option<String>,
     /// Entries pulled from this peer (all received, whatever `apply` made of them).
     pub entries_received: u64,
     /// Of those, the entries that won and were committed here.
@@ -110,6 +117,8 @@ impl PeerStatus {
             last_error: None,
             refused: 0,
             invalid_entries: 0,
+            unapplied_entries: 0,
+            last_refusal: None,
             entries_received: 0,
             entries_applied: 0,
             peer_last_seq: None,

@@ -51,9 +51,15 @@ pub fn render(node: &NodeStatus, stats: &DbStats, last_seq: u64) -> String {
     );
     let invalid: u64 = peers.iter().map(|p| p.invalid_entries).sum();
     family(
+        "meshkv_remote_entries_unapplied",
+        "gauge",
+        "Refused remote entries waiting to be pulled again (the cursor stays below them).",
+        &[(none(), peers.iter().map(|p| p.unapplied_entries).sum())],
+    );
+    family(
         "meshkv_remote_entries_skipped_total",
         "counter",
-        "Remote entries skipped: lost to the local version, already held, or invalid.",
+        "Remote entries not committed: lost to the local version, already held, or refused (refused ones are pulled again).",
         &[
             (label("reason", "stale"), stats.remote_stale),
             (label("reason", "duplicate"), stats.remote_duplicate),

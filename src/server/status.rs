@@ -9,6 +9,7 @@
 //!  "peers": [{"address": "127.0.0.1:7071", "source": "configured", "node_id": "...",
 //!             "connected": true, "cursor": 17, "peer_last_seq": 17, "entries_behind": 0,
 //!             "round_entries": 0, "last_error": null, "refused": 0, "invalid_entries": 0,
+//!             "unapplied_entries": 0, "last_refusal": null,
 //!             "entries_received": 17, "entries_applied": 17}],
 //!  "discovery": null}
 //! ```
@@ -60,6 +61,8 @@ pub fn peer_json(p: &PeerStatus) -> Value {
         "last_error": p.last_error,
         "refused": p.refused,
         "invalid_entries": p.invalid_entries,
+        "unapplied_entries": p.unapplied_entries,
+        "last_refusal": p.last_refusal,
         "entries_received": p.entries_received,
         "entries_applied": p.entries_applied,
     })

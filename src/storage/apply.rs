@@ -70,6 +70,16 @@ impl Store {
         Ok(())
     }
 
+    /// [`Store::check_remote`] against this node's clock now: what `apply` would refuse.
+    pub(crate) fn check_entry(&self, e: &Entry) -> Result<()> {
+        let future_limit = self
+            .options
+            .clock
+            .reading()
+            .saturating_add(MAX_REMOTE_FUTURE);
+        self.check_remote(e, future_limit)
+    }
+
     /// Applies remote entries (docs/design.md invariants 5 and 6) in one batch.
     pub(crate) fn apply(&self, entries: &[Entry], resolver: &dyn Resolver) -> Result<ApplyReport> {
         let future_limit = self
