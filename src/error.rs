@@ -83,7 +83,8 @@ pub enum Error {
     },
 
     /// An entry from a peer carries a version no honest node produces (clock 0 or absurdly
-    /// high, a nil origin, a timestamp more than a day ahead). Nothing of its batch is applied.
+    /// high, a nil origin, a timestamp more than `NodeConfig::max_clock_drift` ahead). Nothing of its
+    /// batch is applied.
     #[error("invalid remote entry for key {key}: {reason}")]
     InvalidEntry {
         /// The entry's key, printable.

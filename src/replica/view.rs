@@ -80,6 +80,15 @@ impl<'a> Replica<'a> {
         self.db.store.seq_floor
     }
 
+    /// Sets how far ahead of this node's wall clock a remote timestamp may be, from now on:
+    /// further ahead, [`Replica::apply`] and [`Replica::check_entry`] refuse the entry, and the
+    /// clock adopts remote timestamps only up to half of it. The [`Node`](crate::Node) sets
+    /// `NodeConfig::max_clock_drift`; without a node the default is
+    /// [`DEFAULT_MAX_CLOCK_DRIFT`](crate::storage::DEFAULT_MAX_CLOCK_DRIFT).
+    pub fn set_max_clock_drift(&self, drift: std::time::Duration) {
+        self.db.store.set_clock_bound(drift);
+    }
+
     /// This node's cursor prover: the proof each `End` carries, and the check of a cursor a
     /// peer presents as evidence that this folder is an old copy.
     pub fn cursor_prover(&self) -> crate::replica::CursorProver {

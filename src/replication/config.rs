@@ -63,6 +63,12 @@ pub struct NodeConfig {
     /// UDP multicast discovery: announce this node and dial the peers heard on the group.
     /// Default `None` (off); see [`MulticastConfig`].
     pub discovery: Option<MulticastConfig>,
+    /// How far ahead of this node's wall clock a peer's timestamp may be. An entry further
+    /// ahead is refused (and pulled again later, once this clock has caught up); this node's
+    /// hybrid clock adopts remote timestamps only up to half of it, so its own writes stay
+    /// acceptable to every peer whose clock is within half of it. 1 s ..= 1 day; default
+    /// 15 minutes (see docs/design.md, "Clocks").
+    pub max_clock_drift: Duration,
 }
 
 impl Default for NodeConfig {
@@ -85,6 +91,7 @@ impl Default for NodeConfig {
             handshake_timeout: Duration::from_secs(5),
             allow_insecure: false,
             discovery: None,
+            max_clock_drift: crate::storage::DEFAULT_MAX_CLOCK_DRIFT,
         }
     }
 }
@@ -111,6 +118,7 @@ impl fmt::Debug for NodeConfig {
             .field("handshake_timeout", &self.handshake_timeout)
             .field("allow_insecure", &self.allow_insecure)
             .field("discovery", &self.discovery)
+            .field("max_clock_drift", &self.max_clock_drift)
             .finish()
     }
 }
@@ -180,6 +188,11 @@ impl NodeConfig {
         if let Some(discovery) = &self.discovery {
             discovery.validate()?;
         }
+        if !(Duration::from_secs(1)..=Duration::from_secs(24 * 3600))
+            .contains(&self.max_clock_drift)
+        {
+            return bad("max_clock_drift", "must be within 1 s ..= 1 day".into());
+        }
         for p in &self.peers {
             if !is_host_port(p) {
                 return bad("peers", format!("{p:?} is not host:port"));
@@ -248,6 +261,18 @@ mod tests {
             }),
             "peers"
         );
+        for drift in [
+            Duration::from_millis(999),
+            Duration::from_secs(24 * 3600 + 1),
+        ] {
+            assert_eq!(
+                field(NodeConfig {
+                    max_clock_drift: drift,
+                    ..NodeConfig::default()
+                }),
+                "max_clock_drift"
+            );
+        }
         assert_eq!(
             field(NodeConfig {
                 discovery: Some(MulticastConfig {

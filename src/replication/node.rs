@@ -114,6 +114,7 @@ impl<T: Transport> Node<T> {
         simulation_seed: Option<u64>,
     ) -> Result<Node<T>> {
         config.validate()?;
+        db.replica().set_max_clock_drift(config.max_clock_drift);
         if let Some(detail) = db.replica().rolled_back()? {
             return Err(Error::RolledBack { detail });
         }

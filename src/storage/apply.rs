@@ -3,8 +3,9 @@
 //! original versions.
 //!
 //! Entries no honest peer can have produced (an empty or oversized key or value, a clock of 0 or
-//! above [`MAX_REMOTE_CLOCK`], a nil origin, a timestamp more than [`MAX_REMOTE_FUTURE`] ahead of
-//! this node's physical clock) refuse the whole batch.
+//! above [`MAX_REMOTE_CLOCK`], a nil origin, a timestamp more than the clock bound ahead of this
+//! node's physical clock: [`Store::clock_bound`]) refuse the whole batch. The hybrid clock
+//! observes accepted timestamps capped at half the bound (docs/design.md, "Clocks").
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -23,8 +24,9 @@ use crate::{Entry, Error, Op, Resolver, Result};
 /// Largest clock accepted from a peer: far beyond any real key's write count, far below overflow.
 pub(crate) const MAX_REMOTE_CLOCK: u64 = 1 << 62;
 
-/// How far ahead of this node's wall clock a remote timestamp may be: one day.
-pub(crate) const MAX_REMOTE_FUTURE: u64 = (24 * 3600 * 1000) << hlc::LOGICAL_BITS;
+/// The default of `NodeConfig::max_clock_drift`: how far ahead of this node's wall clock a
+/// remote timestamp may be.
+pub const DEFAULT_MAX_CLOCK_DRIFT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 /// What [`Replica::apply`](crate::replica::Replica::apply) did with a batch of remote entries.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -63,8 +65,9 @@ impl Store {
         }
         if v.timestamp > future_limit {
             return bad(format!(
-                "timestamp {} ms is more than a day ahead of this node's clock",
-                hlc::millis(v.timestamp)
+                "timestamp {} ms is more than {} ms (max_clock_drift) ahead of this node's clock",
+                hlc::millis(v.timestamp),
+                hlc::millis(self.clock_bound())
             ));
         }
         Ok(())
@@ -76,17 +79,30 @@ impl Store {
             .options
             .clock
             .reading()
-            .saturating_add(MAX_REMOTE_FUTURE);
+            .saturating_add(self.clock_bound());
         self.check_remote(e, future_limit)
+    }
+
+    /// How far ahead of the wall clock a remote timestamp may be, as an HLC difference.
+    pub(crate) fn clock_bound(&self) -> u64 {
+        self.clock_bound.load(Ordering::Relaxed)
+    }
+
+    /// Sets [`Store::clock_bound`] (`NodeConfig::max_clock_drift`, set by the node).
+    pub(crate) fn set_clock_bound(&self, drift: std::time::Duration) {
+        let ms = u64::try_from(drift.as_millis()).unwrap_or(u64::MAX >> 20);
+        self.clock_bound
+            .store(ms.min(1 << 40) << hlc::LOGICAL_BITS, Ordering::Relaxed);
     }
 
     /// Applies remote entries (docs/design.md invariants 5 and 6) in one batch.
     pub(crate) fn apply(&self, entries: &[Entry], resolver: &dyn Resolver) -> Result<ApplyReport> {
-        let future_limit = self
-            .options
-            .clock
-            .reading()
-            .saturating_add(MAX_REMOTE_FUTURE);
+        let wall = self.options.clock.reading();
+        let bound = self.clock_bound();
+        let future_limit = wall.saturating_add(bound);
+        // The clock adopts remote timestamps only up to half the bound: this node's own writes
+        // then stay acceptable to every peer whose clock is within half the bound of its own.
+        let adopt_limit = wall.saturating_add(bound / 2);
         for e in entries {
             self.check_remote(e, future_limit)?;
         }
@@ -107,7 +123,7 @@ impl Store {
             HashMap::with_capacity_and_hasher(entries.len(), FxBuildHasher);
         let mut report = ApplyReport::default();
         for (e, from_disk) in entries.iter().zip(found) {
-            state.hlc.observe(e.version.timestamp);
+            state.hlc.observe(e.version.timestamp.min(adopt_limit));
             if e.value.is_none()
                 && crate::sabotage::active(crate::sabotage::Sabotage::DropTombstonesOnApply)
             {

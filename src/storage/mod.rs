@@ -45,7 +45,7 @@ pub(crate) mod sync_source;
 pub(crate) mod verify;
 pub(crate) mod watch;
 
-pub use apply::ApplyReport;
+pub use apply::{ApplyReport, DEFAULT_MAX_CLOCK_DRIFT};
 pub use batch::Batch;
 pub use changes::Changes;
 pub use commits::Commits;

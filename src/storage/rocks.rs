@@ -107,6 +107,9 @@ pub(crate) struct Store {
     pub(crate) seq_floor: u64,
     /// See [`Replica::holds_own_writes_after`](crate::replica::Replica::holds_own_writes_after).
     pub(crate) holds_own_after: Option<u64>,
+    /// How far ahead of the wall clock a remote timestamp may be (HLC units): see
+    /// [`Store::clock_bound`].
+    pub(crate) clock_bound: AtomicU64,
 }
 
 impl Store {
@@ -276,6 +279,10 @@ impl Store {
             holds_own_after: (!adopted_id).then_some(hlc_floor),
             incarnation: rand::random::<u64>().max(1),
             node_secret,
+            clock_bound: AtomicU64::new(
+                (crate::storage::DEFAULT_MAX_CLOCK_DRIFT.as_millis() as u64)
+                    << crate::hlc::LOGICAL_BITS,
+            ),
             seq_floor: next_seq,
         })
     }

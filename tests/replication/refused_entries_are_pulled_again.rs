@@ -2,7 +2,8 @@
 //! it (`PeerStatus::unapplied_entries`, `last_refusal`), every other key keeps converging, and
 //! the entry is pulled again until it applies.
 //!
-//! - A clock two days ahead: B refuses A's entries as implausible (more than a day ahead of its
+//! - A clock two days ahead: B refuses A's entries as implausible (more than `max_clock_drift`,
+//!   15 minutes by default, ahead of its
 //!   own clock) while an honest third node's writes reach it; once B's clock catches up, the
 //!   next retry (ten heartbeat intervals after the first refusal) applies every one of them.
 //! - Limits that differ: B refuses a value over its `max_value_size`; the entries around it and

@@ -14,6 +14,7 @@ mod clock_scenario;
 mod crash_sigkill_keeps_acknowledged_writes;
 mod model_against_btreemap;
 mod ordered_visibility;
+mod remote_clocks_are_bounded;
 mod restart_keeps_sequence_and_node_id;
 mod scan_ranges_and_prefixes;
 mod setup_detects_libclang;

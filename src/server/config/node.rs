@@ -100,6 +100,15 @@ settings! {
         )]
         handshake_timeout: Duration = NodeConfig::default().handshake_timeout;
 
+        /// How far ahead of this node's clock a peer's timestamp may be, 1 s ..= 1 day; entries
+        /// further ahead wait until this clock catches up.
+        #[setting(
+            flag = "max-clock-drift",
+            env = "MESHKV_MAX_CLOCK_DRIFT",
+            value_name = "DURATION"
+        )]
+        max_clock_drift: Duration = NodeConfig::default().max_clock_drift;
+
         /// Allow plaintext replication, the HTTP API and the RESP listener on a non-loopback
         /// address.
         #[setting(flag = "allow-insecure", env = "MESHKV_ALLOW_INSECURE", value_name = "BOOL")]
@@ -133,6 +142,7 @@ impl NodeValues {
             max_handshakes: self.max_handshakes,
             handshake_timeout: self.handshake_timeout,
             allow_insecure: self.allow_insecure,
+            max_clock_drift: self.max_clock_drift,
             discovery,
             // The resolver: last-writer-wins (custom resolvers are a library feature).
             ..NodeConfig::default()
