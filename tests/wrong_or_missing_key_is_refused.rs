@@ -87,6 +87,7 @@ async fn wrong_or_missing_key_gets_nothing_and_changes_nothing() {
                 node_id: NodeId(id),
                 nonce: rng.random(),
                 advertise: None,
+                limits: meshkv::replication::message::Limits::default(),
             }),
             Message::Pull {
                 cursor: None,

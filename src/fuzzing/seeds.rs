@@ -42,6 +42,7 @@ fn hello(cluster: &str) -> Message {
         node_id: NodeId([2; 16]),
         nonce: [3; 16],
         advertise: Some("127.0.0.1:7071".into()),
+        limits: crate::replication::message::Limits::default(),
     })
 }
 

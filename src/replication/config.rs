@@ -124,6 +124,25 @@ impl fmt::Debug for NodeConfig {
 }
 
 impl NodeConfig {
+    /// [`NodeConfig::validate`], and that the largest message this node can send with the
+    /// database `options` (a sync batch, or the largest key and value alone) fits
+    /// `max_frame_size`. [`Node::start`](super::Node::start) runs it.
+    pub fn validate_for(&self, options: &crate::Options) -> Result<()> {
+        self.validate()?;
+        let limits = super::message::Limits::of(options, self);
+        if limits.largest_message() > self.max_frame_size as u64 {
+            return Err(Error::InvalidOptions {
+                field: "max_frame_size",
+                reason: format!(
+                    "{} bytes cannot carry a value of max_value_size ({}) with a key of \
+                     max_key_size ({}); raise max_frame_size or lower max_value_size",
+                    self.max_frame_size, options.max_value_size, options.max_key_size
+                ),
+            });
+        }
+        Ok(())
+    }
+
     /// Checks every field; the error names the first bad one.
     pub fn validate(&self) -> Result<()> {
         let bad =

@@ -22,7 +22,7 @@ use tokio_util::codec::Framed;
 
 use super::channel::{Channel, NOISE_MAX};
 use super::frame::FrameCodec;
-use super::message::{Hello, Message, MAGIC, PROTOCOL_VERSION};
+use super::message::{Hello, Limits, Message, MAGIC, PROTOCOL_VERSION};
 use crate::{Error, NodeId, Result};
 
 /// Largest frame before the hello is accepted.
@@ -41,6 +41,38 @@ pub(crate) struct HandshakeConfig {
     pub(crate) advertise: Option<String>,
     /// Largest message once the hello is accepted.
     pub(crate) max_message: usize,
+    /// What this node accepts and sends, told in its hello.
+    pub(crate) limits: Limits,
+}
+
+/// Whether a node with `server` limits may serve a puller with `puller` limits: never a key or
+/// value the puller would refuse, never a message over its frame limit. Both sides run it (the
+/// dialer is the puller), so both reach the same verdict; the error names both limits.
+pub fn check_pull(server: &Limits, puller: &Limits) -> Result<(), String> {
+    if server.max_value_size > puller.max_value_size {
+        return Err(format!(
+            "the serving node takes values up to {} bytes and the pulling node only up to {} \
+             (max_value_size): values written there could never replicate here; give both \
+             the same max_value_size",
+            server.max_value_size, puller.max_value_size
+        ));
+    }
+    if server.max_key_size > puller.max_key_size {
+        return Err(format!(
+            "the serving node takes keys up to {} bytes and the pulling node only up to {} \
+             (max_key_size); give both the same max_key_size",
+            server.max_key_size, puller.max_key_size
+        ));
+    }
+    if server.largest_message() > puller.max_frame_size {
+        return Err(format!(
+            "the serving node sends messages up to {} bytes (its sync_batch_bytes, or its largest \
+             key and value) and the pulling node accepts frames up to {} (max_frame_size)",
+            server.largest_message(),
+            puller.max_frame_size
+        ));
+    }
+    Ok(())
 }
 
 /// The 32-byte Noise pre-shared key for a cluster key of any length.
@@ -189,6 +221,26 @@ fn hello(cfg: &HandshakeConfig) -> Message {
         node_id: cfg.node_id,
         nonce,
         advertise: cfg.advertise.clone(),
+        limits: cfg.limits,
+    })
+}
+
+/// Refuses (telling the peer) when `check` failed.
+async fn refuse_unless<S: AsyncRead + AsyncWrite + Unpin>(
+    channel: &mut Channel<S>,
+    check: Result<(), String>,
+) -> Result<()> {
+    let Err(reason) = check else {
+        return Ok(());
+    };
+    let _ = channel
+        .send(&Message::Refuse {
+            reason: reason.clone(),
+        })
+        .await;
+    Err(Error::Refused {
+        peer: channel.peer().to_string(),
+        reason,
     })
 }
 
@@ -279,6 +331,8 @@ pub(crate) async fn dial<S: AsyncRead + AsyncWrite + Unpin>(
         judge_reply(&cfg.cluster, cfg.node_id, received),
     )
     .await?;
+    // We pull from the listener.
+    refuse_unless(&mut channel, check_pull(&theirs.limits, &cfg.limits)).await?;
     channel.set_max_message(cfg.max_message);
     Ok((channel, theirs))
 }
@@ -328,6 +382,8 @@ pub(crate) async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
         judge_hello(&cfg.cluster, cfg.node_id, received),
     )
     .await?;
+    // The dialer pulls from us.
+    refuse_unless(&mut channel, check_pull(&cfg.limits, &theirs.limits)).await?;
     channel.send(&hello(cfg)).await?;
     // The listener only ever receives pulls and heartbeats: it keeps the small limit.
     Ok((channel, theirs))
@@ -337,6 +393,67 @@ pub(crate) async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_server_never_sends_a_puller_what_it_refuses() {
+        let base = Limits::default();
+        assert!(check_pull(&base, &base).is_ok());
+        // (server, puller, the limit the refusal names)
+        let cases = [
+            (
+                Limits {
+                    max_value_size: base.max_value_size + 1,
+                    ..base
+                },
+                base,
+                Some("max_value_size"),
+            ),
+            (
+                Limits {
+                    max_key_size: base.max_key_size + 1,
+                    ..base
+                },
+                base,
+                Some("max_key_size"),
+            ),
+            (
+                base,
+                Limits {
+                    max_frame_size: base.largest_message() - 1,
+                    ..base
+                },
+                Some("max_frame_size"),
+            ),
+            (
+                Limits {
+                    sync_batch_bytes: base.max_frame_size,
+                    ..base
+                },
+                base,
+                Some("sync_batch_bytes"),
+            ),
+            // A puller that takes more than the server sends is served.
+            (
+                base,
+                Limits {
+                    max_value_size: base.max_value_size * 2,
+                    max_key_size: base.max_key_size * 2,
+                    ..base
+                },
+                None,
+            ),
+        ];
+        for (server, puller, names) in cases {
+            match (check_pull(&server, &puller), names) {
+                (Ok(()), None) => {}
+                (Err(reason), Some(name)) => {
+                    assert!(reason.contains(name), "{reason}");
+                    assert!(reason.contains("pulling node"), "{reason}");
+                }
+                (got, want) => panic!("{got:?}, expected a refusal naming {want:?}"),
+            }
+        }
+    }
+
     fn good() -> Hello {
         Hello {
             magic: MAGIC,
@@ -345,6 +462,7 @@ mod tests {
             node_id: NodeId([2; 16]),
             nonce: [0; 16],
             advertise: None,
+            limits: Limits::default(),
         }
     }
 
@@ -451,6 +569,7 @@ mod tests {
             psks: keys.iter().map(|k| derive_psk(k)).collect(),
             advertise: Some(format!("node{id}")),
             max_message: 1 << 20,
+            limits: Limits::default(),
         }
     }
 

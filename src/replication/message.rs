@@ -55,6 +55,53 @@ pub struct Hello {
     /// The address peers should dial to reach the sender, if it listens.
     #[serde(deserialize_with = "bounded::opt_string")]
     pub advertise: Option<String>,
+    /// The sizes the sender accepts and sends.
+    pub limits: Limits,
+}
+
+/// The sizes a node accepts and sends, exchanged in the hello so that a node never serves a
+/// puller what it would refuse (see `handshake::check_pull`). `Default`: the limits of the
+/// default `Options` and `NodeConfig`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Its `Options::max_key_size`.
+    pub max_key_size: u64,
+    /// Its `Options::max_value_size`.
+    pub max_value_size: u64,
+    /// Its `NodeConfig::max_frame_size`: the largest message it accepts.
+    pub max_frame_size: u64,
+    /// Its `NodeConfig::sync_batch_bytes`: the size of the batches it sends.
+    pub sync_batch_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits::of(&crate::Options::default(), &super::NodeConfig::default())
+    }
+}
+
+/// Room for what a batch adds to its entries' keys and values (sequences, versions, lengths,
+/// the message tag), per message: far above the bytes bincode adds to one entry.
+pub const ENTRY_OVERHEAD: u64 = 1 << 10;
+
+impl Limits {
+    /// The limits of a node opened with `options` and started with `config`.
+    pub fn of(options: &crate::Options, config: &super::NodeConfig) -> Limits {
+        Limits {
+            max_key_size: options.max_key_size as u64,
+            max_value_size: options.max_value_size as u64,
+            max_frame_size: config.max_frame_size as u64,
+            sync_batch_bytes: config.sync_batch_bytes as u64,
+        }
+    }
+
+    /// The largest message a node with these limits sends in a round: a batch of about
+    /// `sync_batch_bytes`, or one entry of the largest key and value alone.
+    pub fn largest_message(&self) -> u64 {
+        self.sync_batch_bytes
+            .max(self.max_key_size.saturating_add(self.max_value_size))
+            .saturating_add(ENTRY_OVERHEAD)
+    }
 }
 
 /// One message of the replication protocol.
@@ -205,6 +252,7 @@ mod tests {
                 node_id: NodeId([1; 16]),
                 nonce: [2; 16],
                 advertise: Some("10.0.0.1:7070".into()),
+                limits: Limits::default(),
             }),
             Message::Refuse {
                 reason: "no".into(),

@@ -36,7 +36,7 @@ use super::blocking_jobs::BlockingJobs;
 use super::channel::{ByteCounters, Channel};
 use super::config::NodeConfig;
 use super::handshake::{self, HandshakeConfig};
-use super::message::Message;
+use super::message::{Limits, Message};
 use super::peers::{Admission, Peers};
 use super::status::{NodeStatus, PeerSource};
 use super::{listener, puller};
@@ -113,7 +113,7 @@ impl<T: Transport> Node<T> {
         config: NodeConfig,
         simulation_seed: Option<u64>,
     ) -> Result<Node<T>> {
-        config.validate()?;
+        config.validate_for(db.options())?;
         db.replica().set_max_clock_drift(config.max_clock_drift);
         if let Some(detail) = db.replica().rolled_back()? {
             return Err(Error::RolledBack { detail });
@@ -151,6 +151,7 @@ impl<T: Transport> Node<T> {
                 .collect(),
             advertise: advertise.clone(),
             max_message: config.max_frame_size,
+            limits: Limits::of(db.options(), &config),
         };
         let shared = Arc::new(Shared {
             db,

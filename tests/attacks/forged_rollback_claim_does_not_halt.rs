@@ -28,6 +28,7 @@ fn hello() -> Message {
         node_id: NodeId::random(),
         nonce: rand::random(),
         advertise: None,
+        limits: meshkv::replication::message::Limits::default(),
     })
 }
 

@@ -58,6 +58,7 @@ async fn another_protocol_version_is_refused_with_a_reason() {
         node_id: NodeId([9; 16]),
         nonce: [0; 16],
         advertise: None,
+        limits: meshkv::replication::message::Limits::default(),
     });
     framed
         .send(Bytes::from(message::encode(&hello)))

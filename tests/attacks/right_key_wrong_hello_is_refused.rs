@@ -24,6 +24,7 @@ fn hello(cluster: &str, node_id: NodeId) -> Hello {
         node_id,
         nonce: rand::random(),
         advertise: None,
+        limits: meshkv::replication::message::Limits::default(),
     }
 }
 

@@ -18,6 +18,7 @@ mod discovery_survives_garbage_datagrams;
 mod discovery_three_nodes_converge;
 mod large_catch_up_batches;
 mod own_writes_are_not_echoed;
+mod peers_with_different_limits_are_refused;
 mod refused_entries_are_pulled_again;
 mod restarted_node_catches_up_before_start_returns;
 mod silent_peer_is_detected;

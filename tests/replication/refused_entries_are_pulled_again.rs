@@ -6,9 +6,9 @@
 //!   15 minutes by default, ahead of its
 //!   own clock) while an honest third node's writes reach it; once B's clock catches up, the
 //!   next retry (ten heartbeat intervals after the first refusal) applies every one of them.
-//! - Limits that differ: B refuses a value over its `max_value_size`; the entries around it and
-//!   later ones still flow; after B restarts with a larger limit, it pulls the value from the
-//!   cursor it kept below it.
+//!
+//! (Limits that differ no longer get this far: the handshake refuses them, see
+//! `peers_with_different_limits_are_refused`.)
 
 use crate::common;
 
@@ -100,59 +100,4 @@ async fn entries_from_a_clock_far_ahead_wait_and_apply_once_the_clock_catches_up
     })
     .await;
     assert!(b.db.verify().unwrap().is_clean());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_value_over_the_limit_waits_below_the_cursor_until_the_limit_is_raised() {
-    let a = start(config(vec![])).await;
-    let b_dir = tempfile::tempdir().unwrap();
-    let small = Options::default().max_value_size(1000);
-    let b_db = Db::open(b_dir.path(), small).unwrap();
-    let b = start_db(b_dir, b_db, config(vec![a.addr()])).await;
-    a.db.put("small/0", "x").unwrap();
-    a.db.put("big", vec![7u8; 2000]).unwrap();
-    a.db.put("small/1", "y").unwrap();
-    let (bdb, bn, aid) = (&b.db, &b.node, a.db.node_id());
-    wait_until(
-        Duration::from_secs(20),
-        "the small values on B, the big one refused",
-        || {
-            bdb.get("small/0").unwrap().is_some()
-                && bdb.get("small/1").unwrap().is_some()
-                && unapplied_from(bn, aid) >= 1
-        },
-    )
-    .await;
-    // Writes after it still flow.
-    a.db.put("later", "z").unwrap();
-    wait_until(Duration::from_secs(20), "a later write on B", || {
-        bdb.get("later").unwrap().is_some()
-    })
-    .await;
-    let peer = b
-        .node
-        .status()
-        .peers
-        .into_iter()
-        .find(|p| p.node_id == Some(aid))
-        .unwrap();
-    assert_eq!(
-        peer.cursor,
-        Some(1),
-        "kept just below the big value (sequence 2)"
-    );
-    assert!(peer.invalid_entries >= 1);
-    assert!(peer.last_refusal.unwrap().contains("2000"));
-    assert_eq!(b.db.get("big").unwrap(), None);
-    // Restarted with a larger limit, B pulls it from the cursor it kept.
-    b.node.shutdown().await.unwrap();
-    drop(b.db);
-    let b_db = Db::open(b.dir.path(), Options::default()).unwrap();
-    let b = start_db(b.dir, b_db, config(vec![a.addr()])).await;
-    let bdb = &b.db;
-    wait_until(Duration::from_secs(20), "the big value on B", || {
-        bdb.get("big").unwrap().is_some()
-    })
-    .await;
-    assert_eq!(b.db.get("big").unwrap().unwrap().len(), 2000);
 }

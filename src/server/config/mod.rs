@@ -107,6 +107,8 @@ impl ServerConfig {
             .resp_config(&options, allow_insecure)?;
         let discovery = args.discovery.multicast(file.discovery)?;
         let node = node.node_config(env_keys, discovery)?;
+        // The largest value must fit a replication frame.
+        node.validate_for(&options).map_err(error::named)?;
         let http_listen = args.http.layered(file.http)?.listen(allow_insecure)?;
         let data_dir = storage.data_dir()?;
         Ok(ServerConfig {
