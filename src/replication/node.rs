@@ -274,6 +274,9 @@ pub(super) fn add_peer<T: Transport>(
             return None;
         }
     };
+    if let Some(old) = &new.evicted {
+        tracing::info!(peer = %old.status.address, "forgot a failing learned address for a newcomer");
+    }
     let s = Arc::clone(shared);
     let span = tracing::info_span!("pull", peer = %address);
     let task = puller::puller(s, address.to_string(), new.removed).instrument(span);

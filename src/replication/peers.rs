@@ -5,6 +5,10 @@
 //!   address is never added (no dialing ourselves);
 //! - addresses learned from the hellos of peers that dialed us ([`PeerSource::Dialed`]) are
 //!   capped at `max_learned`, so connecting peers cannot make this node dial without bound;
+//! - learned addresses that cannot be reached are forgotten: one whose last
+//!   [`LEARNED_MAX_FAILURES`] sessions all ended before a round completed (unreachable, refused,
+//!   or silent) is dropped, and at the cap a newcomer takes the place of the learned address
+//!   with the most such failures, so junk addresses in hellos cannot keep real newcomers out;
 //! - a learned address that is also announced on multicast becomes
 //!   [`PeerSource::Discovered`], so that it expires when the announcements stop; configured
 //!   and added addresses keep their source and never expire;
@@ -30,12 +34,20 @@ pub(crate) struct PeerState {
     pub(crate) status: PeerStatus,
     /// Which cluster key to dial with: moves on after a failed handshake (key rotation).
     pub(crate) key_index: usize,
+    /// Sessions in a row that ended before a round completed.
+    failures: u32,
+    /// A round completed in the current session.
+    round_done: bool,
     /// Set once the first sync attempt ended (a complete round, or a failure).
     attempted: watch::Sender<bool>,
     /// Never sent: dropped with this state when the peer is removed (an expired discovered
     /// peer), which stops its puller and closes its connection.
     _removed: watch::Sender<()>,
 }
+
+/// After this many sessions in a row that ended before a round completed, a learned address is
+/// forgotten.
+pub(crate) const LEARNED_MAX_FAILURES: u32 = 8;
 
 /// The driver's side of a newly registered peer.
 #[derive(Debug)]
@@ -44,6 +56,9 @@ pub(crate) struct NewPeer {
     pub(crate) attempted: watch::Receiver<bool>,
     /// Closes when the peer is removed.
     pub(crate) removed: watch::Receiver<()>,
+    /// The failing learned address it replaced, if any: dropped by the caller outside its lock
+    /// (that stops its puller).
+    pub(crate) evicted: Option<Box<PeerState>>,
 }
 
 /// What [`Peers::admit`] made of an address.
@@ -107,8 +122,19 @@ impl Peers {
             .values()
             .filter(|p| p.status.source == PeerSource::Dialed)
             .count();
+        let mut evicted = None;
         if source == PeerSource::Dialed && learned >= self.max_learned {
-            return Admission::TooManyLearned;
+            // Make room by dropping the learned address that failed most, if any failed.
+            let worst = self
+                .map
+                .iter()
+                .filter(|(_, p)| p.status.source == PeerSource::Dialed && p.failures > 0)
+                .max_by_key(|(a, p)| (p.failures, std::cmp::Reverse(a.as_str())))
+                .map(|(a, _)| a.clone());
+            match worst {
+                Some(a) => evicted = self.map.remove(&a).map(Box::new),
+                None => return Admission::TooManyLearned,
+            }
         }
         let (attempted, attempted_rx) = watch::channel(false);
         let (removed_tx, removed) = watch::channel(());
@@ -117,6 +143,8 @@ impl Peers {
             PeerState {
                 status: PeerStatus::new(address.to_string(), source),
                 key_index: 0,
+                failures: 0,
+                round_done: false,
                 attempted,
                 _removed: removed_tx,
             },
@@ -124,7 +152,21 @@ impl Peers {
         Admission::New(NewPeer {
             attempted: attempted_rx,
             removed,
+            evicted,
         })
+    }
+
+    /// Forgets `address` if it is a learned one that failed [`LEARNED_MAX_FAILURES`] times in
+    /// a row; the caller drops the returned state outside its lock (that stops the puller).
+    pub(crate) fn forget_failing(&mut self, address: &str) -> Option<PeerState> {
+        match self.map.get(address) {
+            Some(p)
+                if p.status.source == PeerSource::Dialed && p.failures >= LEARNED_MAX_FAILURES =>
+            {
+                self.map.remove(address)
+            }
+            _ => None,
+        }
     }
 
     /// Removes a discovered address whose announcements stopped; others stay. The caller drops
@@ -169,6 +211,7 @@ impl Peers {
 impl PeerState {
     /// The handshake succeeded with node `id`; its stored cursor is `cursor`.
     pub(crate) fn connected(&mut self, id: NodeId, cursor: Option<u64>) {
+        self.round_done = false;
         self.status.node_id = Some(id);
         self.status.connected = true;
         self.status.cursor = cursor;
@@ -202,6 +245,8 @@ impl PeerState {
         self.status.entries_behind = Some(last.saturating_sub(stored));
         self.status.round_entries = 0;
         self.status.unapplied_entries = unapplied;
+        self.round_done = true;
+        self.failures = 0;
         self.attempted.send_replace(true);
     }
 
@@ -212,6 +257,9 @@ impl PeerState {
             Err(e) => e.to_string(),
         };
         self.status.connected = false;
+        if !std::mem::take(&mut self.round_done) {
+            self.failures = self.failures.saturating_add(1);
+        }
         if matches!(
             result,
             Err(Error::Refused { .. }) | Err(Error::Handshake { .. })
@@ -393,5 +441,52 @@ mod tests {
         }
         assert_eq!(peers.key_index("p:1"), 1);
         assert!(peers.check_not_connected_elsewhere("q:1", id).is_ok());
+    }
+
+    #[test]
+    fn learned_addresses_that_keep_failing_are_forgotten_or_make_room() {
+        let mut peers = Peers::new(None, 2);
+        for a in ["junk1:1", "junk2:1"] {
+            assert!(new(&peers.admit(a, PeerSource::Dialed)));
+        }
+        peers.admit("conf:1", PeerSource::Configured);
+        // No learned address has failed yet: a newcomer waits.
+        assert!(matches!(
+            peers.admit("new:1", PeerSource::Dialed),
+            Admission::TooManyLearned
+        ));
+        let fail = |peers: &mut Peers, a: &str, n: u32| {
+            for _ in 0..n {
+                peers
+                    .get_mut(a)
+                    .unwrap()
+                    .session_ended(&Err(Error::EmptyKey));
+            }
+        };
+        fail(&mut peers, "junk1:1", 3);
+        fail(&mut peers, "junk2:1", 1);
+        // The newcomer takes the place of the one that failed most.
+        match peers.admit("new:1", PeerSource::Dialed) {
+            Admission::New(NewPeer { evicted, .. }) => {
+                assert_eq!(evicted.unwrap().status.address, "junk1:1");
+            }
+            other => panic!("{other:?}"),
+        }
+        // A session that completes a round clears the count.
+        let p = peers.get_mut("junk2:1").unwrap();
+        p.connected(NodeId([1; 16]), None);
+        p.round_ended(5, 5, 0);
+        p.session_ended(&Ok(()));
+        assert_eq!(p.failures, 0);
+        // Failing LEARNED_MAX_FAILURES times in a row forgets a learned address, never a
+        // configured one.
+        fail(&mut peers, "new:1", LEARNED_MAX_FAILURES - 1);
+        assert!(peers.forget_failing("new:1").is_none());
+        fail(&mut peers, "new:1", 1);
+        assert!(peers.forget_failing("new:1").is_some());
+        fail(&mut peers, "conf:1", 2 * LEARNED_MAX_FAILURES);
+        assert!(peers.forget_failing("conf:1").is_none());
+        let left: Vec<_> = peers.statuses().into_iter().map(|s| s.address).collect();
+        assert_eq!(left, ["conf:1", "junk2:1"]);
     }
 }

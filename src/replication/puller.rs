@@ -39,6 +39,11 @@ pub(super) async fn puller<T: Transport>(
         let mut error = String::new();
         shared.with_peer(&address, |p| error = p.session_ended(&result));
         tracing::warn!(peer = %address, error = %error, "replication connection ended");
+        let forgotten = shared.peers.lock().forget_failing(&address);
+        if forgotten.is_some() {
+            tracing::info!(peer = %address, "forgot a learned address that keeps failing");
+            return;
+        }
         let delay = reconnect.after_session(
             &shared.config,
             started.elapsed(),

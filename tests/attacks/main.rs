@@ -10,6 +10,7 @@ mod common;
 mod discovery_forged_and_replayed_announcements_are_ignored;
 mod downgrade_to_plaintext_is_refused;
 mod forged_rollback_claim_does_not_halt;
+mod junk_learned_addresses_are_forgotten;
 mod keyed_traffic_is_opaque_and_tamper_proof;
 mod pre_auth_flood_is_bounded;
 mod refused_version_or_cluster;
