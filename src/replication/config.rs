@@ -222,7 +222,7 @@ impl NodeConfig {
 }
 
 /// `host:port` with a non-empty host and a numeric port.
-fn is_host_port(address: &str) -> bool {
+pub(super) fn is_host_port(address: &str) -> bool {
     address
         .rsplit_once(':')
         .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())

@@ -170,7 +170,8 @@ async fn halt<T: Transport, S: AsyncRead + AsyncWrite + Unpin>(
     let marked = {
         let why = why.clone();
         shared
-            .blocking(move || db.replica().mark_rolled_back(&why))
+            .jobs
+            .run(move || db.replica().mark_rolled_back(&why))
             .await
     };
     if let Err(e) = marked {

@@ -300,15 +300,6 @@ impl<T: Transport> PeerSet for Arc<Shared<T>> {
 }
 
 impl<T: Transport> Shared<T> {
-    /// Runs `f` as a tracked blocking job and returns its result.
-    pub(super) async fn blocking<F, R>(&self, f: F) -> Result<R>
-    where
-        F: FnOnce() -> Result<R> + Send + 'static,
-        R: Send + 'static,
-    {
-        self.jobs.run(f).await
-    }
-
     /// Changes the state of `address`, if still registered.
     pub(super) fn with_peer(&self, address: &str, f: impl FnOnce(&mut super::peers::PeerState)) {
         if let Some(p) = self.peers.lock().get_mut(address) {

@@ -85,11 +85,8 @@ pub(crate) struct Peers {
 }
 
 /// Whether `address` is `host:port` with a non-empty host and a valid port, at most 255 bytes.
-pub(crate) fn well_formed(address: &str) -> bool {
-    address.len() <= 255
-        && address
-            .rsplit_once(':')
-            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
+fn well_formed(address: &str) -> bool {
+    address.len() <= 255 && super::config::is_host_port(address)
 }
 
 impl Peers {

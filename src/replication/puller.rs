@@ -84,7 +84,8 @@ async fn session<T: Transport>(shared: &Arc<Shared<T>>, address: &str) -> Result
         .check_not_connected_elsewhere(address, peer_id)?;
     let db = shared.db.clone();
     let stored = shared
-        .blocking(move || db.replica().peer_cursor(peer_id))
+        .jobs
+        .run(move || db.replica().peer_cursor(peer_id))
         .await?;
     let cursor = stored.map(|c| c.seq);
     shared.with_peer(address, |p| p.connected(peer_id, cursor));
@@ -160,7 +161,8 @@ async fn applier<T: Transport>(
                 let (db, resolver) = (shared.db.clone(), Arc::clone(&shared.config.resolver));
                 let received = entries.len() as u64;
                 let applied = shared
-                    .blocking(move || {
+                    .jobs
+                    .run(move || {
                         let replica = db.replica();
                         let check = |e: &crate::Entry| replica.check_entry(e);
                         apply_batch(entries, check, |batch| replica.apply(batch, &*resolver))
@@ -179,7 +181,8 @@ async fn applier<T: Transport>(
                 let store = refusals.cursor_to_store(end);
                 let db = shared.db.clone();
                 shared
-                    .blocking(move || db.replica().set_peer_cursor(peer_id, store))
+                    .jobs
+                    .run(move || db.replica().set_peer_cursor(peer_id, store))
                     .await?;
                 round.finish(&address, end.seq);
                 let pending = refusals.pending();

@@ -28,6 +28,12 @@ pub(crate) const MAX_REMOTE_CLOCK: u64 = 1 << 62;
 /// remote timestamp may be.
 pub const DEFAULT_MAX_CLOCK_DRIFT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
+/// `drift` as an HLC difference (milliseconds above the counter bits), capped far below overflow.
+pub(crate) fn clock_bound_of(drift: std::time::Duration) -> u64 {
+    let ms = u64::try_from(drift.as_millis()).unwrap_or(u64::MAX);
+    ms.min(1 << 40) << hlc::LOGICAL_BITS
+}
+
 /// What [`Replica::apply`](crate::replica::Replica::apply) did with a batch of remote entries.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ApplyReport {
@@ -75,12 +81,16 @@ impl Store {
 
     /// [`Store::check_remote`] against this node's clock now: what `apply` would refuse.
     pub(crate) fn check_entry(&self, e: &Entry) -> Result<()> {
-        let future_limit = self
-            .options
-            .clock
-            .reading()
-            .saturating_add(self.clock_bound());
-        self.check_remote(e, future_limit)
+        self.check_remote(e, self.clock_limits().0)
+    }
+
+    /// The highest remote timestamp accepted now, and the highest the clock adopts: the wall
+    /// clock plus the bound, and plus half of it. Adopting only half keeps this node's own
+    /// writes acceptable to every peer whose clock is within half the bound of its own.
+    fn clock_limits(&self) -> (u64, u64) {
+        let wall = self.options.clock.reading();
+        let bound = self.clock_bound();
+        (wall.saturating_add(bound), wall.saturating_add(bound / 2))
     }
 
     /// How far ahead of the wall clock a remote timestamp may be, as an HLC difference.
@@ -90,19 +100,13 @@ impl Store {
 
     /// Sets [`Store::clock_bound`] (`NodeConfig::max_clock_drift`, set by the node).
     pub(crate) fn set_clock_bound(&self, drift: std::time::Duration) {
-        let ms = u64::try_from(drift.as_millis()).unwrap_or(u64::MAX >> 20);
         self.clock_bound
-            .store(ms.min(1 << 40) << hlc::LOGICAL_BITS, Ordering::Relaxed);
+            .store(clock_bound_of(drift), Ordering::Relaxed);
     }
 
     /// Applies remote entries (docs/design.md invariants 5 and 6) in one batch.
     pub(crate) fn apply(&self, entries: &[Entry], resolver: &dyn Resolver) -> Result<ApplyReport> {
-        let wall = self.options.clock.reading();
-        let bound = self.clock_bound();
-        let future_limit = wall.saturating_add(bound);
-        // The clock adopts remote timestamps only up to half the bound: this node's own writes
-        // then stay acceptable to every peer whose clock is within half the bound of its own.
-        let adopt_limit = wall.saturating_add(bound / 2);
+        let (future_limit, adopt_limit) = self.clock_limits();
         for e in entries {
             self.check_remote(e, future_limit)?;
         }

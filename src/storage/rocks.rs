@@ -279,10 +279,9 @@ impl Store {
             holds_own_after: (!adopted_id).then_some(hlc_floor),
             incarnation: rand::random::<u64>().max(1),
             node_secret,
-            clock_bound: AtomicU64::new(
-                (crate::storage::DEFAULT_MAX_CLOCK_DRIFT.as_millis() as u64)
-                    << crate::hlc::LOGICAL_BITS,
-            ),
+            clock_bound: AtomicU64::new(super::apply::clock_bound_of(
+                crate::storage::DEFAULT_MAX_CLOCK_DRIFT,
+            )),
             seq_floor: next_seq,
         })
     }

@@ -10,12 +10,10 @@ use std::time::Duration;
 
 use common::{
     capture_announcement, discovering, group_socket, loopback_multicast, peers_of, start,
-    wait_until,
+    wait_until, KEY,
 };
 use meshkv::discovery::announcement::{self, derive_key};
 use meshkv::{NodeConfig, NodeId};
-
-const KEY: &[u8] = b"the-right-cluster-key-0123456789";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_and_replayed_announcements_are_counted_and_ignored() {

@@ -8,17 +8,12 @@ use crate::common;
 
 use std::time::Duration;
 
-use common::{config, contents, start, wait_until};
-use meshkv::NodeConfig;
+use common::{config, contents, keyed_with, start, wait_until, KEY};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plaintext_and_keyed_nodes_never_exchange_an_entry() {
     let plain = start(config(vec![])).await;
-    let keyed = start(NodeConfig {
-        cluster_keys: vec![b"the-right-cluster-key-0123456789".to_vec()],
-        ..config(vec![plain.addr()])
-    })
-    .await;
+    let keyed = start(keyed_with(vec![plain.addr()], KEY)).await;
     plain.node.add_peer(keyed.addr());
     keyed.db.put(b"keyed", b"secret").unwrap();
     plain.db.put(b"plain", b"injected").unwrap();

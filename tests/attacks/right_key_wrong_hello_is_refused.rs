@@ -8,12 +8,11 @@ use crate::common;
 use std::time::Duration;
 
 use common::attack::noise_dial;
-use common::{config, contents, start, wait_until};
+use common::{contents, keyed_with, start, wait_until, KEY};
 use meshkv::replication::message::{Hello, Message, MAGIC, PROTOCOL_VERSION};
-use meshkv::{NodeConfig, NodeId};
+use meshkv::NodeId;
 use rand::{Rng, RngCore};
 
-const KEY: &[u8] = b"the-right-cluster-key-0123456789";
 const VARIANTS: usize = 100;
 
 fn hello(cluster: &str, node_id: NodeId) -> Hello {
@@ -30,11 +29,7 @@ fn hello(cluster: &str, node_id: NodeId) -> Hello {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn right_key_with_a_wrong_hello_is_refused() {
-    let a = start(NodeConfig {
-        cluster_keys: vec![KEY.to_vec()],
-        ..config(vec![])
-    })
-    .await;
+    let a = start(keyed_with(vec![], KEY)).await;
     for i in 0..10u8 {
         a.db.put([b'k', i], b"secret-value").unwrap();
     }

@@ -25,6 +25,26 @@ pub(super) fn bad(field: &str, problem: impl Into<String>) -> ConfigError {
     }
 }
 
+/// Refuses `listen` (the `field` of a listener with no authentication, `what`) off loopback
+/// unless `allow_insecure`.
+pub(super) fn loopback_unless_insecure(
+    field: &str,
+    what: &str,
+    listen: std::net::SocketAddr,
+    allow_insecure: bool,
+) -> Result<(), ConfigError> {
+    if listen.ip().is_loopback() || allow_insecure {
+        return Ok(());
+    }
+    Err(bad(
+        field,
+        format!(
+            "{listen} is not a loopback address and the {what} has no authentication; set \
+             allow_insecure to accept the risk"
+        ),
+    ))
+}
+
 /// A library validation error as a config error naming the same field.
 pub(super) fn named(e: crate::Error) -> ConfigError {
     match e {

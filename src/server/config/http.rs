@@ -2,7 +2,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
-use super::error::{bad, ConfigError};
+use super::error::{loopback_unless_insecure, ConfigError};
 use super::setting::settings;
 
 /// Default `http_listen`.
@@ -27,15 +27,7 @@ impl HttpValues {
     /// The address to bind, refused off loopback unless `allow_insecure`.
     pub fn listen(&self, allow_insecure: bool) -> Result<SocketAddr, ConfigError> {
         let listen = self.http_listen;
-        if !listen.ip().is_loopback() && !allow_insecure {
-            return Err(bad(
-                "http_listen",
-                format!(
-                    "{listen} is not a loopback address and the HTTP API has no \
-                     authentication; set allow_insecure to accept the risk"
-                ),
-            ));
-        }
+        loopback_unless_insecure("http_listen", "HTTP API", listen, allow_insecure)?;
         Ok(listen)
     }
 }

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use super::error::{bad, ConfigError};
+use super::error::{bad, loopback_unless_insecure, ConfigError};
 use super::setting::settings;
 use crate::server::resp::{self, RespConfig};
 use crate::Options;
@@ -98,15 +98,7 @@ impl RespValues {
         let Some(listen) = self.resp_listen else {
             return Ok(None);
         };
-        if !listen.ip().is_loopback() && !allow_insecure {
-            return Err(bad(
-                "resp_listen",
-                format!(
-                    "{listen} is not a loopback address and the RESP listener has no \
-                     authentication; set allow_insecure to accept the risk"
-                ),
-            ));
-        }
+        loopback_unless_insecure("resp_listen", "RESP listener", listen, allow_insecure)?;
         Ok(Some(RespConfig {
             listen,
             limits: resp::Limits {
