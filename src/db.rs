@@ -51,6 +51,20 @@ impl Db {
         self.store.node_id
     }
 
+    /// The public half of this folder's static key pair (`node.key`), which keyed peers see in
+    /// the Noise handshake. A folder that made its own node id derived it from this key
+    /// ([`NodeId::of_public_key`]); see [`Db::identity_is_bound`].
+    pub fn public_key(&self) -> [u8; 32] {
+        self.store.node_key.public
+    }
+
+    /// Whether the node id is the one derived from the folder's key: what keyed peers require
+    /// of a hello. False for an id given in [`Options::node_id`](crate::Options::node_id) at
+    /// creation and for a folder made before node keys existed; `renew-id` binds it.
+    pub fn identity_is_bound(&self) -> bool {
+        NodeId::of_public_key(&self.store.node_key.public) == self.store.node_id
+    }
+
     /// The options the database was opened with.
     pub fn options(&self) -> &Options {
         &self.store.options
@@ -176,7 +190,7 @@ impl Db {
         crate::storage::verify::verify(&self.store)
     }
 
-    /// Gives the database in `path` a new random node id, clears its rolled-back mark and its
+    /// Gives the database in `path` a new key pair and the node id derived from it, clears its rolled-back mark and its
     /// peer cursors: the repair for a folder restored from an old copy. Its data stays (with
     /// the versions it has, old origin included); peers know the new id from nothing and pull
     /// everything from it, so no sequence the old id handed out twice can be skipped, and it
@@ -185,9 +199,7 @@ impl Db {
     /// closed (no open `Db` on it).
     pub fn renew_node_id(path: impl AsRef<Path>, options: Options) -> Result<NodeId> {
         let db = Db::open(path, options)?;
-        let id = NodeId::random();
-        db.store.renew_node_id(id)?;
-        Ok(id)
+        db.store.renew_node_id()
     }
 
     /// Changes under `prefix` (empty: all keys) committed from now on, local and replicated, in

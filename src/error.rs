@@ -73,6 +73,19 @@ pub enum Error {
         requested: crate::NodeId,
     },
 
+    /// Cluster keys are configured but the node id is not the one derived from the folder's
+    /// key (an id set in `Options::node_id` at creation, or a folder made before node keys):
+    /// keyed peers would refuse every hello. `meshkv renew-id DIR` (or `Db::renew_node_id`)
+    /// gives the folder a key-bound id.
+    #[error(
+        "node id {node_id} is not bound to this folder's key (node.key), which keyed peers \
+         require: run `meshkv renew-id` on the folder (and drop any node_id setting)"
+    )]
+    UnboundNodeId {
+        /// The folder's node id.
+        node_id: crate::NodeId,
+    },
+
     /// Bytes read from disk do not decode: the database is damaged.
     #[error("corrupt {what}: {detail}")]
     Corrupt {

@@ -28,7 +28,8 @@ use tokio_util::codec::{Encoder, FramedRead};
 use super::Input;
 use crate::replication::channel::NOISE_MAX;
 use crate::replication::frame::FrameCodec;
-use crate::replication::handshake::{self, HandshakeConfig, NOISE_PARAMS};
+use crate::replication::handshake::{self, HandshakeConfig};
+use crate::storage::identity::NodeKey;
 use crate::{NodeId, Result};
 
 /// The number of scenarios.
@@ -37,13 +38,26 @@ pub const MODES: u8 = 6;
 pub const KEY: &[u8] = b"fuzzing-cluster-key-0123456789ab";
 /// Our side's cluster.
 pub const CLUSTER: &str = "fuzz";
-/// Our side's node id (the seeds' peer is `[2; 16]`).
-pub const OWN_ID: NodeId = NodeId([1; 16]);
+/// Our side's static private key; our node id is derived from it.
+const OWN_KEY: [u8; 32] = [1; 32];
+/// The fuzzer's static private key (the seeds' hello claims the id derived from it).
+const PEER_KEY: [u8; 32] = [2; 32];
+
+/// Our side's node id.
+pub fn own_id() -> NodeId {
+    NodeKey::from_private(OWN_KEY).node_id()
+}
+
+/// The node id the seeds' peer claims: the one its key proves.
+pub fn peer_id() -> NodeId {
+    NodeKey::from_private(PEER_KEY).node_id()
+}
 
 fn config(keyed: bool) -> HandshakeConfig {
     HandshakeConfig {
         cluster: CLUSTER.into(),
-        node_id: OWN_ID,
+        node_id: own_id(),
+        static_key: OWN_KEY,
         psks: if keyed {
             vec![handshake::derive_psk(KEY)]
         } else {
@@ -82,10 +96,7 @@ async fn peer(stream: DuplexStream, initiator: bool, noise: bool, mut input: Inp
         let psk = handshake::derive_psk(KEY);
         let mut buf = vec![0u8; NOISE_MAX];
         let transport = if initiator {
-            let Ok(params) = NOISE_PARAMS.parse() else {
-                return;
-            };
-            let Ok(mut hs) = snow::Builder::new(params).psk(0, &psk).build_initiator() else {
+            let Ok(mut hs) = handshake::noise_initiator(&psk, &PEER_KEY) else {
                 return;
             };
             let Ok(n) = hs.write_message(&[], &mut buf) else {
@@ -98,18 +109,28 @@ async fn peer(stream: DuplexStream, initiator: bool, noise: bool, mut input: Inp
             if hs.read_message(&reply, &mut buf).is_err() {
                 return;
             }
+            let Ok(n) = hs.write_message(&[], &mut buf) else {
+                return;
+            };
+            let _ = write.write_all(&frame(&buf[..n])).await;
             hs.into_transport_mode()
         } else {
             let Some(Ok(first)) = frames.next().await else {
                 return;
             };
-            let Some(mut hs) = handshake::noise_respond(&[psk], &first) else {
+            let Some(mut hs) = handshake::noise_respond(&[psk], &PEER_KEY, &first) else {
                 return;
             };
             let Ok(n) = hs.write_message(&[], &mut buf) else {
                 return;
             };
             let _ = write.write_all(&frame(&buf[..n])).await;
+            let Some(Ok(third)) = frames.next().await else {
+                return;
+            };
+            if hs.read_message(&third, &mut buf).is_err() {
+                return;
+            }
             hs.into_transport_mode()
         };
         let Ok(mut transport) = transport else { return };
@@ -172,7 +193,15 @@ pub fn run(data: &[u8]) -> bool {
             !keyed || noise,
             "mode {mode}: accepted a peer that does not hold the key"
         );
-        assert_eq!(handshake::check_hello(CLUSTER, OWN_ID, &hello), Ok(()));
+        assert_eq!(handshake::check_hello(CLUSTER, own_id(), &hello), Ok(()));
+        if keyed {
+            // The only key a keyed peer here can prove is the fuzzer's.
+            assert_eq!(
+                hello.node_id,
+                peer_id(),
+                "accepted an id its key does not prove"
+            );
+        }
         return true;
     }
     false

@@ -39,7 +39,7 @@ fn hello(cluster: &str) -> Message {
         magic: MAGIC,
         version: PROTOCOL_VERSION,
         cluster: cluster.into(),
-        node_id: NodeId([2; 16]),
+        node_id: super::handshake::peer_id(),
         nonce: [3; 16],
         advertise: Some("127.0.0.1:7071".into()),
         limits: crate::replication::message::Limits::default(),

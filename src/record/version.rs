@@ -34,6 +34,20 @@ impl NodeId {
         NodeId(rand::random())
     }
 
+    /// The id a folder that makes its own id takes for the static public key `public`: the
+    /// first 16 bytes of SHA-256(`"meshkv-node-id-v1" || public`). Under cluster keys a peer
+    /// accepts a hello's node id only if it is this function of the key the handshake proved.
+    pub fn of_public_key(public: &[u8]) -> Self {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(b"meshkv-node-id-v1");
+        h.update(public);
+        let digest = h.finalize();
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&digest[..16]);
+        NodeId(id)
+    }
+
     /// The id's bytes.
     pub fn as_bytes(&self) -> &[u8; 16] {
         &self.0

@@ -89,6 +89,12 @@ impl<'a> Replica<'a> {
         self.db.store.set_clock_bound(drift);
     }
 
+    /// The private half of the folder's static key pair, for the Noise handshake. Secret: never
+    /// logged, never sent.
+    pub(crate) fn static_key(&self) -> [u8; 32] {
+        self.db.store.node_key.private
+    }
+
     /// This node's cursor prover: the proof each `End` carries, and the check of a cursor a
     /// peer presents as evidence that this folder is an old copy.
     pub fn cursor_prover(&self) -> crate::replica::CursorProver {

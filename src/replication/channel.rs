@@ -1,4 +1,4 @@
-//! A framed message channel, in plaintext or inside a Noise `NNpsk0` session.
+//! A framed message channel, in plaintext or inside a Noise `XXpsk0` session.
 //!
 //! Plaintext: one frame per message. With a cluster key: every frame carries one Noise transport
 //! message (at most 65,535 bytes: 16 of them the authentication tag), whose plaintext is one flag

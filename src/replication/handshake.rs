@@ -7,6 +7,10 @@
 //! bytes, so the fuzz harness (`crate::fuzzing`) drives the same decisions with arbitrary peer
 //! messages, and the state machine has no other way to accept a peer.
 //!
+//! - Identity: Noise `XXpsk0`. Both sides prove their static key (the folder's `node.key`) and
+//!   the cluster key; a keyed hello is accepted only if its node id is the one derived from the
+//!   key the peer proved ([`check_identity`]), so a key holder cannot speak as another node.
+//!   Plaintext (loopback only) has no keys: there a hello's node id is self-declared.
 //! - Keys: each configured cluster key is turned into a 32-byte pre-shared key with SHA-256
 //!   (`"meshkv-psk-v1" || key`). The dialer uses the first; the listener tries each in turn on the
 //!   dialer's first Noise message, so keys can be rotated by adding the new one everywhere, then
@@ -29,13 +33,15 @@ use crate::{Error, NodeId, Result};
 pub const PRE_AUTH_MAX: usize = 64 << 10;
 
 /// The Noise protocol name.
-pub const NOISE_PARAMS: &str = "Noise_NNpsk0_25519_ChaChaPoly_BLAKE2s";
+pub const NOISE_PARAMS: &str = "Noise_XXpsk0_25519_ChaChaPoly_BLAKE2s";
 
 /// What a node says about itself and expects of its peers.
 #[derive(Clone)]
 pub(crate) struct HandshakeConfig {
     pub(crate) cluster: String,
     pub(crate) node_id: NodeId,
+    /// The private half of the folder's static key pair (Noise's local static key).
+    pub(crate) static_key: [u8; 32],
     /// Pre-shared keys derived from the cluster keys; empty for plaintext.
     pub(crate) psks: Vec<[u8; 32]>,
     pub(crate) advertise: Option<String>,
@@ -108,6 +114,25 @@ pub fn check_hello(own_cluster: &str, own_id: NodeId, hello: &Hello) -> Result<(
     Ok(())
 }
 
+/// Checks that a keyed peer's hello names the node id derived from the static key it proved in
+/// the Noise handshake (`remote_static`; `None` in plaintext, where ids are self-declared). The
+/// error is the refusal's reason.
+pub fn check_identity(hello: &Hello, remote_static: Option<&[u8]>) -> Result<(), String> {
+    let Some(key) = remote_static else {
+        return Ok(());
+    };
+    let owner = NodeId::of_public_key(key);
+    if owner == hello.node_id {
+        return Ok(());
+    }
+    Err(format!(
+        "the hello claims node id {} but the peer's key belongs to node {owner}: a node speaks \
+         only as the id derived from its key (a folder with an id set by hand or made before \
+         node keys needs `meshkv renew-id`)",
+        hello.node_id
+    ))
+}
+
 /// What a side of the handshake does with the message it received in place of a hello.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -170,12 +195,26 @@ pub fn judge_reply(own_cluster: &str, own_id: NodeId, received: Option<Message>)
 /// turn. `Some` (the handshake state, ready to answer) under the first key that opens it;
 /// `None` if none does: a wrong key, a plaintext dialer, garbage or a replayed message from
 /// another session all end here.
-pub fn noise_respond(psks: &[[u8; 32]], first: &[u8]) -> Option<snow::HandshakeState> {
+pub fn noise_respond(
+    psks: &[[u8; 32]],
+    static_key: &[u8; 32],
+    first: &[u8],
+) -> Option<snow::HandshakeState> {
     let mut buf = vec![0u8; NOISE_MAX];
     psks.iter().find_map(|psk| {
-        let mut noise = noise_builder(psk).ok()?.build_responder().ok()?;
+        let mut noise = noise_builder(psk, static_key)
+            .ok()?
+            .build_responder()
+            .ok()?;
         noise.read_message(first, &mut buf).ok().map(|_| noise)
     })
+}
+
+/// The dialer's Noise state for cluster key `psk` and the node's private `static_key`.
+pub fn noise_initiator(psk: &[u8; 32], static_key: &[u8; 32]) -> Result<snow::HandshakeState> {
+    noise_builder(psk, static_key)?
+        .build_initiator()
+        .map_err(|e| handshake_error("-", e.to_string()))
 }
 
 /// Acts on a [`Verdict`]: sends a refusal if it says so, then returns the hello or the error.
@@ -278,11 +317,18 @@ async fn send_frame<S: AsyncRead + AsyncWrite + Unpin>(
         .map_err(|e| handshake_error(peer, e.to_string()))
 }
 
-fn noise_builder(psk: &[u8; 32]) -> Result<snow::Builder<'_>> {
+fn noise_builder<'a>(psk: &'a [u8; 32], static_key: &'a [u8; 32]) -> Result<snow::Builder<'a>> {
     let params = NOISE_PARAMS
         .parse()
         .map_err(|e| handshake_error("-", format!("noise parameters: {e:?}")))?;
-    Ok(snow::Builder::new(params).psk(0, psk))
+    Ok(snow::Builder::new(params)
+        .psk(0, psk)
+        .local_private_key(static_key))
+}
+
+/// The static key the peer proved, once the handshake is done.
+fn remote_static(transport: &snow::TransportState) -> Option<Vec<u8>> {
+    transport.get_remote_static().map(<[u8]>::to_vec)
 }
 
 /// Dials: Noise as initiator with key number `key` (the node starts with the first and moves to
@@ -300,12 +346,11 @@ pub(crate) async fn dial<S: AsyncRead + AsyncWrite + Unpin>(
     } else {
         cfg.psks.get(key % cfg.psks.len())
     };
-    let mut channel = match psk {
-        None => Channel::plaintext(framed, PRE_AUTH_MAX, peer.clone()),
+    let (mut channel, proven) = match psk {
+        None => (Channel::plaintext(framed, PRE_AUTH_MAX, peer.clone()), None),
         Some(psk) => {
-            let mut noise = noise_builder(psk)?
-                .build_initiator()
-                .map_err(|e| handshake_error(&peer, e.to_string()))?;
+            // -> psk, e; <- e, ee, s, es; -> s, se.
+            let mut noise = noise_initiator(psk, &cfg.static_key)?;
             let mut buf = vec![0u8; NOISE_MAX];
             let n = noise
                 .write_message(&[], &mut buf)
@@ -315,13 +360,20 @@ pub(crate) async fn dial<S: AsyncRead + AsyncWrite + Unpin>(
             noise.read_message(&reply, &mut buf).map_err(|_| {
                 handshake_error(
                     &peer,
-                    "the peer does not hold our cluster key (or speaks plaintext)",
+                    "the peer does not hold our cluster key (or speaks plaintext, or a meshkv \
+                     older than node keys)",
                 )
             })?;
+            let n = noise
+                .write_message(&[], &mut buf)
+                .map_err(|e| handshake_error(&peer, e.to_string()))?;
+            send_frame(&mut framed, &peer, buf[..n].to_vec()).await?;
             let transport = noise
                 .into_transport_mode()
                 .map_err(|e| handshake_error(&peer, e.to_string()))?;
-            Channel::secure(framed, transport, PRE_AUTH_MAX, peer.clone())
+            let proven = remote_static(&transport);
+            let channel = Channel::secure(framed, transport, PRE_AUTH_MAX, peer.clone());
+            (channel, proven)
         }
     };
     channel.send(&hello(cfg)).await?;
@@ -331,6 +383,7 @@ pub(crate) async fn dial<S: AsyncRead + AsyncWrite + Unpin>(
         judge_reply(&cfg.cluster, cfg.node_id, received),
     )
     .await?;
+    refuse_unless(&mut channel, check_identity(&theirs, proven.as_deref())).await?;
     // We pull from the listener.
     refuse_unless(&mut channel, check_pull(&theirs.limits, &cfg.limits)).await?;
     channel.set_max_message(cfg.max_message);
@@ -344,11 +397,11 @@ pub(crate) async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
     cfg: &HandshakeConfig,
 ) -> Result<(Channel<S>, Hello)> {
     let mut framed = Framed::new(stream, FrameCodec::new(PRE_AUTH_MAX));
-    let mut channel = if cfg.psks.is_empty() {
-        Channel::plaintext(framed, PRE_AUTH_MAX, peer.clone())
+    let (mut channel, proven) = if cfg.psks.is_empty() {
+        (Channel::plaintext(framed, PRE_AUTH_MAX, peer.clone()), None)
     } else {
         let first = next_frame(&mut framed, &peer).await?;
-        let Some(mut noise) = noise_respond(&cfg.psks, &first) else {
+        let Some(mut noise) = noise_respond(&cfg.psks, &cfg.static_key, &first) else {
             return Err(handshake_error(
                 &peer,
                 "the dialer does not hold any of our cluster keys (or speaks plaintext)",
@@ -359,10 +412,16 @@ pub(crate) async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
             .write_message(&[], &mut buf)
             .map_err(|e| handshake_error(&peer, e.to_string()))?;
         send_frame(&mut framed, &peer, buf[..n].to_vec()).await?;
+        let third = next_frame(&mut framed, &peer).await?;
+        noise
+            .read_message(&third, &mut buf)
+            .map_err(|_| handshake_error(&peer, "the dialer's static key did not verify"))?;
         let transport = noise
             .into_transport_mode()
             .map_err(|e| handshake_error(&peer, e.to_string()))?;
-        Channel::secure(framed, transport, PRE_AUTH_MAX, peer.clone())
+        let proven = remote_static(&transport);
+        let channel = Channel::secure(framed, transport, PRE_AUTH_MAX, peer.clone());
+        (channel, proven)
     };
     let received = match channel.recv().await {
         Ok(received) => received,
@@ -382,6 +441,7 @@ pub(crate) async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
         judge_hello(&cfg.cluster, cfg.node_id, received),
     )
     .await?;
+    refuse_unless(&mut channel, check_identity(&theirs, proven.as_deref())).await?;
     // The dialer pulls from us.
     refuse_unless(&mut channel, check_pull(&cfg.limits, &theirs.limits)).await?;
     channel.send(&hello(cfg)).await?;
@@ -530,16 +590,17 @@ mod tests {
     #[test]
     fn noise_respond_needs_one_of_our_keys() {
         let psk = derive_psk(b"k");
-        let mut init = noise_builder(&psk).unwrap().build_initiator().unwrap();
+        let (dialer, me) = ([1u8; 32], [2u8; 32]);
+        let mut init = noise_initiator(&psk, &dialer).unwrap();
         let mut buf = vec![0u8; NOISE_MAX];
         let n = init.write_message(&[], &mut buf).unwrap();
         let first = &buf[..n];
-        assert!(noise_respond(&[psk], first).is_some());
-        assert!(noise_respond(&[derive_psk(b"x"), psk], first).is_some());
-        assert!(noise_respond(&[derive_psk(b"x")], first).is_none());
-        assert!(noise_respond(&[], first).is_none());
-        assert!(noise_respond(&[psk], &first[..n - 1]).is_none());
-        assert!(noise_respond(&[psk], b"").is_none());
+        assert!(noise_respond(&[psk], &me, first).is_some());
+        assert!(noise_respond(&[derive_psk(b"x"), psk], &me, first).is_some());
+        assert!(noise_respond(&[derive_psk(b"x")], &me, first).is_none());
+        assert!(noise_respond(&[], &me, first).is_none());
+        assert!(noise_respond(&[psk], &me, &first[..n - 1]).is_none());
+        assert!(noise_respond(&[psk], &me, b"").is_none());
     }
 
     #[test]
@@ -562,10 +623,13 @@ mod tests {
         )
     }
 
+    /// Node `id`'s config: its key is `[id; 32]` and its node id the one derived from it.
     fn cfg(id: u8, keys: &[&[u8]]) -> HandshakeConfig {
+        let key = crate::storage::identity::NodeKey::from_private([id; 32]);
         HandshakeConfig {
             cluster: "c".into(),
-            node_id: NodeId([id; 16]),
+            node_id: key.node_id(),
+            static_key: key.private,
             psks: keys.iter().map(|k| derive_psk(k)).collect(),
             advertise: Some(format!("node{id}")),
             max_message: 1 << 20,
@@ -578,7 +642,7 @@ mod tests {
         let (d, l) = pair(cfg(1, &[b"k"]), cfg(2, &[b"k"])).await;
         let (mut dc, lh) = d.unwrap();
         let (mut lc, dh) = l.unwrap();
-        assert_eq!(lh.node_id, NodeId([2; 16]));
+        assert_eq!(lh.node_id, cfg(2, &[]).node_id);
         assert_eq!(dh.advertise.as_deref(), Some("node1"));
         // A message larger than one Noise message travels in chunks (listener to dialer).
         let big = Message::Batch {
@@ -602,6 +666,50 @@ mod tests {
         assert!(matches!(lc.recv().await, Err(Error::Protocol { .. })));
 
         let (d, l) = pair(cfg(1, &[]), cfg(2, &[])).await;
+        assert!(d.is_ok() && l.is_ok());
+    }
+
+    #[test]
+    fn a_keyed_hello_must_name_the_id_of_the_proven_key() {
+        let key = crate::storage::identity::NodeKey::from_private([5; 32]);
+        let mut h = match hello(&cfg(5, &[b"k"])) {
+            Message::Hello(h) => h,
+            _ => unreachable!(),
+        };
+        assert!(check_identity(&h, Some(&key.public)).is_ok());
+        // Plaintext: self-declared.
+        h.node_id = NodeId([9; 16]);
+        assert!(check_identity(&h, None).is_ok());
+        let reason = check_identity(&h, Some(&key.public)).unwrap_err();
+        assert!(reason.contains(&key.node_id().to_string()), "{reason}");
+    }
+
+    #[tokio::test]
+    async fn a_key_holder_cannot_speak_as_another_node() {
+        // Node 3 holds the cluster key and its own static key but claims node 4's id, as
+        // dialer and as listener: both refused, and the honest side names the real owner.
+        let mut liar = cfg(3, &[b"k"]);
+        liar.node_id = cfg(4, &[]).node_id;
+        let (d, l) = pair(liar.clone(), cfg(1, &[b"k"])).await;
+        let owner = cfg(3, &[]).node_id.to_string();
+        assert!(
+            matches!(&l, Err(Error::Refused { reason, .. }) if reason.contains(&owner)),
+            "{:?}",
+            l.err()
+        );
+        assert!(d.is_err());
+        let (d, l) = pair(cfg(1, &[b"k"]), liar).await;
+        assert!(
+            matches!(&d, Err(Error::Refused { reason, .. }) if reason.contains(&owner)),
+            "{:?}",
+            d.err()
+        );
+        // (The liar's own side finished its part; it gets nothing from the honest dialer.)
+        drop(l);
+        // In plaintext the same claim is believed (documented: loopback only).
+        let mut claimer = cfg(3, &[]);
+        claimer.node_id = cfg(4, &[]).node_id;
+        let (d, l) = pair(claimer, cfg(1, &[])).await;
         assert!(d.is_ok() && l.is_ok());
     }
 

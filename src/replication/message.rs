@@ -16,8 +16,9 @@
 //!
 //! ```text
 //! dialer                                   listener
-//!   |-- [Noise NNpsk0 msg1] -------------->|   only with cluster keys
-//!   |<------------- [Noise NNpsk0 msg2] ---|
+//!   |-- [Noise XXpsk0: psk, e] ----------->|   only with cluster keys
+//!   |<-------- [e, ee, s, es] -------------|
+//!   |-- [s, se] -------------------------->|
 //!   |-- Hello ---------------------------->|   checked: magic, version, cluster, node id
 //!   |<------------------- Hello | Refuse --|
 //!   |-- Pull { cursor, skip_own_after } -->|
@@ -35,8 +36,9 @@ use crate::{Entry, NodeId};
 /// Bytes every hello starts with.
 pub const MAGIC: [u8; 8] = *b"meshkv\0\x01";
 
-/// The protocol version this build speaks.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// The protocol version this build speaks (3: keyed peers prove a static key, `XXpsk0`, and the
+/// hello's node id must be the one derived from it).
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// A node's introduction, the first message each way.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

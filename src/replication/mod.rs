@@ -2,7 +2,7 @@
 //!
 //! - `frame`: `u32` length, `u32` crc32, payload; limits checked before allocating.
 //! - `message`: the protocol's messages and their one bincode configuration.
-//! - `channel`: a framed message channel, plaintext or inside Noise `NNpsk0`.
+//! - `channel`: a framed message channel, plaintext or inside Noise `XXpsk0`.
 //! - `handshake`: Noise with the cluster key, then the hello exchange and its checks.
 //! - the network seam, `Transport`, lives in `net`.
 //! - `config`: [`NodeConfig`]; `status`: [`NodeStatus`], [`PeerStatus`], [`PeerSource`].

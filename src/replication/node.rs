@@ -115,6 +115,11 @@ impl<T: Transport> Node<T> {
     ) -> Result<Node<T>> {
         config.validate_for(db.options())?;
         db.replica().set_max_clock_drift(config.max_clock_drift);
+        if !config.cluster_keys.is_empty() && !db.identity_is_bound() {
+            return Err(Error::UnboundNodeId {
+                node_id: db.node_id(),
+            });
+        }
         if let Some(detail) = db.replica().rolled_back()? {
             return Err(Error::RolledBack { detail });
         }
@@ -144,6 +149,7 @@ impl<T: Transport> Node<T> {
         let handshake = HandshakeConfig {
             cluster: config.cluster.clone(),
             node_id: db.node_id(),
+            static_key: db.replica().static_key(),
             psks: config
                 .cluster_keys
                 .iter()

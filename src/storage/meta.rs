@@ -95,9 +95,14 @@ impl Store {
         Ok(got.map(|b| String::from_utf8_lossy(&b).into_owned()))
     }
 
-    /// Stores `id` as the node id with a new node secret, clears the rolled-back mark and every
-    /// peer cursor, in one synced batch.
-    pub(crate) fn renew_node_id(&self, id: NodeId) -> Result<()> {
+    /// Gives the folder a new key pair and the node id derived from it, with a new node secret;
+    /// clears the rolled-back mark and every peer cursor. The key file is replaced first: a
+    /// crash before the synced batch leaves the old id with a key it is not bound to, which
+    /// keyed replication refuses until `renew-id` runs again; nothing else changes.
+    pub(crate) fn renew_node_id(&self) -> Result<NodeId> {
+        let key = super::identity::NodeKey::generate();
+        key.store(&self.path)?;
+        let id = key.node_id();
         let meta_cf = self.cf(cf::META);
         let mut batch = rocksdb::WriteBatch::default();
         batch.put_cf(meta_cf, meta::NODE_ID, id.as_bytes());
@@ -115,6 +120,6 @@ impl Store {
         it.status()?;
         drop(it);
         self.db.write_opt(batch, &self.sync_opts)?;
-        Ok(())
+        Ok(id)
     }
 }

@@ -11,6 +11,8 @@
 //! - `changes`, `full_sync`: the read paths a peer pulls from ([`Changes`], [`FullSync`]), one
 //!   snapshot each (`snapshot` pins it); `sync_source`: which of the two a round reads
 //!   ([`SyncSource`]).
+//! - `identity`: the node's static key pair (`node.key`), from which a folder's own node id is
+//!   derived.
 //! - `reads`, `meta`: point reads and maintenance; peer cursors, the rolled-back mark and the
 //!   node-id renewal.
 //! - `scan`, `verify`: key-ordered scans ([`Scan`]) and the consistency check
@@ -30,6 +32,10 @@ pub(crate) mod commits;
 mod error;
 pub(crate) mod full_sync;
 pub(crate) mod group_commit;
+#[cfg(feature = "internals")]
+pub mod identity;
+#[cfg(not(feature = "internals"))]
+pub(crate) mod identity;
 #[cfg(feature = "internals")]
 pub mod keys;
 #[cfg(not(feature = "internals"))]

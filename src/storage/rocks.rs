@@ -24,6 +24,7 @@ use rocksdb::{
 
 use super::commit::CommitState;
 use super::group_commit::Queue;
+use super::identity::NodeKey;
 use super::keys::{cf, decode_u32, decode_u64, meta, IndexRecord, SeqKey, FORMAT_VERSION};
 use super::lease::{LeaseValues, Leases};
 use crate::hlc::Hlc;
@@ -103,6 +104,8 @@ pub(crate) struct Store {
     pub(crate) incarnation: u64,
     /// The key of this node's cursor proofs (`meta` record `node_secret`).
     pub(crate) node_secret: [u8; 32],
+    /// The static key pair in `node.key` (see `storage::identity`).
+    pub(crate) node_key: NodeKey,
     /// See [`Replica::seq_floor`](crate::replica::Replica::seq_floor).
     pub(crate) seq_floor: u64,
     /// See [`Replica::holds_own_writes_after`](crate::replica::Replica::holds_own_writes_after).
@@ -124,7 +127,12 @@ impl Store {
             if path.is_file() {
                 return Err(not_meshkv("it is a file, not a directory".into()));
             }
-            if path.is_dir() && std::fs::read_dir(path)?.next().is_some() {
+            // A provisioned key (or one written by a creation cut short) is not content.
+            let content = |e: &std::io::Result<std::fs::DirEntry>| {
+                e.as_ref()
+                    .map_or(true, |e| e.file_name() != super::identity::KEY_FILE)
+            };
+            if path.is_dir() && std::fs::read_dir(path)?.any(|e| content(&e)) {
                 return Err(not_meshkv(
                     "the directory is not empty and holds no RocksDB database".into(),
                 ));
@@ -163,6 +171,17 @@ impl Store {
             db_opts.create_missing_column_families(true);
         }
         let db = DB::open_cf_descriptors(&db_opts, path, descriptors)?;
+        // The key pair before the node id: a folder creating its id derives it from the key. A
+        // folder without one (made before keys existed, or its file removed) gets one now; its
+        // stored id is then not bound to it, which keyed replication refuses until `renew-id`.
+        let node_key = match NodeKey::load(path)? {
+            Some(key) => key,
+            None => {
+                let key = NodeKey::generate();
+                key.store(path)?;
+                key
+            }
+        };
 
         // Whether this open created the database with an id given in the options: that id may
         // have written before, in a folder now lost, and nothing here says when.
@@ -184,7 +203,7 @@ impl Store {
                     ));
                 }
                 adopted_id = options.node_id.is_some();
-                let id = options.node_id.unwrap_or_else(NodeId::random);
+                let id = options.node_id.unwrap_or_else(|| node_key.node_id());
                 let meta_cf = handle(&db, cf::META)?;
                 let mut batch = WriteBatch::default();
                 batch.put_cf(meta_cf, meta::FORMAT, FORMAT_VERSION.to_be_bytes());
@@ -279,6 +298,7 @@ impl Store {
             holds_own_after: (!adopted_id).then_some(hlc_floor),
             incarnation: rand::random::<u64>().max(1),
             node_secret,
+            node_key,
             clock_bound: AtomicU64::new(super::apply::clock_bound_of(
                 crate::storage::DEFAULT_MAX_CLOCK_DRIFT,
             )),

@@ -20,12 +20,13 @@ use meshkv::replication::message::{self, Hello, Message, MAGIC, PROTOCOL_VERSION
 use meshkv::NodeId;
 use tokio_util::codec::Framed;
 
-fn hello() -> Message {
+/// A hello as `node_id` (keyed: the id the client's key proves; plaintext: any).
+fn hello(node_id: NodeId) -> Message {
     Message::Hello(Hello {
         magic: MAGIC,
         version: PROTOCOL_VERSION,
         cluster: "test".into(),
-        node_id: NodeId::random(),
+        node_id,
         nonce: rand::random(),
         advertise: None,
         limits: meshkv::replication::message::Limits::default(),
@@ -93,7 +94,7 @@ async fn plaintext_pull(victim: &TestNode, pull: &Message) -> Answer {
         .await
         .unwrap();
     let mut framed = Framed::new(stream, FrameCodec::new(1 << 24));
-    for m in [hello(), pull.clone()] {
+    for m in [hello(NodeId::random()), pull.clone()] {
         framed.send(Bytes::from(message::encode(&m))).await.unwrap();
     }
     // The victim's hello first.
@@ -116,7 +117,7 @@ async fn keyed_pull(victim: &TestNode, pull: &Message) -> Answer {
     let mut client = noise_dial(victim.node.local_addr(), KEY)
         .await
         .expect("the right key works");
-    client.send(&hello()).await;
+    client.send(&hello(client.node_id)).await;
     client.send(pull).await;
     let mut first = true;
     answer(async || loop {

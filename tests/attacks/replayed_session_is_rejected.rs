@@ -1,9 +1,9 @@
 //! A valid keyed session, recorded by a proxy, replayed on new connections: rejected both ways.
-//! Noise `NNpsk0` mixes fresh ephemeral keys from both sides into every session key, so:
+//! Noise `XXpsk0` mixes fresh ephemeral keys from both sides into every session key, so:
 //! - the dialer's recorded bytes sent to the listener (100 times): its first Noise message is
 //!   accepted (it carries no secret the listener can tie to a past session) and answered, but the
-//!   recorded hello was encrypted for the old session and fails authentication: only the 56-byte
-//!   Noise answer comes back, the connection closes, the refusal is counted;
+//!   recorded third message (the dialer's static key) was encrypted for the old session and
+//!   fails authentication: only the 104-byte Noise answer comes back, the connection closes, the refusal is counted;
 //! - the listener's recorded bytes sent to a dialing node: the recorded answer does not match the
 //!   dialer's new ephemeral key: the handshake fails, the refusal is counted, nothing is applied.
 
@@ -46,9 +46,9 @@ async fn replayed_sessions_are_rejected_both_ways() {
         let mut s = TcpStream::connect(a.node.local_addr()).await.unwrap();
         let _ = s.write_all(&to_server).await;
         let got = read_until_closed(&mut s, Duration::from_secs(5)).await;
-        // At most the Noise answer: one frame of 8 + 48 bytes (ephemeral key and empty payload's
-        // tag). Nothing encrypted under a session key ever comes.
-        assert!(got.len() <= 56, "{} bytes came back", got.len());
+        // At most the Noise answer: one frame of 8 + 96 bytes (ephemeral key, encrypted static
+        // key and the empty payload's tag). Nothing under a session key ever comes.
+        assert!(got.len() <= 104, "{} bytes came back", got.len());
         most = most.max(got.len());
     }
     let an = &a.node;

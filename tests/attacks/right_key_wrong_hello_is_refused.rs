@@ -70,6 +70,11 @@ async fn right_key_with_a_wrong_hello_is_refused() {
             })
             .collect(),
     ));
+    // Impersonation: a good hello, but for an id the client's key does not prove.
+    classes.push((
+        "belongs to node",
+        (0..VARIANTS).map(|_| hello("test", other_id())).collect(),
+    ));
     for (reason, hellos) in &classes {
         for h in hellos {
             let mut client = noise_dial(addr, KEY).await.expect("the right key works");
@@ -104,9 +109,8 @@ async fn right_key_with_a_wrong_hello_is_refused() {
 
     // Control: the same client with a good hello is served the whole log.
     let mut client = noise_dial(addr, KEY).await.unwrap();
-    client
-        .send(&Message::Hello(hello("test", other_id())))
-        .await;
+    let proven = client.node_id;
+    client.send(&Message::Hello(hello("test", proven))).await;
     assert!(matches!(client.recv().await, Some(Message::Hello(_))));
     println!(
         "auth (right key, wrong hello): {} attack classes x {VARIANTS} variants, {accepted} accepted, \

@@ -10,8 +10,9 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
 use meshkv::replication::frame::FrameCodec;
-use meshkv::replication::handshake::{derive_psk, NOISE_PARAMS};
+use meshkv::replication::handshake::{derive_psk, noise_initiator};
 use meshkv::replication::message::{self, Message};
+use meshkv::NodeId;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::codec::Framed;
@@ -45,22 +46,22 @@ pub async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Vec<u
     got
 }
 
-/// A raw keyed client: the Noise initiator's side, with any key.
+/// A raw keyed client: the Noise initiator's side, with any cluster key and its own static key.
 pub struct NoiseClient {
     pub framed: Framed<TcpStream, FrameCodec>,
     pub noise: snow::TransportState,
+    /// The node id its static key proves: the only one a keyed node believes from it.
+    pub node_id: NodeId,
 }
 
-/// Runs Noise `NNpsk0` as initiator with `key` against `addr`; `None` if the node does not answer
-/// (it closes instead: it does not hold the key).
+/// Runs Noise `XXpsk0` as initiator with cluster key `key` and a fresh static key against
+/// `addr`; `None` if the node does not answer (it closes instead: it does not hold the key).
 pub async fn noise_dial(addr: SocketAddr, key: &[u8]) -> Option<NoiseClient> {
     let stream = TcpStream::connect(addr).await.unwrap();
     let mut framed = Framed::new(stream, FrameCodec::new(1 << 20));
     let psk = derive_psk(key);
-    let mut hs = snow::Builder::new(NOISE_PARAMS.parse().unwrap())
-        .psk(0, &psk)
-        .build_initiator()
-        .unwrap();
+    let private: [u8; 32] = rand::random();
+    let mut hs = noise_initiator(&psk, &private).unwrap();
     let mut buf = vec![0u8; 65_535];
     let n = hs.write_message(&[], &mut buf).unwrap();
     framed.send(Bytes::copy_from_slice(&buf[..n])).await.ok()?;
@@ -69,9 +70,40 @@ pub async fn noise_dial(addr: SocketAddr, key: &[u8]) -> Option<NoiseClient> {
         .expect("no answer and no close")?
         .ok()?;
     hs.read_message(&reply, &mut buf).ok()?;
+    let n = hs.write_message(&[], &mut buf).unwrap();
+    framed.send(Bytes::copy_from_slice(&buf[..n])).await.ok()?;
+    let public = curve25519_dalek::montgomery::MontgomeryPoint::mul_base_clamped(private);
     Some(NoiseClient {
         framed,
         noise: hs.into_transport_mode().unwrap(),
+        node_id: NodeId::of_public_key(public.as_bytes()),
+    })
+}
+
+/// Runs Noise `XXpsk0` as responder with cluster key `key` and a fresh static key on an
+/// accepted connection; `None` if the dialer's messages do not open with the key.
+pub async fn noise_accept(stream: TcpStream, key: &[u8]) -> Option<NoiseClient> {
+    let mut framed = Framed::new(stream, FrameCodec::new(1 << 20));
+    let private: [u8; 32] = rand::random();
+    let first = tokio::time::timeout(Duration::from_secs(5), framed.next())
+        .await
+        .ok()??
+        .ok()?;
+    let mut hs =
+        meshkv::replication::handshake::noise_respond(&[derive_psk(key)], &private, &first)?;
+    let mut buf = vec![0u8; 65_535];
+    let n = hs.write_message(&[], &mut buf).ok()?;
+    framed.send(Bytes::copy_from_slice(&buf[..n])).await.ok()?;
+    let third = tokio::time::timeout(Duration::from_secs(5), framed.next())
+        .await
+        .ok()??
+        .ok()?;
+    hs.read_message(&third, &mut buf).ok()?;
+    let public = curve25519_dalek::montgomery::MontgomeryPoint::mul_base_clamped(private);
+    Some(NoiseClient {
+        framed,
+        noise: hs.into_transport_mode().ok()?,
+        node_id: NodeId::of_public_key(public.as_bytes()),
     })
 }
 

@@ -16,6 +16,7 @@ mod discovery_setup_errors_are_typed;
 mod discovery_shutdown_leaves_the_group;
 mod discovery_survives_garbage_datagrams;
 mod discovery_three_nodes_converge;
+mod keyed_ids_are_bound_to_node_keys;
 mod large_catch_up_batches;
 mod own_writes_are_not_echoed;
 mod peers_with_different_limits_are_refused;

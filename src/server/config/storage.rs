@@ -22,12 +22,14 @@ settings! {
         #[setting(flag = "durability", env = "MESHKV_DURABILITY", value_name = "MODE")]
         durability: Durability = Options::default().durability;
 
-        /// Node id of a new database, 32 hex digits.
+        /// Node id of a new database, 32 hex digits. Plaintext only: under cluster keys a node
+        /// id must be the one derived from the folder's key, which a new database takes when
+        /// this is unset.
         #[setting(
             flag = "node-id",
             env = "MESHKV_NODE_ID",
             value_name = "HEX",
-            shown = "random at creation"
+            shown = "derived from the folder's key at creation"
         )]
         node_id: NodeId => Option<NodeId> = Options::default().node_id;
 

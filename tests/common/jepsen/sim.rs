@@ -37,6 +37,7 @@ use std::time::Duration;
 
 use meshkv::net::{MulticastGroup, Transport};
 use meshkv::record::Clock;
+use meshkv::storage::identity;
 use meshkv::{Db, LastWriteWins, MulticastConfig, Node, NodeConfig, NodeId, Options};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -233,11 +234,22 @@ pub fn run(seed: u64, mode: Option<Mode>) -> SimRun {
                 });
                 let mut id = [0u8; 16];
                 id[15] = i as u8 + 1;
-                let options = Options::default()
-                    .node_id(NodeId(id))
+                let mut options = Options::default()
                     .clock(clock)
                     .cache_size(1 << 20)
                     .write_buffer_size(4 << 20);
+                if keyed {
+                    // Keyed peers believe only ids derived from a node's key: provision a
+                    // deterministic key, so the ids (and their tie-breaks) replay per seed.
+                    std::fs::create_dir_all(&dir)?;
+                    if !dir.join(identity::KEY_FILE).exists() {
+                        let mut private = [0u8; 32];
+                        private[..16].copy_from_slice(&id);
+                        identity::NodeKey::from_private(private).store(&dir)?;
+                    }
+                } else {
+                    options = options.node_id(NodeId(id));
+                }
                 let db = Db::open(&dir, options)?;
                 hosts.borrow_mut().dbs[i] = Some(db.clone());
                 let config = NodeConfig {
