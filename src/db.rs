@@ -238,6 +238,11 @@ impl Db {
     /// What this database committed since it was opened: local writes, remote entries applied
     /// and skipped, conflicts resolved. See [`DbStats`](crate::DbStats).
     pub fn stats(&self) -> crate::DbStats {
-        self.stats.snapshot()
+        use std::sync::atomic::Ordering::Relaxed;
+        crate::DbStats {
+            clock_skew_refusals: self.store.stats_clock_refused.load(Relaxed),
+            clock_regressions: self.store.stats_clock_regressed.load(Relaxed),
+            ..self.stats.snapshot()
+        }
     }
 }

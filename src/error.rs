@@ -86,6 +86,32 @@ pub enum Error {
         node_id: crate::NodeId,
     },
 
+    /// A local write was refused because its timestamp would be further ahead than a majority
+    /// of this node's peers accepts (their wall clocks plus their `max_clock_drift`): this
+    /// node's clock is ahead of theirs. Nothing was written. Writes succeed again once the clock
+    /// is back in range (fix the clock: NTP); `Node::status` shows the peers refusing it.
+    #[error(
+        "this node's clock is {ahead_by:?} ahead of what a majority of its {peers} peer(s) \
+         accept: the write was refused (fix the clock)"
+    )]
+    ClockSkew {
+        /// How far the write's timestamp would have been past the majority's limit.
+        ahead_by: std::time::Duration,
+        /// How many peers the limit was computed from.
+        peers: usize,
+    },
+
+    /// A local write of a key whose logical clock is at the ceiling peers accept (2^62): its
+    /// next clock would be refused everywhere, so it is refused here. Honest histories never
+    /// get there (see docs/design.md, "Clocks").
+    #[error(
+        "key {key}: its clock is at the ceiling of 2^62, a write would be refused by every peer"
+    )]
+    KeyClockExhausted {
+        /// The key, printable.
+        key: String,
+    },
+
     /// Bytes read from disk do not decode: the database is damaged.
     #[error("corrupt {what}: {detail}")]
     Corrupt {

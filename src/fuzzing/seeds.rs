@@ -85,7 +85,10 @@ fn messages() -> Vec<Message> {
             incarnation: 5,
             proof: [9; 32],
         },
-        Message::Heartbeat { last_seq: 2 },
+        Message::Heartbeat {
+            last_seq: 2,
+            clock_ms: 1_700_000_000_000,
+        },
     ]
 }
 

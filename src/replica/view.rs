@@ -95,6 +95,14 @@ impl<'a> Replica<'a> {
         self.db.store.node_key.private
     }
 
+    /// Sets the limit local writes are checked against: the highest timestamp a majority of the
+    /// peers accepts (see [`PeerClockLimit`](crate::storage::PeerClockLimit)); `None` clears it.
+    /// A write past it fails with [`Error::ClockSkew`](crate::Error::ClockSkew). The
+    /// [`Node`](crate::Node) sets it at every heartbeat.
+    pub fn set_peer_clock_limit(&self, limit: Option<crate::storage::PeerClockLimit>) {
+        self.db.store.set_peer_clock_limit(limit);
+    }
+
     /// This node's cursor prover: the proof each `End` carries, and the check of a cursor a
     /// peer presents as evidence that this folder is an old copy.
     pub fn cursor_prover(&self) -> crate::replica::CursorProver {

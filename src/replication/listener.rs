@@ -126,10 +126,7 @@ async fn serve<T: Transport>(
     channel.count_bytes(Arc::clone(&shared.bytes));
     tracing::info!(peer = %peer, node = %hello.node_id, cursor = session.cursor(), "serving");
     // Tell the puller where this round will end, so a long catch-up can show its progress.
-    let beat = Message::Heartbeat {
-        last_seq: shared.db.last_seq(),
-    };
-    send_within(&mut channel, &beat, session.send_limit()).await?;
+    send_within(&mut channel, &shared.heartbeat(), session.send_limit()).await?;
     let mut commits = replica.subscribe_commits();
     let mut shutdown = shared.shutdown.subscribe();
     loop {
@@ -141,14 +138,14 @@ async fn serve<T: Transport>(
         tokio::select! {
             biased;
             msg = channel.recv() => {
-                if session.on_message(now(), msg?)? == Served::Closed {
-                    return Ok(());
+                match session.on_message(now(), msg?)? {
+                    Served::Closed => return Ok(()),
+                    Served::PeerClock(clock_ms) => shared.heard_clock(hello.node_id, clock_ms, &hello.limits),
                 }
             }
             _ = commits.changed() => {}
             _ = at(Some(session.heartbeat_due())) => {
-                let beat = Message::Heartbeat { last_seq: shared.db.last_seq() };
-                send_within(&mut channel, &beat, session.send_limit()).await?;
+                send_within(&mut channel, &shared.heartbeat(), session.send_limit()).await?;
                 session.heartbeat_sent(now());
             }
             _ = at(Some(session.deadline())) => return Err(session.silent()),

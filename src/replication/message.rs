@@ -74,6 +74,9 @@ pub struct Limits {
     pub max_frame_size: u64,
     /// Its `NodeConfig::sync_batch_bytes`: the size of the batches it sends.
     pub sync_batch_bytes: u64,
+    /// Its `NodeConfig::max_clock_drift` in milliseconds: it refuses entries whose timestamp is
+    /// further ahead of its wall clock than this.
+    pub max_clock_drift_ms: u64,
 }
 
 impl Default for Limits {
@@ -94,6 +97,7 @@ impl Limits {
             max_value_size: options.max_value_size as u64,
             max_frame_size: config.max_frame_size as u64,
             sync_batch_bytes: config.sync_batch_bytes as u64,
+            max_clock_drift_ms: config.max_clock_drift.as_millis().min(u64::MAX as u128) as u64,
         }
     }
 
@@ -151,10 +155,14 @@ pub enum Message {
         /// ([`CursorProver`](crate::replica::CursorProver)), stored with the cursor.
         proof: Proof,
     },
-    /// Liveness, both ways; carries the sender's last committed sequence.
+    /// Liveness, both ways; carries the sender's last committed sequence and its wall clock.
     Heartbeat {
         /// The sender's last committed sequence.
         last_seq: u64,
+        /// The sender's wall clock (`Options::clock`, milliseconds since the Unix epoch) when it
+        /// sent this: with its `max_clock_drift`, what the receiver needs to know which of its
+        /// own timestamps the sender accepts (docs/design.md, "Clocks").
+        clock_ms: u64,
     },
 }
 
@@ -288,7 +296,10 @@ mod tests {
                 incarnation: 3,
                 proof: [5; 32],
             },
-            Message::Heartbeat { last_seq: 9 },
+            Message::Heartbeat {
+                last_seq: 9,
+                clock_ms: 1_700_000_000_000,
+            },
         ]
     }
 

@@ -44,6 +44,7 @@ pub mod message;
 #[cfg(not(feature = "internals"))]
 pub(crate) mod message;
 mod node;
+mod peer_clocks;
 mod peers;
 mod progress;
 mod pull_session;
@@ -57,4 +58,4 @@ pub use crate::net::TaskFailure;
 pub use backoff::backoff;
 pub use config::NodeConfig;
 pub use node::Node;
-pub use status::{NodeStatus, PeerSource, PeerStatus};
+pub use status::{ClockStatus, NodeStatus, PeerSource, PeerStatus};

@@ -37,13 +37,14 @@ use super::channel::{ByteCounters, Channel};
 use super::config::NodeConfig;
 use super::handshake::{self, HandshakeConfig};
 use super::message::{Limits, Message};
+use super::peer_clocks::PeerClocks;
 use super::peers::{Admission, Peers};
-use super::status::{NodeStatus, PeerSource};
+use super::status::{ClockStatus, NodeStatus, PeerSource};
 use super::{listener, puller};
 use crate::discovery::membership::Membership;
 use crate::discovery::multicast::{self, Discovery, PeerSet};
 use crate::net::{LogThrottle, Shutdown, TaskSet, Tcp, Transport, REFUSAL_LOG_INTERVAL};
-use crate::{Db, Error, Result};
+use crate::{Db, Error, NodeId, Result};
 
 /// What the node's tasks share.
 pub(super) struct Shared<T: Transport> {
@@ -68,6 +69,10 @@ pub(super) struct Shared<T: Transport> {
     pub(super) jobs: Arc<BlockingJobs>,
     /// Draws reconnect jitter: seeded in a simulation (`Node::start_simulated`), else from entropy.
     pub(super) jitter: Mutex<StdRng>,
+    /// The peers' clocks, from their heartbeats: what the local write guard checks against.
+    pub(super) clocks: Mutex<PeerClocks>,
+    /// Whether a majority refused this node's clock at the last heartbeat (for the log).
+    pub(super) clock_refused: std::sync::atomic::AtomicBool,
 }
 
 /// A replicating node: serves this database's log to peers and pulls theirs.
@@ -179,6 +184,8 @@ impl<T: Transport> Node<T> {
                 Some(seed) => StdRng::seed_from_u64(seed),
                 None => StdRng::from_rng(&mut rand::rng()),
             }),
+            clocks: Mutex::new(PeerClocks::new()),
+            clock_refused: Default::default(),
             config,
         });
         tracing::info!(node = %shared.db.node_id(), addr = %local_addr, "meshkv node listening");
@@ -232,6 +239,7 @@ impl<T: Transport> Node<T> {
             refused_inbound: s.refused_inbound.load(Ordering::Relaxed),
             inbound_over_limit: s.inbound_over_limit.load(Ordering::Relaxed),
             unproven_rollback_claims: s.unproven_claims.load(Ordering::Relaxed),
+            clock: s.clock_status(),
             discovery: s.discovery.as_ref().map(|m| m.lock().status()),
             halted: s.halted.lock().clone(),
             bytes_in: s.bytes.bytes_in.load(Ordering::Relaxed),
@@ -315,6 +323,61 @@ impl<T: Transport> Shared<T> {
 }
 
 /// The runtime's time (simulated in a simulation), as the sessions take it.
+impl<T: Transport> Shared<T> {
+    /// A heartbeat: the last committed sequence and the wall clock.
+    pub(super) fn heartbeat(&self) -> Message {
+        Message::Heartbeat {
+            last_seq: self.db.last_seq(),
+            clock_ms: crate::hlc::millis(self.db.options().clock.reading()),
+        }
+    }
+
+    /// What the peers think of this node's wall clock now.
+    pub(super) fn clock_status(&self) -> ClockStatus {
+        let at = now();
+        let wall = crate::hlc::millis(self.db.options().clock.reading());
+        let clocks = self.clocks.lock();
+        let (peers_refusing, peers_heard) = clocks.refusing(at, wall);
+        ClockStatus {
+            peers_heard,
+            peers_refusing,
+            refused: clocks.majority(at).is_some_and(|m| wall > m.limit_ms),
+        }
+    }
+
+    /// Records a peer's clock reading and hands the store the limit a majority of the peers
+    /// accepts now (see `peer_clocks` and `storage::clock_guard`); logs when the majority's
+    /// verdict on this node's clock changes.
+    pub(super) fn heard_clock(&self, peer: NodeId, clock_ms: u64, limits: &Limits) {
+        let at = now();
+        let majority = {
+            let mut clocks = self.clocks.lock();
+            clocks.heard(peer, clock_ms, limits.max_clock_drift_ms, at);
+            clocks.majority(at)
+        };
+        let wall = crate::hlc::millis(self.db.options().clock.reading());
+        let refused = majority.is_some_and(|m| wall > m.limit_ms);
+        if self.clock_refused.swap(refused, Ordering::Relaxed) != refused {
+            match majority {
+                Some(m) if refused => tracing::error!(
+                    ahead_ms = wall - m.limit_ms,
+                    peers = m.peers,
+                    "a majority of the peers refuse this node's clock: it is ahead of theirs by \
+                     more than their max_clock_drift; local writes fail with ClockSkew until it \
+                     is fixed"
+                ),
+                _ => tracing::info!("the peers accept this node's clock again"),
+            }
+        }
+        let limit = majority.map(|m| crate::storage::PeerClockLimit {
+            limit_ms: m.limit_ms,
+            at,
+            peers: m.peers,
+        });
+        self.db.replica().set_peer_clock_limit(limit);
+    }
+}
+
 pub(super) fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }

@@ -42,8 +42,14 @@ pub(crate) enum Work {
 pub(crate) enum Pulled {
     /// Nothing to do but read on (or deliver the work now pending).
     Nothing,
-    /// The peer's heartbeat: its last committed sequence.
-    PeerAt(u64),
+    /// The peer's heartbeat: its last committed sequence and its wall clock (ms) when it sent
+    /// it.
+    PeerAt {
+        /// Its last committed sequence.
+        last_seq: u64,
+        /// Its wall clock.
+        clock_ms: u64,
+    },
 }
 
 /// The state of one pulling connection.
@@ -116,7 +122,9 @@ impl PullSession {
                 incarnation,
                 proof: Some(proof),
             }),
-            Some(Message::Heartbeat { last_seq }) => return Ok(Pulled::PeerAt(last_seq)),
+            Some(Message::Heartbeat { last_seq, clock_ms }) => {
+                return Ok(Pulled::PeerAt { last_seq, clock_ms })
+            }
             Some(other) => {
                 return Err(Error::Protocol {
                     peer: self.peer.clone(),
@@ -370,7 +378,10 @@ mod tests {
         let t0 = Instant::now();
         let mut s = PullSession::new("peer", BEAT, t0);
         let round = [
-            Some(Message::Heartbeat { last_seq: 9 }),
+            Some(Message::Heartbeat {
+                last_seq: 9,
+                clock_ms: 0,
+            }),
             Some(batch(&["a", "b"])),
             Some(batch(&["c"])),
             Some(Message::End {
@@ -385,7 +396,7 @@ mod tests {
         for msg in round {
             assert!(s.wants_read());
             match s.on_message(t0, msg).unwrap() {
-                Pulled::PeerAt(seq) => peer_at.push(seq),
+                Pulled::PeerAt { last_seq, .. } => peer_at.push(last_seq),
                 Pulled::Nothing => work.push(s.take_work(t0).expect("work")),
             }
         }
@@ -436,9 +447,18 @@ mod tests {
         assert_eq!(s.deadline(), Some(t0 + 3 * BEAT));
         // Its heartbeat does.
         assert_eq!(
-            s.on_message(t0 + 2 * BEAT, Some(Message::Heartbeat { last_seq: 1 }))
-                .unwrap(),
-            Pulled::PeerAt(1)
+            s.on_message(
+                t0 + 2 * BEAT,
+                Some(Message::Heartbeat {
+                    last_seq: 1,
+                    clock_ms: 0
+                })
+            )
+            .unwrap(),
+            Pulled::PeerAt {
+                last_seq: 1,
+                clock_ms: 0
+            }
         );
         assert_eq!(s.deadline(), Some(t0 + 5 * BEAT));
         assert!(s.silent().to_string().contains("presumed dead"));

@@ -11,7 +11,6 @@ use tokio::sync::{mpsc, watch};
 
 use super::backoff::Reconnect;
 use super::handshake;
-use super::message::Message;
 use super::node::{at, handshake_timeout, now, send_within, Shared};
 use super::progress::RoundStats;
 use super::pull_session::{apply_batch, PullSession, Pulled, Refusals, Work};
@@ -78,6 +77,7 @@ async fn session<T: Transport>(shared: &Arc<Shared<T>>, address: &str) -> Result
     .map_err(|_| handshake_timeout(address))??;
     channel.count_bytes(Arc::clone(&shared.bytes));
     let peer_id = hello.node_id;
+    let limits = hello.limits;
     shared
         .peers
         .lock()
@@ -114,13 +114,13 @@ async fn session<T: Transport>(shared: &Arc<Shared<T>>, address: &str) -> Result
                 }
             }
             msg = channel.recv(), if session.wants_read() => {
-                if let Pulled::PeerAt(last_seq) = session.on_message(now(), msg?)? {
+                if let Pulled::PeerAt { last_seq, clock_ms } = session.on_message(now(), msg?)? {
                     shared.with_peer(address, |p| p.heartbeat(last_seq));
+                    shared.heard_clock(peer_id, clock_ms, &limits);
                 }
             }
             _ = at(session.heartbeat_due()) => {
-                let beat = Message::Heartbeat { last_seq: shared.db.last_seq() };
-                send_within(&mut channel, &beat, session.send_limit()).await?;
+                send_within(&mut channel, &shared.heartbeat(), session.send_limit()).await?;
                 session.heartbeat_sent(now());
             }
             _ = at(session.deadline()) => return Err(session.silent()),

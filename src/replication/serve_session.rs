@@ -59,8 +59,8 @@ pub(crate) struct Round {
 /// What a message from the dialer means while serving.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Served {
-    /// Carry on.
-    Continue,
+    /// The dialer's heartbeat: its wall clock (ms) when it sent it.
+    PeerClock(u64),
     /// The dialer closed the connection.
     Closed,
 }
@@ -187,7 +187,7 @@ impl ServeSession {
         self.liveness.received(now);
         match msg {
             None => Ok(Served::Closed),
-            Some(Message::Heartbeat { .. }) => Ok(Served::Continue),
+            Some(Message::Heartbeat { clock_ms, .. }) => Ok(Served::PeerClock(clock_ms)),
             Some(other) => Err(Error::Protocol {
                 peer: self.peer.clone(),
                 detail: format!("unexpected {} while serving", other.kind()),
@@ -344,7 +344,10 @@ mod tests {
     fn the_first_message_must_be_a_pull() {
         assert!(matches!(open(None).unwrap(), Opening::Closed));
         for msg in [
-            Message::Heartbeat { last_seq: 1 },
+            Message::Heartbeat {
+                last_seq: 1,
+                clock_ms: 0,
+            },
             Message::Batch { entries: vec![] },
             Message::End {
                 high_seq: 1,
@@ -401,8 +404,14 @@ mod tests {
     fn the_dialers_silence_counts_from_the_end_of_a_long_round() {
         let t0 = Instant::now();
         let mut s = serving(pull(None, None, None));
-        s.on_message(t0, Some(Message::Heartbeat { last_seq: 0 }))
-            .unwrap();
+        s.on_message(
+            t0,
+            Some(Message::Heartbeat {
+                last_seq: 0,
+                clock_ms: 0,
+            }),
+        )
+        .unwrap();
         // A round that took 30 intervals: the dialer is not dead for it.
         s.round_sent(9, t0 + 30 * BEAT);
         assert_eq!(s.deadline(), t0 + 32 * BEAT);
@@ -419,9 +428,15 @@ mod tests {
         let now = Instant::now();
         let mut s = serving(pull(None, None, None));
         assert_eq!(
-            s.on_message(now, Some(Message::Heartbeat { last_seq: 3 }))
-                .unwrap(),
-            Served::Continue
+            s.on_message(
+                now,
+                Some(Message::Heartbeat {
+                    last_seq: 3,
+                    clock_ms: 7
+                })
+            )
+            .unwrap(),
+            Served::PeerClock(7)
         );
         for msg in [
             pull(None, None, None),

@@ -80,6 +80,8 @@ pub struct NodeStatus {
     /// Dialers whose `Pull` claimed this folder is an old copy without this node's proof: the
     /// claim was ignored (replication went on) and they were served everything.
     pub unproven_rollback_claims: u64,
+    /// What the peers think of this node's clock.
+    pub clock: ClockStatus,
     /// Multicast discovery's counters, when it is on.
     pub discovery: Option<DiscoveryStatus>,
     /// Why replication stopped for good, if it did: this folder was found to be an old copy of
@@ -94,6 +96,19 @@ pub struct NodeStatus {
     /// essential one (the accept loop, discovery) means the node no longer does its whole job:
     /// see [`NodeStatus::healthy`].
     pub failed_tasks: Vec<TaskFailure>,
+}
+
+/// Whether this node's peers accept its clock (docs/design.md, "Clocks").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClockStatus {
+    /// Peers whose wall clock this node heard recently (in their heartbeats).
+    pub peers_heard: usize,
+    /// How many of them would refuse a timestamp of this node's wall clock now: it is further
+    /// ahead of theirs than their `max_clock_drift`.
+    pub peers_refusing: usize,
+    /// True when a majority of them would: local writes fail with
+    /// [`Error::ClockSkew`](crate::Error::ClockSkew) until the clock is fixed.
+    pub refused: bool,
 }
 
 impl NodeStatus {

@@ -124,6 +124,11 @@ impl From<Error> for ApiError {
             Error::ValueTooLarge { .. } => {
                 ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "value_too_large", message)
             }
+            // The node's clock is refused by its peers: retry after fixing it (or on another
+            // node), like any temporarily unavailable service.
+            Error::ClockSkew { .. } => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "clock_skew", message)
+            }
             _ => ApiError::internal(message),
         }
     }

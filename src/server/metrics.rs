@@ -12,6 +12,9 @@
 //! | `meshkv_replication_bytes_total{direction}` | counter | replication bytes `in` and `out` |
 //! | `meshkv_refused_handshakes_total{direction}` | counter | refused or failed handshakes, `inbound` and `outbound` |
 //! | `meshkv_discovery_datagrams_refused_total{reason}` | counter | discovery datagrams dropped (when discovery is on) |
+//! | `meshkv_peers_refusing_my_clock` | gauge | recently heard peers that would refuse a timestamp of this node's wall clock |
+//! | `meshkv_clock_skew_refusals_total` | counter | local writes refused with `ClockSkew` (a majority of the peers refuse this node's clock) |
+//! | `meshkv_clock_regressions_total` | counter | times the clock was moved back to the wall clock after running ahead of the peers |
 //! | `meshkv_last_seq` | gauge | this node's highest committed sequence |
 //! | `meshkv_peers` | gauge | known peer addresses |
 //! | `meshkv_peer_connected{peer}` | gauge | 1 while a pulling connection to the peer is up |
@@ -114,6 +117,24 @@ pub fn render(node: &NodeStatus, stats: &DbStats, last_seq: u64) -> String {
         "counter",
         "Replication connections closed on arrival: max_connections or max_handshakes reached.",
         &[(none(), node.inbound_over_limit)],
+    );
+    family(
+        "meshkv_peers_refusing_my_clock",
+        "gauge",
+        "Recently heard peers that would refuse a timestamp of this node's wall clock.",
+        &[(none(), node.clock.peers_refusing as u64)],
+    );
+    family(
+        "meshkv_clock_skew_refusals_total",
+        "counter",
+        "Local writes refused because a majority of the peers refuse this node's clock.",
+        &[(none(), stats.clock_skew_refusals)],
+    );
+    family(
+        "meshkv_clock_regressions_total",
+        "counter",
+        "Times the clock was moved back to the wall clock after running ahead of the peers.",
+        &[(none(), stats.clock_regressions)],
     );
     family(
         "meshkv_unproven_rollback_claims_total",

@@ -77,6 +77,11 @@ pub fn status_json(node: &NodeStatus, stats: &DbStats, last_seq: u64) -> Value {
         "refused_inbound": node.refused_inbound,
         "inbound_over_limit": node.inbound_over_limit,
         "unproven_rollback_claims": node.unproven_rollback_claims,
+        "clock": {
+            "peers_heard": node.clock.peers_heard,
+            "peers_refusing": node.clock.peers_refusing,
+            "refused": node.clock.refused,
+        },
         "bytes_in": node.bytes_in,
         "bytes_out": node.bytes_out,
         "halted": node.halted,
@@ -92,6 +97,8 @@ pub fn status_json(node: &NodeStatus, stats: &DbStats, last_seq: u64) -> Value {
             "remote_stale": stats.remote_stale,
             "remote_duplicate": stats.remote_duplicate,
             "conflicts_resolved": stats.conflicts_resolved,
+            "clock_skew_refusals": stats.clock_skew_refusals,
+            "clock_regressions": stats.clock_regressions,
         },
         "peers": node.peers.iter().map(peer_json).collect::<Vec<_>>(),
         "discovery": node.discovery.as_ref().map(|d| json!({

@@ -22,7 +22,31 @@ use crate::record::resolver::{decide, Candidate, Outcome};
 use crate::{Entry, Error, Op, Resolver, Result};
 
 /// Largest clock accepted from a peer: far beyond any real key's write count, far below overflow.
+/// A local write whose clock would pass it is refused at the source
+/// ([`Error::KeyClockExhausted`]), so no node ever makes a clock its peers refuse.
 pub(crate) const MAX_REMOTE_CLOCK: u64 = 1 << 62;
+
+/// Largest step a remote entry's clock may take above the local clock of its key (0 for a key
+/// never seen): 2^40 writes of one key that this node never saw is beyond any honest history
+/// (a million writes a second for twelve days), while a single entry can no longer lift a key
+/// to the ceiling. Reaching it takes 2^22 successive entries, each applied before the next is
+/// accepted.
+pub(crate) const MAX_CLOCK_STEP: u64 = 1 << 40;
+
+/// Refuses `e` when its clock steps more than [`MAX_CLOCK_STEP`] above `local`'s.
+fn check_step(e: &Entry, local: Option<&IndexRecord>) -> Result<()> {
+    let base = local.map_or(0, |r| r.version.clock);
+    if e.version.clock > base.saturating_add(MAX_CLOCK_STEP) {
+        return Err(Error::InvalidEntry {
+            key: crate::storage::printable(&e.key),
+            reason: format!(
+                "clock {} is more than 2^40 above this node's clock of the key ({base})",
+                e.version.clock
+            ),
+        });
+    }
+    Ok(())
+}
 
 /// The default of `NodeConfig::max_clock_drift`: how far ahead of this node's wall clock a
 /// remote timestamp may be.
@@ -81,7 +105,8 @@ impl Store {
 
     /// [`Store::check_remote`] against this node's clock now: what `apply` would refuse.
     pub(crate) fn check_entry(&self, e: &Entry) -> Result<()> {
-        self.check_remote(e, self.clock_limits().0)
+        self.check_remote(e, self.clock_limits().0)?;
+        check_step(e, self.read_index(&e.key)?.as_ref())
     }
 
     /// The highest remote timestamp accepted now, and the highest the clock adopts: the wall
@@ -138,6 +163,8 @@ impl Store {
                 Some(&(rec, _)) => Some(rec),
                 None => from_disk?,
             };
+            // Nothing of the batch is committed: the batch is dropped with the error.
+            check_step(e, local.as_ref())?;
             let remote = Candidate {
                 key: &e.key,
                 value: e.value.as_deref(),

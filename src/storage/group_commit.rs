@@ -15,6 +15,7 @@ use parking_lot::Mutex;
 use rocksdb::WriteBatch;
 use rustc_hash::FxBuildHasher;
 
+use super::apply::MAX_REMOTE_CLOCK;
 use super::commit::{batch_bytes, CommitState, OpRef, WriteOp};
 use super::keys::IndexRecord;
 use super::rocks::Store;
@@ -146,6 +147,9 @@ impl Store {
         let mut overlay: HashMap<&[u8], IndexRecord, FxBuildHasher> =
             HashMap::with_capacity_and_hasher(if track { keys.len() } else { 0 }, FxBuildHasher);
         let physical = self.options.clock.reading();
+        if let Err(e) = self.guard_clock(state, physical) {
+            return group.iter().map(|_| Err(e.clone().into())).collect();
+        }
         let mut results: Vec<Result<Vec<Version>>> = Vec::with_capacity(group.len());
         for ops in group {
             // A failed read rejects its writer before anything of it enters the batch.
@@ -157,6 +161,20 @@ impl Store {
                     continue;
                 }
             };
+            // A writer whose key's clock would pass the ceiling is refused whole, before any of
+            // its operations is staged (its repeated keys count once each: conservative).
+            let exhausted = ops.iter().zip(&prevs).find(|(op, from_disk)| {
+                let prev = overlay.get(op.key()).copied().or(**from_disk);
+                prev.is_some_and(|p| {
+                    p.version.clock.saturating_add(ops.len() as u64) > MAX_REMOTE_CLOCK
+                })
+            });
+            if let Some((op, _)) = exhausted {
+                results.push(Err(Error::KeyClockExhausted {
+                    key: crate::storage::printable(op.key()),
+                }));
+                continue;
+            }
             let mut versions = Vec::with_capacity(ops.len());
             for (op, from_disk) in ops.iter().zip(prevs) {
                 let key = op.key();
@@ -186,9 +204,16 @@ impl Store {
             OpRef::Delete(k) => (k, &[][..]),
         };
         let prev = self.read_index(key)?;
+        if prev.is_some_and(|p| p.version.clock >= MAX_REMOTE_CLOCK) {
+            return Err(Error::KeyClockExhausted {
+                key: crate::storage::printable(key),
+            });
+        }
+        let physical = self.options.clock.reading();
+        self.guard_clock(state, physical)?;
         state.events.clear();
         let mut batch = WriteBatch::with_capacity_bytes(batch_bytes(key, value) + 64);
-        let record = self.stage(state, &mut batch, op, prev, self.options.clock.reading());
+        let record = self.stage(state, &mut batch, op, prev, physical);
         if crate::sabotage::skip_commit() {
             return Ok(record.version);
         }
@@ -221,4 +246,48 @@ impl Store {
 
 fn lost_result() -> Error {
     Error::corrupt("commit queue", "a write left the queue without a result")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::keys::{cf, IndexRecord};
+    use super::MAX_REMOTE_CLOCK;
+    use crate::{Batch, Db, Error, NodeId, Op, Options, Version};
+
+    #[test]
+    fn a_key_at_the_clock_ceiling_is_refused_at_the_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        db.put(b"k", b"v").unwrap();
+        // The ceiling itself: what a remote entry may carry, and no more.
+        let at_ceiling = IndexRecord {
+            seq: 1,
+            op: Op::Put,
+            version: Version {
+                clock: MAX_REMOTE_CLOCK,
+                timestamp: 1,
+                origin: NodeId([7; 16]),
+            },
+        };
+        let store = db.store();
+        store
+            .db
+            .put_cf(store.cf(cf::INDEX), b"k", at_ceiling.encode())
+            .unwrap();
+        assert!(matches!(
+            db.put(b"k", b"w"),
+            Err(Error::KeyClockExhausted { .. })
+        ));
+        let mut batch = Batch::new();
+        batch.put(b"other", b"1");
+        batch.put(b"k", b"w");
+        assert!(matches!(
+            db.write(batch),
+            Err(Error::KeyClockExhausted { .. })
+        ));
+        // Nothing of the refused batch was written; other keys are unaffected.
+        assert_eq!(db.get(b"other").unwrap(), None);
+        assert_eq!(db.get(b"k").unwrap().as_deref(), Some(&b"v"[..]));
+        db.put(b"other", b"2").unwrap();
+    }
 }

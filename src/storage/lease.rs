@@ -20,6 +20,7 @@
 //! The syncer thread holds the database (not the store) and is joined when the store drops, so
 //! the folder is unlocked when the last `Db` handle is gone.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -64,7 +65,10 @@ pub(crate) struct Leases {
     durable: Arc<Mutex<LeaseValues>>,
     /// The syncer's last failure, if any: shown by `Db::background_error`, never only logged.
     failure: Arc<Mutex<Option<String>>>,
-    requests: Mutex<Option<Sender<LeaseValues>>>,
+    /// Bumped when the clock lease is lowered: a sync requested before then must not raise the
+    /// durable record back to a lease that is no longer on disk.
+    generation: Arc<AtomicU64>,
+    requests: Mutex<Option<Sender<(LeaseValues, u64)>>>,
     syncer: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -72,22 +76,30 @@ impl Leases {
     /// Starts the syncer for `db`, with `durable` the leases read at open (they are on disk).
     pub(crate) fn start(db: Arc<DB>, durable: LeaseValues) -> std::io::Result<Leases> {
         let shared = Arc::new(Mutex::new(durable));
-        let (tx, rx) = mpsc::channel::<LeaseValues>();
+        let (tx, rx) = mpsc::channel::<(LeaseValues, u64)>();
         let done = Arc::clone(&shared);
+        let generation = Arc::new(AtomicU64::new(0));
+        let current = Arc::clone(&generation);
         let failure = Arc::new(Mutex::new(None));
         let failed = Arc::clone(&failure);
         let syncer = std::thread::Builder::new()
             .name("meshkv-lease-sync".into())
             .spawn(move || {
-                while let Ok(mut want) = rx.recv() {
+                while let Ok((mut want, mut gen)) = rx.recv() {
                     // Requests that queued up during the last fsync are covered by one more.
-                    while let Ok(more) = rx.try_recv() {
-                        want = want.max(more);
+                    while let Ok((more, more_gen)) = rx.try_recv() {
+                        if more_gen > gen {
+                            (want, gen) = (more, more_gen);
+                        } else if more_gen == gen {
+                            want = want.max(more);
+                        }
                     }
                     match db.flush_wal(true) {
                         Ok(()) => {
                             let mut d = done.lock();
-                            *d = d.max(want);
+                            if gen == current.load(Ordering::Acquire) {
+                                *d = d.max(want);
+                            }
                         }
                         // Writers fall back to synced commits past the durable lease; nothing
                         // is lost, only speed.
@@ -101,6 +113,7 @@ impl Leases {
         Ok(Leases {
             durable: shared,
             failure,
+            generation,
             requests: Mutex::new(Some(tx)),
             syncer: Mutex::new(Some(syncer)),
         })
@@ -125,8 +138,16 @@ impl Leases {
     /// Asks the syncer to make `values` (already written) durable.
     pub(crate) fn request_sync(&self, values: LeaseValues) {
         if let Some(tx) = self.requests.lock().as_ref() {
-            let _ = tx.send(values);
+            let _ = tx.send((values, self.generation.load(Ordering::Acquire)));
         }
+    }
+
+    /// Records that the clock lease on disk was lowered to `hlc` (synced by the caller), so
+    /// that commits past it sync again; pending syncs of the old lease no longer count.
+    pub(crate) fn lower_hlc(&self, hlc: u64) {
+        let mut d = self.durable.lock();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        d.hlc = hlc;
     }
 
     /// Stops the syncer and waits for it (it releases its database handle).

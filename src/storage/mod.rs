@@ -8,6 +8,8 @@
 //!   lease extension; `group_commit`: local writes, concurrent writers sharing one write and
 //!   one fsync; `apply`: remote entries against the local versions ([`ApplyReport`]).
 //! - `batch`: [`Batch`], several operations committed together.
+//! - `clock_guard`: local writes never take a timestamp a majority of the peers would refuse
+//!   ([`PeerClockLimit`], `Error::ClockSkew`), and a clock that ran ahead is moved back safely.
 //! - `changes`, `full_sync`: the read paths a peer pulls from ([`Changes`], [`FullSync`]), one
 //!   snapshot each (`snapshot` pins it); `sync_source`: which of the two a round reads
 //!   ([`SyncSource`]).
@@ -27,6 +29,7 @@
 pub(crate) mod apply;
 pub(crate) mod batch;
 pub(crate) mod changes;
+pub(crate) mod clock_guard;
 pub(crate) mod commit;
 pub(crate) mod commits;
 mod error;
@@ -54,6 +57,7 @@ pub(crate) mod watch;
 pub use apply::{ApplyReport, DEFAULT_MAX_CLOCK_DRIFT};
 pub use batch::Batch;
 pub use changes::Changes;
+pub use clock_guard::PeerClockLimit;
 pub use commits::Commits;
 pub use error::StorageError;
 pub use full_sync::FullSync;

@@ -75,6 +75,25 @@ pub fn rocksdb_options(options: &Options) -> (rocksdb::Options, Vec<ColumnFamily
     (db, descriptors)
 }
 
+/// Whether `name` is a file a database creation writes before RocksDB's `CURRENT`: the node key,
+/// RocksDB's info log, lock and identity files, its first write-ahead log, manifest and options.
+fn creation_leftover(name: &str) -> bool {
+    let key = super::identity::KEY_FILE;
+    let numbered = |prefix: &str, suffix: &str| {
+        name.strip_prefix(prefix)
+            .and_then(|rest| rest.strip_suffix(suffix))
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    };
+    name == key
+        || name.strip_prefix(key).is_some_and(|rest| rest == ".tmp")
+        || matches!(name, "LOG" | "LOCK" | "IDENTITY")
+        || name.starts_with("LOG.old.")
+        || numbered("", ".log")
+        || numbered("MANIFEST-", "")
+        || numbered("OPTIONS-", "")
+        || numbered("OPTIONS-", ".dbtmp")
+}
+
 /// The opened database: RocksDB, the node's identity, and the writer's state.
 pub(crate) struct Store {
     pub(crate) db: Arc<DB>,
@@ -106,6 +125,12 @@ pub(crate) struct Store {
     pub(crate) node_secret: [u8; 32],
     /// The static key pair in `node.key` (see `storage::identity`).
     pub(crate) node_key: NodeKey,
+    /// What a majority of the peers accepts as a timestamp (see `storage::clock_guard`).
+    pub(crate) peer_clock: Mutex<Option<super::clock_guard::PeerClockLimit>>,
+    /// Local writes refused by the clock guard.
+    pub(crate) stats_clock_refused: AtomicU64,
+    /// Clock regressions made by the clock guard.
+    pub(crate) stats_clock_regressed: AtomicU64,
     /// See [`Replica::seq_floor`](crate::replica::Replica::seq_floor).
     pub(crate) seq_floor: u64,
     /// See [`Replica::holds_own_writes_after`](crate::replica::Replica::holds_own_writes_after).
@@ -127,15 +152,40 @@ impl Store {
             if path.is_file() {
                 return Err(not_meshkv("it is a file, not a directory".into()));
             }
-            // A provisioned key (or one written by a creation cut short) is not content.
+            // A provisioned key, and what a creation cut short leaves (RocksDB writes its info
+            // log, lock and first files before `CURRENT`), are not content: the creation is
+            // finished instead of the folder being refused for good.
             let content = |e: &std::io::Result<std::fs::DirEntry>| {
-                e.as_ref()
-                    .map_or(true, |e| e.file_name() != super::identity::KEY_FILE)
+                e.as_ref().map_or(true, |e| {
+                    !creation_leftover(&e.file_name().to_string_lossy())
+                })
             };
             if path.is_dir() && std::fs::read_dir(path)?.any(|e| content(&e)) {
                 return Err(not_meshkv(
                     "the directory is not empty and holds no RocksDB database".into(),
                 ));
+            }
+            // Without `CURRENT` no open ever returned, so nothing was written: RocksDB refuses
+            // to create over its own first files, which hold nothing. A non-empty write-ahead
+            // log is not removed (it could hold data whose `CURRENT` was lost): refused.
+            if path.is_dir() {
+                for entry in std::fs::read_dir(path)? {
+                    let entry = entry?;
+                    let name = entry.file_name();
+                    let name = name.to_string_lossy();
+                    if name.ends_with(".log") && creation_leftover(&name) {
+                        if entry.metadata()?.len() > 0 {
+                            return Err(not_meshkv(format!(
+                                "a write-ahead log ({name}) without RocksDB's CURRENT file"
+                            )));
+                        }
+                        std::fs::remove_file(entry.path())?;
+                    } else if (name.starts_with("MANIFEST-") || name.starts_with("OPTIONS-"))
+                        && creation_leftover(&name)
+                    {
+                        std::fs::remove_file(entry.path())?;
+                    }
+                }
             }
         }
         let (mut db_opts, descriptors) = rocksdb_options(&options);
@@ -299,6 +349,9 @@ impl Store {
             incarnation: rand::random::<u64>().max(1),
             node_secret,
             node_key,
+            peer_clock: Mutex::new(None),
+            stats_clock_refused: AtomicU64::new(0),
+            stats_clock_regressed: AtomicU64::new(0),
             clock_bound: AtomicU64::new(super::apply::clock_bound_of(
                 crate::storage::DEFAULT_MAX_CLOCK_DRIFT,
             )),

@@ -24,6 +24,12 @@ pub struct DbStats {
     /// Remote entries with the local clock but another write: conflicts handed to the
     /// [`Resolver`](crate::Resolver), whichever side won.
     pub conflicts_resolved: u64,
+    /// Local writes refused with [`Error::ClockSkew`](crate::Error::ClockSkew): their timestamp
+    /// would have been further ahead than a majority of the peers accepts.
+    pub clock_skew_refusals: u64,
+    /// Times the clock was moved back to the wall clock because it had run ahead of what the
+    /// peers accept (see docs/design.md, "Clocks").
+    pub clock_regressions: u64,
 }
 
 /// The live counters behind [`DbStats`].
@@ -62,6 +68,8 @@ impl Stats {
             remote_stale: get(&self.remote_stale),
             remote_duplicate: get(&self.remote_duplicate),
             conflicts_resolved: get(&self.conflicts_resolved),
+            clock_skew_refusals: 0,
+            clock_regressions: 0,
         }
     }
 }

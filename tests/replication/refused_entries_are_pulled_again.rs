@@ -2,7 +2,8 @@
 //! it (`PeerStatus::unapplied_entries`, `last_refusal`), every other key keeps converging, and
 //! the entry is pulled again until it applies.
 //!
-//! - A clock two days ahead: B refuses A's entries as implausible (more than `max_clock_drift`,
+//! - A clock two days ahead (A writes while alone, so nobody refuses its clock at the source):
+//!   B refuses A's entries as implausible (more than `max_clock_drift`,
 //!   15 minutes by default, ahead of its
 //!   own clock) while an honest third node's writes reach it; once B's clock catches up, the
 //!   next retry (ten heartbeat intervals after the first refusal) applies every one of them.
@@ -52,6 +53,11 @@ async fn entries_from_a_clock_far_ahead_wait_and_apply_once_the_clock_catches_up
     )
     .unwrap();
     let a = start_db(a_dir, a_db, config(vec![])).await;
+    // A writes while alone: with peers that refuse its clock it would get `ClockSkew` instead
+    // (see `a_clock_ahead_gets_clock_skew_not_silent_loss`).
+    for i in 0..10 {
+        a.db.put(format!("ahead/{i}"), "from the future").unwrap();
+    }
     let honest = start(config(vec![])).await;
     let b_offset = Arc::new(AtomicU64::new(0));
     let b_dir = tempfile::tempdir().unwrap();
@@ -63,7 +69,6 @@ async fn entries_from_a_clock_far_ahead_wait_and_apply_once_the_clock_catches_up
     let b = start_db(b_dir, b_db, config(vec![a.addr(), honest.addr()])).await;
 
     for i in 0..10 {
-        a.db.put(format!("ahead/{i}"), "from the future").unwrap();
         honest.db.put(format!("honest/{i}"), "now").unwrap();
     }
     let (bdb, bn, aid) = (&b.db, &b.node, a.db.node_id());

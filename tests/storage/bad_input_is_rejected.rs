@@ -112,6 +112,40 @@ fn a_non_empty_folder_without_a_database_is_refused() {
 }
 
 #[test]
+fn a_creation_cut_short_is_finished_not_refused() {
+    // What a kill during the first open can leave before RocksDB's CURRENT exists (seen in the
+    // process fault suite): its info log, lock, first WAL, manifest and options, and our key.
+    let dir = tempfile::tempdir().unwrap();
+    for name in [
+        "LOG",
+        "LOCK",
+        "IDENTITY",
+        "000004.log",
+        "MANIFEST-000005",
+        "OPTIONS-000007",
+    ] {
+        std::fs::write(dir.path().join(name), b"").unwrap();
+    }
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    db.put(b"k", b"v").unwrap();
+    assert!(db.identity_is_bound());
+    drop(db);
+    // A write-ahead log with bytes in it could be data whose CURRENT was lost: refused.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("000004.log"), b"records").unwrap();
+    let err = Db::open(dir.path(), Options::default()).unwrap_err();
+    assert!(matches!(err, Error::NotMeshkv { .. }), "{err}");
+    assert!(dir.path().join("000004.log").exists());
+    // A user's file among them is still refused.
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["LOG", "notes.txt"] {
+        std::fs::write(dir.path().join(name), b"").unwrap();
+    }
+    let err = Db::open(dir.path(), Options::default()).unwrap_err();
+    assert!(matches!(err, Error::NotMeshkv { .. }), "{err}");
+}
+
+#[test]
 fn a_newer_format_version_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     drop(Db::open(dir.path(), Options::default()).unwrap());

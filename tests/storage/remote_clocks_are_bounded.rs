@@ -69,3 +69,36 @@ fn timestamps_beyond_the_bound_are_refused_and_within_it_adopted_only_halfway() 
     assert!(replica.check_entry(&entry("near2", t + 2 * MINUTE)).is_ok());
     assert!(db.verify().unwrap().is_clean());
 }
+
+#[test]
+fn one_entry_cannot_lift_a_key_to_the_clock_ceiling() {
+    // The freeze: an entry with clock 2^62 used to be accepted, and the key's next local write
+    // (2^62 + 1) was refused by every peer. A remote clock may now step at most 2^40 above the
+    // local clock of its key.
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let replica = db.replica();
+    let t = hlc::millis(Clock::system().reading());
+    let at = |clock: u64| Entry {
+        version: Version {
+            clock,
+            ..entry("k", t).version
+        },
+        ..entry("k", t)
+    };
+    for clock in [1u64 << 62, (1 << 40) + 1] {
+        let err = replica.apply(&[at(clock)], &LastWriteWins).unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidEntry { reason, .. } if reason.contains("2^40")),
+            "{err}"
+        );
+        assert!(replica.check_entry(&at(clock)).is_err());
+    }
+    assert_eq!(db.get("k").unwrap(), None);
+    // Within the step: applied, and the key stays writable.
+    replica.apply(&[at(1 << 40)], &LastWriteWins).unwrap();
+    assert!(replica.check_entry(&at(1 << 41)).is_ok());
+    assert!(replica.check_entry(&at((1 << 41) + 1)).is_err());
+    let v = db.put("k", "local").unwrap();
+    assert_eq!(v.clock, (1 << 40) + 1);
+}
