@@ -15,7 +15,8 @@ use super::node::{at, handshake_timeout, now, send_within, Shared};
 use super::progress::RoundStats;
 use super::pull_session::{apply_batch, PullSession, Pulled, Refusals, Work};
 use crate::net::{stopped, Transport};
-use crate::{Error, NodeId, Result};
+use crate::sabotage::{self, Sabotage};
+use crate::{Entry, Error, NodeId, Result};
 
 /// Pulls from one peer address until the node stops or the peer is removed from the set
 /// (`removed` closes): every exit drops the session, closing its connection.
@@ -148,33 +149,29 @@ async fn applier<T: Transport>(
     let mut round = RoundStats::new();
     let mut refusals = Refusals::default();
     let interval = shared.config.heartbeat_interval;
+    // Only the negative control `CursorBeforeCommit` fills these: entries whose round's cursor is
+    // already stored, committed when `behind_due` comes.
+    let mut behind: Vec<(u64, Entry)> = Vec::new();
+    let mut behind_due = None;
     loop {
         let item = tokio::select! {
             biased;
             item = work.recv() => item,
             _ = at(refusals.retry_at(interval)) => return Err(refusals.retry(&address)),
+            _ = at(behind_due) => {
+                behind_due = None;
+                let late = std::mem::take(&mut behind);
+                apply(&shared, &address, late, &mut round, &mut refusals).await?;
+                continue;
+            }
         };
         let Some(item) = item else { return Ok(()) };
         match item {
+            Work::Batch(entries) if sabotage::active(Sabotage::CursorBeforeCommit) => {
+                behind.extend(entries);
+            }
             Work::Batch(entries) => {
-                round.add(&entries);
-                let (db, resolver) = (shared.db.clone(), Arc::clone(&shared.config.resolver));
-                let received = entries.len() as u64;
-                let applied = shared
-                    .jobs
-                    .run(move || {
-                        let replica = db.replica();
-                        let check = |e: &crate::Entry| replica.check_entry(e);
-                        apply_batch(entries, check, |batch| replica.apply(batch, &*resolver))
-                    })
-                    .await?;
-                refusals.record(&applied, now());
-                let mut progress = (None, None);
-                shared.with_peer(&address, |p| {
-                    p.batch_applied(received, &applied, round.entries());
-                    progress = (p.status.cursor, p.status.peer_last_seq);
-                });
-                round.progress(&address, progress.0, progress.1);
+                apply(&shared, &address, entries, &mut round, &mut refusals).await?;
             }
             Work::Close => return Ok(()),
             Work::End(end) => {
@@ -187,7 +184,39 @@ async fn applier<T: Transport>(
                 round.finish(&address, end.seq);
                 let pending = refusals.pending();
                 shared.with_peer(&address, |p| p.round_ended(store.seq, end.seq, pending));
+                if !behind.is_empty() {
+                    behind_due.get_or_insert(now() + interval);
+                }
             }
         }
     }
+}
+
+/// Applies one batch of a round and records what it did.
+async fn apply<T: Transport>(
+    shared: &Arc<Shared<T>>,
+    address: &str,
+    entries: Vec<(u64, Entry)>,
+    round: &mut RoundStats,
+    refusals: &mut Refusals,
+) -> Result<()> {
+    round.add(&entries);
+    let (db, resolver) = (shared.db.clone(), Arc::clone(&shared.config.resolver));
+    let received = entries.len() as u64;
+    let applied = shared
+        .jobs
+        .run(move || {
+            let replica = db.replica();
+            let check = |e: &Entry| replica.check_entry(e);
+            apply_batch(entries, check, |batch| replica.apply(batch, &*resolver))
+        })
+        .await?;
+    refusals.record(&applied, now());
+    let mut progress = (None, None);
+    shared.with_peer(address, |p| {
+        p.batch_applied(received, &applied, round.entries());
+        progress = (p.status.cursor, p.status.peer_last_seq);
+    });
+    round.progress(address, progress.0, progress.1);
+    Ok(())
 }

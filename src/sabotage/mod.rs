@@ -8,6 +8,18 @@
 //! - [`Sabotage::DropTombstonesOnApply`]: remote deletes are ignored — deleted keys come back.
 //! - [`Sabotage::AckBeforeCommit`]: every fifth uncontended `put`/`delete` is acknowledged with
 //!   its version but never committed — acknowledged writes are lost.
+//! - [`Sabotage::CursorBeforeCommit`]: a puller stores a round's cursor at its `End` and commits
+//!   the round's entries one heartbeat interval later (invariant 8 broken): a session that ends
+//!   in between (a crash, a restart, a cut link) drops them, and the cursor already covers them —
+//!   acknowledged writes are lost on the puller.
+//! - [`Sabotage::OutOfOrderVisibility`]: every eighth sequence is held back and taken by a later
+//!   commit, as by a writer that took its sequence outside the commit lock (invariant 3 broken):
+//!   a round sees sequence N + 1 before N, its cursor passes N, and N is never sent — writes are
+//!   lost on every peer.
+//! - [`Sabotage::ReuseSequences`]: after a restart, a write to a key last written before it
+//!   rewrites that key's log entry in place, at its old sequence, instead of taking a new one
+//!   (invariant 4 broken): peers whose cursor passed that sequence never fetch the write —
+//!   writes are lost and nodes diverge.
 
 #[cfg(feature = "negative-controls")]
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
@@ -24,6 +36,12 @@ pub enum Sabotage {
     DropTombstonesOnApply = 2,
     /// Some writes are acknowledged and never committed.
     AckBeforeCommit = 3,
+    /// A round's cursor is stored before its entries are committed.
+    CursorBeforeCommit = 4,
+    /// Some sequences become visible after a higher one.
+    OutOfOrderVisibility = 5,
+    /// After a restart, sequences handed out before are handed out again.
+    ReuseSequences = 6,
 }
 
 #[cfg(feature = "negative-controls")]

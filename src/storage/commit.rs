@@ -37,6 +37,9 @@ pub(crate) struct CommitState {
     /// The changes of the batch being built, published to watchers once it is written (only
     /// while a watcher exists).
     pub(crate) events: Vec<Arc<crate::Event>>,
+    /// A sequence held back for a later commit: only the negative control
+    /// `Sabotage::OutOfOrderVisibility` sets it.
+    pub(crate) held_seq: Option<u64>,
 }
 
 /// One operation of a local write.
@@ -91,8 +94,7 @@ impl Store {
         prev: Option<IndexRecord>,
     ) -> IndexRecord {
         let (data, log, index) = (self.cf(cf::DATA), self.cf(cf::LOG), self.cf(cf::INDEX));
-        let seq = state.next_seq;
-        state.next_seq += 1;
+        let seq = self.next_sequence(state, prev);
         let kind = match value {
             Some(value) => {
                 batch.put_cf(data, key, value);
@@ -134,6 +136,34 @@ impl Store {
             }));
         }
         record
+    }
+
+    /// The sequence a new log entry takes: the next one, under the commit lock, so sequences
+    /// become visible in order (invariant 3) and are never handed out twice (invariant 4). The
+    /// negative controls of those two invariants hook in here.
+    fn next_sequence(&self, state: &mut CommitState, prev: Option<IndexRecord>) -> u64 {
+        use crate::sabotage::{active, Sabotage};
+        if active(Sabotage::ReuseSequences) {
+            // A key last written by an earlier open keeps its old sequence: handed out again.
+            if let Some(p) = prev.filter(|p| p.seq < self.seq_floor) {
+                return p.seq;
+            }
+        }
+        if active(Sabotage::OutOfOrderVisibility) {
+            // The held sequence goes to a commit after the one that took the sequence above it.
+            let visible = self.last_seq.load(Ordering::Acquire);
+            if let Some(held) = state.held_seq.filter(|&s| visible > s) {
+                state.held_seq = None;
+                return held;
+            }
+            if state.held_seq.is_none() && state.next_seq % 8 == 0 {
+                state.held_seq = Some(state.next_seq);
+                state.next_seq += 1;
+            }
+        }
+        let seq = state.next_seq;
+        state.next_seq += 1;
+        seq
     }
 
     /// The committed index records of `keys`, in order (one point read, or one MultiGet).

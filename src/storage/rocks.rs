@@ -339,6 +339,7 @@ impl Store {
                 hlc: Hlc::new(hlc_floor),
                 leases: on_disk,
                 events: Vec::new(),
+                held_seq: None,
             }),
             leases,
             commit_signal: Default::default(),

@@ -1,7 +1,8 @@
 //! The fault suite's checker counts every kind of violation it exists for (and passes a clean
 //! run), on hand-made histories and final contents: a clean run with concurrent writes, an unknown
 //! and a failed operation is valid; lost, resurrected, unexpected and divergent keys are each
-//! counted. The workloads are seeded and shaped as their mode says.
+//! counted, and the acknowledged-writes floor every suite asserts fails a run that acknowledged
+//! nothing. The workloads are seeded and shaped as their mode says.
 
 use crate::common;
 
@@ -67,10 +68,19 @@ fn a_clean_run_is_valid() {
         Report {
             acknowledged: 4,
             unknown: 1,
+            failed: 1,
             ..Report::default()
         }
     );
     assert!(r.valid());
+    // The acknowledged-writes floor: 4 of 6 attempted; a run that acknowledged none never passes.
+    assert_eq!(r.attempted(), 6);
+    assert!(r.acked_at_least(0.6) && !r.acked_at_least(0.7));
+    let none = Report {
+        failed: 6,
+        ..Report::default()
+    };
+    assert!(none.valid() && !none.acked_at_least(0.0));
 }
 
 #[test]

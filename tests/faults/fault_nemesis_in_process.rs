@@ -3,7 +3,9 @@
 //! (halves, one node, one way), blackholes links one way, delays, throttles, duplicates, reorders
 //! and cuts frames, resets connections and restarts nodes; then everything heals, the nodes
 //! quiesce, and the checker compares every node with the history: nothing lost, unexpected,
-//! divergent or resurrected, and `verify()` clean. Prints each seed and a summary line.
+//! divergent or resurrected, and `verify()` clean, and at least [`MIN_ACKED_SHARE`] of the
+//! writes acknowledged (a build whose writes fail cannot pass). Prints each seed and a summary
+//! line.
 //!
 //! Seeds: `MESHKV_FAULT_SEED=N` replays one; `MESHKV_FAULT_SEEDS=N` runs N (default 3);
 //! `MESHKV_SOAK=1` runs 50. Every seed in `tests/regressions/fault_nemesis_in_process.seeds`
@@ -15,6 +17,10 @@ use std::time::Instant;
 
 use common::jepsen::checker::Report;
 use common::jepsen::nemesis::{run, NODES, SETTLE, STEPS};
+
+/// The share of a run's writes that must be acknowledged: a healthy run acknowledges all of them
+/// (nothing in this nemesis makes a local write fail).
+const MIN_ACKED_SHARE: f64 = 0.9;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nemesis_runs_lose_nothing_and_converge() {
@@ -37,6 +43,7 @@ async fn nemesis_runs_lose_nothing_and_converge() {
     }
     let started = Instant::now();
     let (mut total, mut faults, mut times) = (Report::default(), 0u64, Vec::new());
+    let mut lowest_share = 1.0f64;
     for &seed in &seeds {
         println!("seed {seed}");
         let (r, f, took) = run(seed, None, SETTLE).await;
@@ -44,19 +51,32 @@ async fn nemesis_runs_lose_nothing_and_converge() {
             r.valid(),
             "seed {seed}: {r:?} (add it to tests/regressions/)"
         );
+        assert!(
+            r.acked_at_least(MIN_ACKED_SHARE),
+            "seed {seed}: {} of {} writes acknowledged, below the floor of {:.0}%",
+            r.acknowledged,
+            r.attempted(),
+            100.0 * MIN_ACKED_SHARE
+        );
+        lowest_share = lowest_share.min(r.acked_share());
         let took = took.expect("converged (a valid report means no divergence)");
         total.acknowledged += r.acknowledged;
+        total.unknown += r.unknown;
+        total.failed += r.failed;
         faults += f;
         times.push(took);
     }
     times.sort();
     let pct = |p: f64| times[((times.len() - 1) as f64 * p) as usize];
     println!(
-        "cluster (in-process): {} seeds x {STEPS} steps, {NODES} nodes, {faults} faults, acked {}, \
-         lost {}, unexpected {}, divergent {}, resurrected {}, convergence after heal p50 {:?} \
-         p99 {:?}, {:.1} s",
+        "cluster (in-process): {} seeds x {STEPS} steps, {NODES} nodes, {faults} faults, acked {} \
+         of {} (lowest run {:.0}%, floor {:.0}%), lost {}, unexpected {}, divergent {}, \
+         resurrected {}, convergence after heal p50 {:?} p99 {:?}, {:.1} s",
         seeds.len(),
         total.acknowledged,
+        total.attempted(),
+        100.0 * lowest_share,
+        100.0 * MIN_ACKED_SHARE,
         total.lost,
         total.unexpected,
         total.divergent_keys,

@@ -28,6 +28,8 @@ pub type Contents = BTreeMap<Vec<u8>, Final>;
 pub struct Report {
     pub acknowledged: u64,
     pub unknown: u64,
+    /// Writes the product refused (they must not take effect).
+    pub failed: u64,
     pub lost: u64,
     pub unexpected: u64,
     pub divergent_keys: u64,
@@ -38,6 +40,22 @@ impl Report {
     /// True when nothing was lost, resurrected, unexplained or divergent.
     pub fn valid(&self) -> bool {
         self.lost == 0 && self.unexpected == 0 && self.divergent_keys == 0 && self.resurrected == 0
+    }
+
+    /// Writes attempted: acknowledged, unanswered or refused.
+    pub fn attempted(&self) -> u64 {
+        self.acknowledged + self.unknown + self.failed
+    }
+
+    /// The share of attempted writes that were acknowledged (0 when none was attempted).
+    pub fn acked_share(&self) -> f64 {
+        self.acknowledged as f64 / self.attempted().max(1) as f64
+    }
+
+    /// True when at least `share` of the attempted writes (and at least one) were acknowledged:
+    /// a valid report of a run whose writes failed proves nothing, so every suite asks this.
+    pub fn acked_at_least(&self, share: f64) -> bool {
+        self.acknowledged > 0 && self.acked_share() >= share
     }
 }
 
@@ -84,6 +102,10 @@ pub fn check(resolver: &dyn Resolver, history: &[Event], nodes: &[Contents]) -> 
         unknown: history
             .iter()
             .filter(|e| e.outcome == Outcome::Unknown)
+            .count() as u64,
+        failed: history
+            .iter()
+            .filter(|e| e.outcome == Outcome::Fail)
             .count() as u64,
         ..Report::default()
     };

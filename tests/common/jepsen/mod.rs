@@ -2,8 +2,10 @@
 //! checker that computes from that history what every node must hold after the faults heal.
 //!
 //! Values are unique per write (`c<client>-<n>`), so a value found on a node names the write
-//! that produced it. The checker reports `acknowledged / lost / unexpected / divergent_keys /
-//! resurrected`; a run is valid only when the last four are 0.
+//! that produced it. The checker reports `acknowledged / unknown / failed / lost / unexpected /
+//! divergent_keys / resurrected`; a run is valid only when the last four are 0, and each suite
+//! also asks a floor of acknowledged writes of it (`Report::acked_at_least`), so that a build
+//! whose writes fail cannot pass.
 
 pub mod checker;
 pub mod cluster;
