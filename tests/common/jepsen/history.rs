@@ -17,6 +17,16 @@ pub enum Outcome {
     Unknown,
 }
 
+impl From<meshkv::Result<Version>> for Outcome {
+    /// A library call's result: acknowledged or refused (a local call always answers).
+    fn from(result: meshkv::Result<Version>) -> Outcome {
+        match result {
+            Ok(v) => Outcome::Ok(v),
+            Err(_) => Outcome::Fail,
+        }
+    }
+}
+
 /// One operation and its outcome.
 #[derive(Clone, Debug)]
 pub struct Event {

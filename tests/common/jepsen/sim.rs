@@ -43,7 +43,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::checker::{check, Contents, Report};
-use super::history::History;
+use super::history::{History, Outcome};
 use super::workload::{Mode, Workload};
 use crate::common::contents;
 
@@ -129,6 +129,11 @@ pub struct SimRun {
     /// Whether the nodes found each other by multicast discovery.
     pub discovered: bool,
     pub report: Report,
+    /// The hours-ahead clock of one node, if this run had one: (node, hours).
+    pub hours_ahead: Option<(usize, i64)>,
+    /// Writes refused with `Error::ClockSkew` (a node whose clock its peers refuse): correct
+    /// refusals, not failures of the run.
+    pub clock_refused: u64,
     pub faults: u64,
     /// Simulated time from the heal until every node held the same contents.
     pub converged_after: Option<Duration>,
@@ -202,6 +207,19 @@ pub fn run(seed: u64, mode: Option<Mode>) -> SimRun {
     let skews: Vec<Arc<AtomicI64>> = (0..NODES)
         .map(|_| Arc::new(AtomicI64::new(rng.random_range(-500..=500))))
         .collect();
+    // Some runs put one node's clock hours ahead for a while in the write phase (an NTP or VM
+    // fault): its peers refuse its clock, so its writes must fail with `ClockSkew` (never be
+    // acknowledged and refused) and everyone else's must still reach everyone. Not with
+    // discovery: announcements from a clock that far off are stale by design.
+    let offsets: Vec<Arc<AtomicI64>> = (0..NODES).map(|_| Arc::new(AtomicI64::new(0))).collect();
+    let phase = WRITE_PHASE.as_millis() as u64;
+    let hours_ahead = (!discovered && rng.random_bool(0.3)).then(|| {
+        let node = rng.random_range(0..NODES);
+        let hours = rng.random_range(1..=30i64);
+        let on = rng.random_range(phase / 10..phase * 4 / 10);
+        let off = on + rng.random_range(phase / 10..phase / 4);
+        (node, hours, on, off)
+    });
     let hosts = Rc::new(RefCell::new(Hosts {
         dbs: vec![None; NODES],
         notes: Vec::new(),
@@ -220,16 +238,19 @@ pub fn run(seed: u64, mode: Option<Mode>) -> SimRun {
         let hosts = Rc::clone(&hosts);
         let now_ms = Arc::clone(&now_ms);
         let skew = Arc::clone(&skews[i]);
+        let offset = Arc::clone(&offsets[i]);
         let node_seed = seed ^ (i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         sim.host(host(i), move || {
             let dir = dir.clone();
             let hosts = Rc::clone(&hosts);
             let (now_ms, skew) = (Arc::clone(&now_ms), Arc::clone(&skew));
+            let offset = Arc::clone(&offset);
             async move {
                 let clock = Clock::custom(move || {
                     let ms = EPOCH_MS as i64
                         + now_ms.load(Ordering::Relaxed) as i64
-                        + skew.load(Ordering::Relaxed);
+                        + skew.load(Ordering::Relaxed)
+                        + offset.load(Ordering::Relaxed);
                     ms.max(0) as u64
                 });
                 let mut id = [0u8; 16];
@@ -316,6 +337,9 @@ pub fn run(seed: u64, mode: Option<Mode>) -> SimRun {
         .collect();
     let mut crashed: Vec<Option<Duration>> = vec![None; NODES];
     let mut faults = 0u64;
+    let mut clock_refused = 0u64;
+    // Whether the hours-ahead clock was set, and set right again.
+    let mut hours_done = (false, false);
     // Client operations at seeded times over the write phase.
     let mut op_times: Vec<u64> = (0..OPS)
         .map(|_| rng.random_range(0..WRITE_PHASE.as_millis() as u64))
@@ -352,13 +376,35 @@ pub fn run(seed: u64, mode: Option<Mode>) -> SimRun {
             let Some(n) = live else { continue };
             let op = clients[n].next_op();
             let db = hosts.borrow().dbs[n].clone().expect("a live host");
-            let outcome = op.apply(&db);
+            let result = op.run(&db);
+            if matches!(result, Err(meshkv::Error::ClockSkew { .. })) {
+                clock_refused += 1;
+            }
+            let outcome = Outcome::from(result);
             lines.push(format!("{} op n{n} {op:?} {outcome:?}", now.as_millis()));
             history.record(n as u32, n, op, outcome);
+        }
+        if let Some((s, hours, on, off)) = hours_ahead {
+            let ms = now.as_millis() as u64;
+            if !hours_done.0 && ms >= on {
+                hours_done.0 = true;
+                offsets[s].store(hours * 3_600_000, Ordering::Relaxed);
+                lines.push(format!("{ms} clock {s} +{hours} h"));
+            }
+            if hours_done.0 && !hours_done.1 && ms >= off {
+                hours_done.1 = true;
+                offsets[s].store(0, Ordering::Relaxed);
+                lines.push(format!("{ms} clock {s} fixed"));
+            }
         }
         for (i, at) in crashed.iter_mut().enumerate() {
             if at.is_some_and(|t| t <= now) {
                 *at = None;
+                // A reboot sets the clock right (NTP at boot).
+                offsets[i].store(0, Ordering::Relaxed);
+                if hours_ahead.is_some_and(|(s, ..)| s == i) && hours_done.0 {
+                    hours_done.1 = true;
+                }
                 sim.bounce(host(i));
                 lines.push(format!("{} restart n{i}", now.as_millis()));
             }
@@ -417,6 +463,8 @@ pub fn run(seed: u64, mode: Option<Mode>) -> SimRun {
         mode,
         discovered,
         report,
+        hours_ahead: hours_ahead.map(|(node, hours, _, _)| (node, hours)),
+        clock_refused,
         faults,
         converged_after,
         trace: trace.finish(),
@@ -533,11 +581,16 @@ fn heal(sim: &mut turmoil::Sim<'_>) {
 /// The trace of a run with a fixed name for printing.
 pub fn describe(r: &SimRun) -> String {
     format!(
-        "seed {} ({:?}{}): {:?}, {} faults, converged after {:?}, trace {:016x}",
+        "seed {} ({:?}{}{}): {:?}, {} refused for clock skew, {} faults, converged after {:?}, \
+         trace {:016x}",
         r.seed,
         r.mode,
         if r.discovered { ", discovery" } else { "" },
+        r.hours_ahead
+            .map(|(n, h)| format!(", node {n} {h} h ahead"))
+            .unwrap_or_default(),
         r.report,
+        r.clock_refused,
         r.faults,
         r.converged_after,
         r.trace

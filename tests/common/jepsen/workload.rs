@@ -36,13 +36,14 @@ impl Op {
     /// Runs the operation on `db` (embedded, as a service calls it): ok with its version, or
     /// fail.
     pub fn apply(&self, db: &Db) -> Outcome {
-        let result = match self {
+        Outcome::from(self.run(db))
+    }
+
+    /// Runs the operation on `db`, with the library's result.
+    pub fn run(&self, db: &Db) -> meshkv::Result<meshkv::Version> {
+        match self {
             Op::Put { key, value } => db.put(key, value),
             Op::Delete { key } => db.delete(key),
-        };
-        match result {
-            Ok(v) => Outcome::Ok(v),
-            Err(_) => Outcome::Fail,
         }
     }
 }
