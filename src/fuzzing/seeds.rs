@@ -225,9 +225,16 @@ pub fn seeds() -> Vec<Seed> {
     let log = LogEntry {
         op: Op::Put,
         version,
+        value_len: Some(300),
         key: b"key".to_vec(),
     };
     add("storage_decode", "log-entry.bin", log.encode());
+    // A put as format 1 wrote it: no value length (op 0).
+    let old = LogEntry {
+        value_len: None,
+        ..log.clone()
+    };
+    add("storage_decode", "log-entry-format-1.bin", old.encode());
     let index = IndexRecord {
         seq: 9,
         op: Op::Delete,

@@ -1,9 +1,9 @@
 //! The commit core: how one write becomes one `WriteBatch`, and how a batch is written.
 //!
 //! Invariant 1 (atomic commit): every write — local or remote — puts the value into `data` (or
-//! deletes it), the entry at `log[seq]`, `index[key] = {seq, op, version}`, and deletes the key's
-//! previous log entry, all in one batch. Invariant 2 follows: the log holds exactly one entry per
-//! key.
+//! deletes it), the entry at `log[seq]` (a put's with its value's length), `index[key] = {seq,
+//! op, version}`, and deletes the key's previous log entry, all in one batch. Invariant 2
+//! follows: the log holds exactly one entry per key.
 //!
 //! Invariant 3 (ordered visibility): sequences are allocated and the batch is written while
 //! holding the commit lock, so batches reach RocksDB in sequence order and a reader that saw
@@ -108,17 +108,22 @@ impl Store {
         if let Some(p) = prev {
             batch.delete_cf(log, SeqKey(p.seq).encode());
         }
+        // A put records its value's length, so that feeds plan their value reads in bytes
+        // (`storage::changes`). Values are at most 1 GiB (`Options::validate`), so the length
+        // always fits a u32; were it not to, the entry would be written without one (op 0, as
+        // format 1 did), which readers handle, rather than with a wrong one.
+        let value_len = value.and_then(|v| u32::try_from(v.len()).ok());
         // The log entry is encoded on the stack when the key is short (the common case).
         let mut stack = [0u8; 160];
-        let len = 1 + Version::ENCODED_LEN + key.len();
+        let len = LogEntry::encoded_len(kind, value_len, key);
         if len <= stack.len() {
-            LogEntry::encode_parts_to_slice(&mut stack[..len], kind, &version, key);
+            LogEntry::encode_parts_to_slice(&mut stack[..len], kind, &version, value_len, key);
             batch.put_cf(log, SeqKey(seq).encode(), &stack[..len]);
         } else {
             batch.put_cf(
                 log,
                 SeqKey(seq).encode(),
-                LogEntry::encode_parts(kind, &version, key),
+                LogEntry::encode_parts(kind, &version, value_len, key),
             );
         }
         let record = IndexRecord {
@@ -242,7 +247,8 @@ impl Store {
 }
 
 /// Bytes a batch needs for one operation: the value, the key three times (data, log entry,
-/// index), the fixed parts of a log entry and an index record, and RocksDB's record headers.
+/// index), the fixed parts of a log entry (value length included) and an index record, and
+/// RocksDB's record headers.
 pub(super) fn batch_bytes(key: &[u8], value: &[u8]) -> usize {
     3 * key.len() + value.len() + 128
 }

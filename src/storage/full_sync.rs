@@ -13,7 +13,7 @@
 
 use rocksdb::{DBRawIteratorWithThreadMode, SnapshotWithThreadMode, DB};
 
-use crate::storage::changes::Held;
+use crate::storage::changes::{batch_size, Held};
 use crate::storage::keys::{cf, IndexRecord};
 use crate::storage::rocks::Store;
 use crate::storage::snapshot::Pinned;
@@ -63,6 +63,11 @@ impl<'a> FullSync<'a> {
 
     /// Takes the next entries while their size stays within `max_bytes` (at least one when any
     /// is left). Empty when every key has been read.
+    ///
+    /// Bounded in bytes without help from the log: each value is looked at in place (pinned by
+    /// the data iterator, not copied) to learn its size, and copied only when it fits; one that
+    /// does not stays under the iterator for the next batch. A batch holds at most `max_bytes`,
+    /// or one entry alone.
     pub fn next_batch(&mut self, max_bytes: usize) -> Result<Vec<(u64, Entry)>> {
         let mut out = Vec::new();
         let mut bytes = 0usize;
@@ -82,7 +87,7 @@ impl<'a> FullSync<'a> {
             } else {
                 0
             };
-            let size = key.len() + value_len + 48;
+            let size = batch_size(key.len(), value_len);
             if !out.is_empty() && bytes + size > max_bytes {
                 break;
             }

@@ -8,7 +8,9 @@
 //! | `meta` | fixed ASCII names ([`meta`]) | per name, see there |
 //!
 //! Layouts (all integers big-endian; a version is `clock u64 | timestamp u64 | origin 16 B`):
-//! - `LogEntry`: `op u8 (0 put, 1 delete) | version 32 B | user key (rest)`.
+//! - `LogEntry`: `op u8 | version 32 B | [value length u32] | user key (rest)`. Op 2 is a put
+//!   with its value's length (every put written since format 2), op 1 a delete (no length), op 0
+//!   a put written by format 1 (no length: its size is known only once its value is read).
 //! - `IndexRecord`: `seq u64 | op u8 | version 32 B` (41 bytes).
 //!
 //! Big-endian sequence keys sort in numeric order under RocksDB's bytewise comparator, so the
@@ -63,7 +65,13 @@ pub mod meta {
 }
 
 /// The on-disk format this build writes and the newest it reads.
-pub const FORMAT_VERSION: u32 = 1;
+///
+/// - 1: log entries of puts hold no value length (op 0).
+/// - 2: log entries of puts record their value's length (op 2), so that a reader can plan its
+///   value reads in bytes before it reads them. A format-1 folder opens as it is (its op-0
+///   entries stay readable, no migration) and is marked format 2 by its first writable open, so
+///   that a format-1 build, which would read op 2 as corruption, refuses it instead.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// A log key: the local sequence number, 8 bytes big-endian.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -98,6 +106,10 @@ fn op_from(byte: u8, what: impl Fn() -> String) -> Result<Op> {
     }
 }
 
+/// Log op byte of a put that records its value's length (format 2). Index records keep the
+/// two-valued op of [`op_byte`]: only the log needs the length.
+const LOG_PUT_WITH_LEN: u8 = 2;
+
 /// A log entry: which key a sequence number wrote, how, and with which version.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogEntry {
@@ -105,48 +117,93 @@ pub struct LogEntry {
     pub op: Op,
     /// The write's version (original, for relayed entries).
     pub version: Version,
+    /// The length of a put's value, recorded so that readers can bound their reads in bytes
+    /// before reading values. `None` for deletes (ignored there by the encoders) and for puts
+    /// written by format 1.
+    pub value_len: Option<u32>,
     /// The user key.
     pub key: Vec<u8>,
 }
 
 impl LogEntry {
-    /// Encodes `op | version | key` without building a `LogEntry`.
-    pub fn encode_parts(op: Op, version: &Version, key: &[u8]) -> Vec<u8> {
-        let mut out = vec![0u8; 1 + Version::ENCODED_LEN + key.len()];
-        Self::encode_parts_to_slice(&mut out, op, version, key);
+    /// The encoded length of an entry of `key` with or without a value length.
+    pub fn encoded_len(op: Op, value_len: Option<u32>, key: &[u8]) -> usize {
+        let len_field = match (op, value_len) {
+            (Op::Put, Some(_)) => 4,
+            _ => 0,
+        };
+        1 + Version::ENCODED_LEN + len_field + key.len()
+    }
+
+    /// Encodes an entry from its parts without building a `LogEntry`.
+    pub fn encode_parts(op: Op, version: &Version, value_len: Option<u32>, key: &[u8]) -> Vec<u8> {
+        let mut out = vec![0u8; Self::encoded_len(op, value_len, key)];
+        Self::encode_parts_to_slice(&mut out, op, version, value_len, key);
         out
     }
 
-    /// Writes the encoding of `op | version | key` into `out`, which must be exactly
-    /// `1 + 32 + key.len()` bytes long.
-    pub fn encode_parts_to_slice(out: &mut [u8], op: Op, version: &Version, key: &[u8]) {
-        out[0] = op_byte(op);
-        out[1..33].copy_from_slice(&version.encode());
-        out[33..].copy_from_slice(key);
+    /// Writes the encoding of an entry into `out`, which must be exactly
+    /// [`LogEntry::encoded_len`] bytes long.
+    pub fn encode_parts_to_slice(
+        out: &mut [u8],
+        op: Op,
+        version: &Version,
+        value_len: Option<u32>,
+        key: &[u8],
+    ) {
+        let head = 1 + Version::ENCODED_LEN;
+        out[1..head].copy_from_slice(&version.encode());
+        match (op, value_len) {
+            (Op::Put, Some(len)) => {
+                out[0] = LOG_PUT_WITH_LEN;
+                out[head..head + 4].copy_from_slice(&len.to_be_bytes());
+                out[head + 4..].copy_from_slice(key);
+            }
+            _ => {
+                out[0] = op_byte(op);
+                out[head..].copy_from_slice(key);
+            }
+        }
     }
 
     /// The byte encoding.
     #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     pub fn encode(&self) -> Vec<u8> {
-        Self::encode_parts(self.op, &self.version, &self.key)
+        Self::encode_parts(self.op, &self.version, self.value_len, &self.key)
     }
 
     /// Decodes the entry stored at `seq` (the sequence only names it in errors).
     pub fn decode(seq: u64, bytes: &[u8]) -> Result<Self> {
         let what = || format!("log entry {seq}");
-        let head = 1 + Version::ENCODED_LEN;
+        let Some(&byte) = bytes.first() else {
+            return Err(Error::corrupt(what(), "0 bytes, expected an op byte"));
+        };
+        let (op, len_field) = match byte {
+            LOG_PUT_WITH_LEN => (Op::Put, 4),
+            b => (op_from(b, what)?, 0),
+        };
+        let version_end = 1 + Version::ENCODED_LEN;
+        let head = version_end + len_field;
         if bytes.len() <= head {
             return Err(Error::corrupt(
                 what(),
-                format!("{} bytes, expected more than {head}", bytes.len()),
+                format!(
+                    "{} bytes, expected more than {head} for op {byte}",
+                    bytes.len()
+                ),
             ));
         }
-        let op = op_from(bytes[0], what)?;
-        let version = Version::decode(&bytes[1..head])
+        let version = Version::decode(&bytes[1..version_end])
             .ok_or_else(|| Error::corrupt(what(), "bad version"))?;
+        let value_len = (len_field == 4).then(|| {
+            let mut len = [0u8; 4];
+            len.copy_from_slice(&bytes[version_end..head]);
+            u32::from_be_bytes(len)
+        });
         Ok(LogEntry {
             op,
             version,
+            value_len,
             key: bytes[head..].to_vec(),
         })
     }
@@ -244,9 +301,17 @@ mod tests {
         }
 
         #[test]
-        fn log_entries_round_trip(key in proptest::collection::vec(any::<u8>(), 1..64), clock: u64, del: bool) {
-            let e = LogEntry { op: if del { Op::Delete } else { Op::Put }, version: version(clock), key };
-            prop_assert_eq!(LogEntry::decode(1, &e.encode()).unwrap(), e);
+        fn log_entries_round_trip(
+            key in proptest::collection::vec(any::<u8>(), 1..64),
+            clock: u64,
+            del: bool,
+            len: Option<u32>,
+        ) {
+            let (op, value_len) = if del { (Op::Delete, None) } else { (Op::Put, len) };
+            let e = LogEntry { op, version: version(clock), value_len, key };
+            let bytes = e.encode();
+            prop_assert_eq!(bytes.len(), LogEntry::encoded_len(op, value_len, &e.key));
+            prop_assert_eq!(LogEntry::decode(1, &bytes).unwrap(), e);
         }
 
         #[test]
@@ -266,9 +331,63 @@ mod tests {
     }
 
     #[test]
+    fn log_entry_layouts_are_the_documented_bytes() {
+        let v = version(5);
+        let mut put = vec![2];
+        put.extend_from_slice(&v.encode());
+        put.extend_from_slice(&70_000u32.to_be_bytes());
+        put.extend_from_slice(b"key");
+        assert_eq!(
+            LogEntry::encode_parts(Op::Put, &v, Some(70_000), b"key"),
+            put
+        );
+        let mut delete = vec![1];
+        delete.extend_from_slice(&v.encode());
+        delete.extend_from_slice(b"key");
+        assert_eq!(LogEntry::encode_parts(Op::Delete, &v, None, b"key"), delete);
+        // A delete has no length to record, whatever the caller passes.
+        assert_eq!(
+            LogEntry::encode_parts(Op::Delete, &v, Some(9), b"key"),
+            delete
+        );
+    }
+
+    #[test]
+    fn format_1_entries_still_decode_without_a_length() {
+        // Format 1 wrote puts as `0 | version | key`, deletes as `1 | version | key`.
+        let v = version(8);
+        for (byte, op) in [(0u8, Op::Put), (1, Op::Delete)] {
+            let mut old = vec![byte];
+            old.extend_from_slice(&v.encode());
+            old.extend_from_slice(b"old key");
+            let e = LogEntry::decode(3, &old).unwrap();
+            assert_eq!(
+                e,
+                LogEntry {
+                    op,
+                    version: v,
+                    value_len: None,
+                    key: b"old key".to_vec()
+                }
+            );
+            // Re-encoding keeps the old layout: nothing invents a length.
+            assert_eq!(e.encode(), old);
+        }
+    }
+
+    #[test]
     fn corrupt_bytes_are_typed_errors() {
         assert!(matches!(SeqKey::decode(b"abc"), Err(Error::Corrupt { .. })));
-        let mut bytes = LogEntry::encode_parts(Op::Put, &version(1), b"k");
+        // Empty, a head with no key, a length-carrying put cut inside its length or with no key.
+        let full = LogEntry::encode_parts(Op::Put, &version(1), Some(3), b"k");
+        for cut in [0, 33, 35, 37] {
+            let err = LogEntry::decode(6, &full[..cut]).unwrap_err();
+            assert!(
+                matches!(&err, Error::Corrupt { what, .. } if what == "log entry 6"),
+                "{cut}: {err}"
+            );
+        }
+        let mut bytes = LogEntry::encode_parts(Op::Put, &version(1), None, b"k");
         bytes[0] = 7;
         let err = LogEntry::decode(5, &bytes).unwrap_err();
         assert!(err.to_string().contains("log entry 5"), "{err}");

@@ -5,7 +5,9 @@
 //!   is [`Error::NotMeshkv`]): meshkv never scatters a database into a folder holding other files.
 //! - An existing RocksDB database must have the four column families `data`, `log`, `index`,
 //!   `meta` and a `format` record no newer than [`FORMAT_VERSION`]; else `NotMeshkv` or
-//!   `UnsupportedFormat`.
+//!   `UnsupportedFormat`. An older format still opens as it is (format 1 differs only in log
+//!   entries without value lengths, which stay readable) and is marked [`FORMAT_VERSION`] once
+//!   every check has passed, so that an older build then refuses it rather than misread it.
 //! - The node id is read from `meta`; a corrupt record is [`Error::Corrupt`], a mismatch with
 //!   `Options::node_id` is [`Error::NodeIdMismatch`].
 //! - The next sequence is recovered from the last log key (invariant 4: log entries are only ever
@@ -236,8 +238,12 @@ impl Store {
         // Whether this open created the database with an id given in the options: that id may
         // have written before, in a folder now lost, and nothing here says when.
         let mut adopted_id = false;
+        let mut found_format = FORMAT_VERSION;
         let node_id = match read_meta(&db, &options)? {
-            Some(id) => id,
+            Some((id, format)) => {
+                found_format = format;
+                id
+            }
             None => {
                 // meshkv's column families but no format record: either a creation cut short
                 // (all empty: finish it) or not ours.
@@ -313,6 +319,19 @@ impl Store {
         // Every sequence handed out before is below the lease (and at most the last log key),
         // even if the unsynced tail of the write-ahead log was lost: never reuse one.
         let next_seq = (last_seq + 1).max(seq_lease);
+        // An older format is marked current only now, after the last refusal: this build may
+        // write entries (format 2's log entries with a value length) that an older one would
+        // read as corruption, so from here on an older build must refuse the folder.
+        if found_format < FORMAT_VERSION {
+            let mut sync = WriteOptions::default();
+            sync.set_sync(true);
+            db.put_cf_opt(
+                handle(&db, cf::META)?,
+                meta::FORMAT,
+                FORMAT_VERSION.to_be_bytes(),
+                &sync,
+            )?;
+        }
 
         let mut write_opts = WriteOptions::default();
         write_opts.set_sync(options.durability == Durability::Sync);
@@ -400,8 +419,9 @@ impl Store {
     }
 }
 
-/// Reads and checks the format and node id: `None` when there is no format record.
-fn read_meta(db: &DB, options: &Options) -> Result<Option<NodeId>> {
+/// Reads and checks the format and node id: the node id and the folder's format, `None` when
+/// there is no format record.
+fn read_meta(db: &DB, options: &Options) -> Result<Option<(NodeId, u32)>> {
     let meta_cf = handle(db, cf::META)?;
     let Some(format) = db.get_cf(meta_cf, meta::FORMAT)? else {
         return Ok(None);
@@ -434,7 +454,7 @@ fn read_meta(db: &DB, options: &Options) -> Result<Option<NodeId>> {
             decode_u64(name, &bytes)?;
         }
     }
-    Ok(Some(stored))
+    Ok(Some((stored, found)))
 }
 
 fn handle<'a>(db: &'a DB, name: &str) -> Result<&'a ColumnFamily> {

@@ -2,7 +2,8 @@
 //!
 //! From one snapshot, it checks:
 //! - every index record points at a log entry with the same key, op and version, and the data
-//!   column family holds a value exactly when the record is a put;
+//!   column family holds a value exactly when the record is a put, of the length the log entry
+//!   records (format 2; a format-1 entry records none);
 //! - every value in `data` has an index record that says put;
 //! - every log entry is the one its key's index record points at (no orphans, one per key);
 //! - the sequence counter is at or above every log key.
@@ -85,6 +86,7 @@ pub(crate) fn verify(store: &Store) -> Result<VerifyReport> {
             Op::Put => report.live_keys += 1,
             Op::Delete => report.tombstones += 1,
         }
+        let mut recorded_len = None;
         match snapshot.get_cf(log, SeqKey(rec.seq).encode())? {
             None => report.problem(format!(
                 "index of key {shown} points at log entry {} which is missing",
@@ -93,6 +95,7 @@ pub(crate) fn verify(store: &Store) -> Result<VerifyReport> {
             Some(raw) => match LogEntry::decode(rec.seq, &raw) {
                 Err(e) => report.problem(e.to_string()),
                 Ok(entry) => {
+                    recorded_len = entry.value_len;
                     if entry.key != *key || entry.op != rec.op || entry.version != rec.version {
                         report.problem(format!(
                             "index of key {shown} ({:?} {:?}) disagrees with log entry {} \
@@ -108,13 +111,20 @@ pub(crate) fn verify(store: &Store) -> Result<VerifyReport> {
                 }
             },
         }
-        let has_value = snapshot.get_pinned_cf(data, &key)?.is_some();
-        match (rec.op, has_value) {
-            (Op::Put, false) => report.problem(format!("key {shown} is a put without a value")),
-            (Op::Delete, true) => {
+        let value_len = snapshot.get_pinned_cf(data, &key)?.map(|v| v.len());
+        match (rec.op, value_len) {
+            (Op::Put, None) => report.problem(format!("key {shown} is a put without a value")),
+            (Op::Delete, Some(_)) => {
                 report.problem(format!("key {shown} is deleted but still has a value"))
             }
-            _ => {}
+            (Op::Put, Some(len)) => match recorded_len {
+                Some(recorded) if recorded as usize != len => report.problem(format!(
+                    "key {shown} has a value of {len} bytes but its log entry {} records {recorded}",
+                    rec.seq
+                )),
+                _ => {}
+            },
+            (Op::Delete, None) => {}
         }
     }
 

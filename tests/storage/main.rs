@@ -12,6 +12,7 @@ mod bad_input_is_rejected;
 mod changes_feed_batches_are_bounded;
 mod clock_scenario;
 mod crash_sigkill_keeps_acknowledged_writes;
+mod format_1_folders_open_and_are_marked_format_2;
 mod model_against_btreemap;
 mod ordered_visibility;
 mod remote_clocks_are_bounded;
