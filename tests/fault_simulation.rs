@@ -163,7 +163,10 @@ fn simulated_faults_lose_nothing_converge_and_replay_exactly() {
     // Runs of 20 seeds and more have hours-ahead clocks; their node must have been refused.
     if runs.len() >= 20 {
         assert!(!skewed.is_empty(), "no run had a clock hours ahead");
-        assert!(clock_refused > 0, "no write of a clock hours ahead was refused");
+        assert!(
+            clock_refused > 0,
+            "no write of a clock hours ahead was refused"
+        );
     }
     let failed: Vec<String> = runs.iter().filter(|r| !passed(r)).map(describe).collect();
     assert!(
