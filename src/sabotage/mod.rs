@@ -8,10 +8,10 @@
 //! - [`Sabotage::DropTombstonesOnApply`]: remote deletes are ignored — deleted keys come back.
 //! - [`Sabotage::AckBeforeCommit`]: every fifth uncontended `put`/`delete` is acknowledged with
 //!   its version but never committed — acknowledged writes are lost.
-//! - [`Sabotage::CursorBeforeCommit`]: a puller stores a round's cursor at its `End` and commits
-//!   the round's entries one heartbeat interval later (invariant 8 broken): a session that ends
-//!   in between (a crash, a restart, a cut link) drops them, and the cursor already covers them —
-//!   acknowledged writes are lost on the puller.
+//! - [`Sabotage::CursorBeforeCommit`]: a puller stores a round's cursor at its `End` before it
+//!   commits the round's entries (invariant 8 broken), and one such round in four dies in
+//!   between, as a crash would: its entries are gone while the cursor covers them — writes are
+//!   lost on the puller, and on every node that pulls them through it.
 //! - [`Sabotage::OutOfOrderVisibility`]: every eighth sequence is held back and taken by a later
 //!   commit, as by a writer that took its sequence outside the commit lock (invariant 3 broken):
 //!   a round sees sequence N + 1 before N, its cursor passes N, and N is never sent — writes are

@@ -17,6 +17,7 @@ use meshkv::{NodeConfig, NodeId};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_and_replayed_announcements_are_counted_and_ignored() {
+    let _memory = common::attack::sharing_memory().await;
     let multicast = loopback_multicast();
     let keyed = || NodeConfig {
         cluster_keys: vec![KEY.to_vec()],

@@ -12,6 +12,7 @@ use common::{config, contents, keyed_with, start, wait_until, KEY};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plaintext_and_keyed_nodes_never_exchange_an_entry() {
+    let _memory = common::attack::sharing_memory().await;
     let plain = start(config(vec![])).await;
     let keyed = start(keyed_with(vec![plain.addr()], KEY)).await;
     plain.node.add_peer(keyed.addr());

@@ -188,6 +188,7 @@ async fn check(victim: TestNode, honest: TestNode, keyed: bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plaintext_client_cannot_halt_a_node() {
+    let _memory = common::attack::sharing_memory().await;
     let victim = start(config(vec![])).await;
     let honest = start(config(vec![victim.addr()])).await;
     check(victim, honest, false).await;
@@ -195,6 +196,7 @@ async fn a_plaintext_client_cannot_halt_a_node() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_key_holder_cannot_halt_a_node() {
+    let _memory = common::attack::sharing_memory().await;
     let victim = start(keyed_with(vec![], KEY)).await;
     let honest = start(keyed_with(vec![victim.addr()], KEY)).await;
     check(victim, honest, true).await;

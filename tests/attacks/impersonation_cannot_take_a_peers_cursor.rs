@@ -33,6 +33,7 @@ fn hello(node_id: NodeId, advertise: Option<String>) -> Message {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_holder_cannot_obtain_or_move_another_nodes_cursor() {
+    let _memory = common::attack::sharing_memory().await;
     let x = start(keyed_with(vec![], KEY)).await;
     let v = start(keyed_with(vec![x.addr()], KEY)).await;
     for i in 0..10u8 {

@@ -57,6 +57,7 @@ fn learned(node: &meshkv::Node) -> Vec<(String, bool)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn junk_advertised_addresses_are_forgotten_and_newcomers_still_dialed_back() {
+    let _memory = common::attack::sharing_memory().await;
     let victim = start(NodeConfig {
         max_connections: 8,
         max_handshakes: 8,

@@ -69,6 +69,7 @@ async fn capture(config_a: NodeConfig, config_b: NodeConfig) -> (Vec<u8>, Vec<u8
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keyed_traffic_shows_no_key_value_or_cluster_name() {
+    let _memory = common::attack::sharing_memory().await;
     let (recorded, to_client, written) = capture(keyed(vec![]), keyed(vec![])).await;
     // The entries did travel through the proxy...
     assert!(
@@ -95,6 +96,7 @@ async fn keyed_traffic_shows_no_key_value_or_cluster_name() {
 /// what the keyed test says is absent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plaintext_traffic_is_readable_in_the_same_capture() {
+    let _memory = common::attack::sharing_memory().await;
     let plain = |peers| NodeConfig {
         cluster: CLUSTER.into(),
         ..config(peers)
@@ -163,6 +165,7 @@ async fn tampered_catch_up(tamper: impl FnOnce(&Proxy), expected_error: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flipped_bit_with_a_valid_checksum_fails_authentication() {
+    let _memory = common::attack::sharing_memory().await;
     // The proxy recomputes the frame's crc32: only Noise's authentication tag can notice.
     tampered_catch_up(
         |p| p.flip_bit_keeping_crc(Direction::ServerToClient, OFFSET, 3),
@@ -173,6 +176,7 @@ async fn a_flipped_bit_with_a_valid_checksum_fails_authentication() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flipped_bit_on_the_wire_kills_the_connection() {
+    let _memory = common::attack::sharing_memory().await;
     tampered_catch_up(
         |p| p.flip_bit(Direction::ServerToClient, OFFSET, 0),
         "checksum mismatch",

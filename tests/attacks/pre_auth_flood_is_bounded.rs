@@ -57,6 +57,7 @@ async fn attack(addr: std::net::SocketAddr, bytes: Vec<u8>, pace: Duration) -> (
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pre_auth_flood_is_bounded_and_peers_still_sync() {
+    let _memory = common::attack::measuring_memory().await;
     let a = start(keyed(vec![])).await;
     a.db.put(b"before", b"1").unwrap();
     let b = start(keyed(vec![a.addr()])).await;

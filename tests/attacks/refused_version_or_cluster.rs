@@ -17,6 +17,7 @@ use tokio_util::codec::Framed;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_cluster_is_refused_on_both_sides() {
+    let _memory = common::attack::sharing_memory().await;
     let a = start(config(vec![])).await;
     let b = start(NodeConfig {
         cluster: "elsewhere".into(),
@@ -45,6 +46,7 @@ async fn another_cluster_is_refused_on_both_sides() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_protocol_version_is_refused_with_a_reason() {
+    let _memory = common::attack::sharing_memory().await;
     let a = start(config(vec![])).await;
     a.db.put(b"a", b"1").unwrap();
     let stream = tokio::net::TcpStream::connect(a.node.local_addr())

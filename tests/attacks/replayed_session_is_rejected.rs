@@ -26,6 +26,7 @@ fn keyed(peers: Vec<String>) -> NodeConfig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replayed_sessions_are_rejected_both_ways() {
+    let _memory = common::attack::sharing_memory().await;
     let (proxy, a) = behind_proxy(keyed(vec![])).await;
     for i in 0..20u8 {
         a.db.put([b'k', i], [i; 100]).unwrap();

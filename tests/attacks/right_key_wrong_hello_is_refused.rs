@@ -29,6 +29,7 @@ fn hello(cluster: &str, node_id: NodeId) -> Hello {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn right_key_with_a_wrong_hello_is_refused() {
+    let _memory = common::attack::sharing_memory().await;
     let a = start(keyed_with(vec![], KEY)).await;
     for i in 0..10u8 {
         a.db.put([b'k', i], b"secret-value").unwrap();

@@ -40,6 +40,7 @@ fn tamper(i: usize) -> Tamper {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tampered_frames_close_the_session_and_apply_nothing() {
+    let _memory = common::attack::sharing_memory().await;
     let mitm = Mitm::start().await;
     mitm.set_plan(|i| Some((BATCH_FRAME, tamper(i))));
     // A advertises the man-in-the-middle, so B's only way to A is through it.

@@ -20,6 +20,7 @@ const K2: &[u8; 32] = b"k2-k2-k2-k2-k2-k2-k2-k2-k2-k2-k2";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_key_gets_nothing_and_gives_nothing() {
+    let _memory = common::attack::sharing_memory().await;
     let a = start(keyed(vec![], &[K1])).await;
     let b = start(keyed(vec![a.addr()], &[K1])).await;
     let intruder = start(keyed(vec![a.addr(), b.addr()], &[K2])).await;
@@ -51,6 +52,7 @@ async fn a_wrong_key_gets_nothing_and_gives_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rotation_in_progress_still_syncs() {
+    let _memory = common::attack::sharing_memory().await;
     let old = start(keyed(vec![], &[K1])).await;
     let new = start(keyed(vec![old.addr()], &[K2, K1])).await;
     old.db.put(b"from-old", b"1").unwrap();

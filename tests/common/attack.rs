@@ -17,6 +17,22 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::codec::Framed;
 
+/// Tests that measure the process's resident memory take this lock exclusively
+/// ([`measuring_memory`]); every other attack test holds it shared ([`sharing_memory`]) for
+/// its whole run, so a measurement never counts another test's allocations (they run on
+/// parallel threads of one process).
+static MEMORY: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+/// Held for the whole of a test that does not measure memory.
+pub async fn sharing_memory() -> tokio::sync::RwLockReadGuard<'static, ()> {
+    MEMORY.read().await
+}
+
+/// Held for the whole of a test that measures memory: no other attack test runs meanwhile.
+pub async fn measuring_memory() -> tokio::sync::RwLockWriteGuard<'static, ()> {
+    MEMORY.write().await
+}
+
 /// The resident set size of this process, in KiB (Linux `/proc/self/status`).
 pub fn rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
