@@ -12,26 +12,13 @@ use crate::common;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::attack::noise_dial;
+use common::attack::{hello, noise_dial};
 use common::{config, keyed_with, start, wait_until, TestNode, KEY};
 use futures_util::{SinkExt, StreamExt};
 use meshkv::replication::frame::FrameCodec;
-use meshkv::replication::message::{self, Hello, Message, MAGIC, PROTOCOL_VERSION};
+use meshkv::replication::message::{self, Message};
 use meshkv::NodeId;
 use tokio_util::codec::Framed;
-
-/// A hello as `node_id` (keyed: the id the client's key proves; plaintext: any).
-fn hello(node_id: NodeId) -> Message {
-    Message::Hello(Hello {
-        magic: MAGIC,
-        version: PROTOCOL_VERSION,
-        cluster: "test".into(),
-        node_id,
-        nonce: rand::random(),
-        advertise: None,
-        limits: meshkv::replication::message::Limits::default(),
-    })
-}
 
 /// The forged pulls: cursors far above `floor`, from an incarnation that is not the node's,
 /// with no proof, junk, and `real`'s genuine proof (of another cursor and incarnation).
@@ -94,7 +81,7 @@ async fn plaintext_pull(victim: &TestNode, pull: &Message) -> Answer {
         .await
         .unwrap();
     let mut framed = Framed::new(stream, FrameCodec::new(1 << 24));
-    for m in [hello(NodeId::random()), pull.clone()] {
+    for m in [hello(NodeId::random(), None), pull.clone()] {
         framed.send(Bytes::from(message::encode(&m))).await.unwrap();
     }
     // The victim's hello first.
@@ -117,7 +104,7 @@ async fn keyed_pull(victim: &TestNode, pull: &Message) -> Answer {
     let mut client = noise_dial(victim.node.local_addr(), KEY)
         .await
         .expect("the right key works");
-    client.send(&hello(client.node_id)).await;
+    client.send(&hello(client.node_id, None)).await;
     client.send(pull).await;
     let mut first = true;
     answer(async || loop {

@@ -14,22 +14,9 @@ use crate::common;
 
 use std::time::Duration;
 
-use common::attack::{noise_accept, noise_dial};
+use common::attack::{hello, noise_accept, noise_dial};
 use common::{contents, keyed_with, start, wait_until, KEY};
-use meshkv::replication::message::{Hello, Limits, Message, MAGIC, PROTOCOL_VERSION};
-use meshkv::NodeId;
-
-fn hello(node_id: NodeId, advertise: Option<String>) -> Message {
-    Message::Hello(Hello {
-        magic: MAGIC,
-        version: PROTOCOL_VERSION,
-        cluster: "test".into(),
-        node_id,
-        nonce: rand::random(),
-        advertise,
-        limits: Limits::default(),
-    })
-}
+use meshkv::replication::message::Message;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_holder_cannot_obtain_or_move_another_nodes_cursor() {

@@ -62,6 +62,20 @@ pub async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Vec<u
     got
 }
 
+/// A hello of the test cluster as `node_id` (keyed: only the id the client's key proves is
+/// believed; plaintext: any), advertising `advertise`.
+pub fn hello(node_id: NodeId, advertise: Option<String>) -> Message {
+    Message::Hello(message::Hello {
+        magic: message::MAGIC,
+        version: message::PROTOCOL_VERSION,
+        cluster: "test".into(),
+        node_id,
+        nonce: rand::random(),
+        advertise,
+        limits: message::Limits::default(),
+    })
+}
+
 /// A raw keyed client: the Noise initiator's side, with any cluster key and its own static key.
 pub struct NoiseClient {
     pub framed: Framed<TcpStream, FrameCodec>,
