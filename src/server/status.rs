@@ -3,9 +3,11 @@
 //! ```json
 //! {"node_id": "9f0c...", "replication_addr": "127.0.0.1:7070", "last_seq": 42,
 //!  "refused_inbound": 0, "bytes_in": 1234, "bytes_out": 5678, "halted": null,
-//!  "healthy": true, "failed_tasks": [],
+//!  "healthy": true, "failed_tasks": [], "unproven_rollback_claims": 0,
+//!  "clock": {"peers_heard": 1, "peers_refusing": 0, "refused": false},
 //!  "stats": {"local_writes": 40, "remote_applied": 2, "remote_stale": 0,
-//!            "remote_duplicate": 0, "conflicts_resolved": 0},
+//!            "remote_duplicate": 0, "conflicts_resolved": 0, "clock_skew_refusals": 0,
+//!            "clock_regressions": 0},
 //!  "peers": [{"address": "127.0.0.1:7071", "source": "configured", "node_id": "...",
 //!             "connected": true, "cursor": 17, "peer_last_seq": 17, "entries_behind": 0,
 //!             "round_entries": 0, "last_error": null, "refused": 0, "invalid_entries": 0,
@@ -14,7 +16,9 @@
 //!  "discovery": null}
 //! ```
 //!
-//! `halted` says why replication stopped for good (the folder is an old copy of its node), if it
+//! `clock` says whether the peers accept this node's clock: how many were heard, how many would
+//! refuse a timestamp of its wall clock now, and whether a majority does (local writes then fail
+//! with `ClockSkew`). `halted` says why replication stopped for good (the folder is an old copy of its node), if it
 //! did. `failed_tasks` lists the node's tasks that panicked or failed (`task`, `essential`,
 //! `error`); `healthy` is false once replication halted or an essential one died. `storage_error`
 //! is the database's last background failure (a lease fsync), or null. `resp`, present with `resp_listen`, holds the RESP listener's counters

@@ -137,7 +137,7 @@ impl<'a> Changes<'a> {
     /// entry when any is left, so one entry may exceed it alone), for byte-bounded sync batches.
     /// Empty when the feed is exhausted.
     ///
-    /// Values are read from the snapshot with one MultiGet per chunk of at most [`MAX_CHUNK`]
+    /// Values are read from the snapshot with one MultiGet per chunk of at most 256
     /// entries, planned from the sizes the log entries record: a chunk ends before the entry
     /// that would take the batch past `max_bytes`, so no value is read that the batch cannot
     /// hold (see the module docs for format-1 entries, whose size is unknown until read).
