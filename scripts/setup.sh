@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building meshkv needs on a fresh machine that has only the Rust toolchain:
-# libclang (bindgen for the rocksdb crate), and redis-cli (redis-tools) for the RESP tests.
+# libclang (bindgen for the rocksdb crate), and redis-cli (redis-tools) and redis-server for the
+# RESP tests.
 # Idempotent and quick when everything is there.
 set -euo pipefail
 
@@ -31,4 +32,14 @@ fi
 if ! command -v redis-cli >/dev/null 2>&1; then
     echo "setup: installing redis-tools (redis-cli, used by the RESP tests)" >&2
     apt_install redis-tools
+fi
+
+if ! command -v redis-server >/dev/null 2>&1; then
+    echo "setup: installing redis-server (the RESP tests compare meshkv's replies with it)" >&2
+    apt_install redis-server
+    # The package may start a service on port 6379; the tests start their own on free ports.
+    if command -v systemctl >/dev/null 2>&1; then
+        $SUDO systemctl disable --now redis-server >/dev/null 2>&1 || true
+    fi
+    $SUDO service redis-server stop >/dev/null 2>&1 || true
 fi

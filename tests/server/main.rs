@@ -8,6 +8,7 @@ mod common;
 
 mod resp_pipelined_sets_commit_together;
 mod resp_protocol_errors_keep_serving;
+mod resp_replies_match_redis;
 mod resp_set_nx_race_has_one_winner;
 mod resp_set_on_one_node_gets_on_the_other;
 mod server_bad_config_exits_2;

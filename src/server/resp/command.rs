@@ -111,6 +111,39 @@ pub enum Command {
     Client(ClientCmd),
     /// `QUIT`: `+OK`, then the connection closes.
     Quit,
+    /// `APPEND key value`.
+    Append(Vec<u8>, Vec<u8>),
+    /// `STRLEN key`.
+    StrLen(Vec<u8>),
+    /// `GETRANGE key start end`.
+    GetRange(Vec<u8>, i64, i64),
+    /// `SETRANGE key offset value` (offset checked non-negative).
+    SetRange(Vec<u8>, u64, Vec<u8>),
+    /// `GETSET key value`.
+    GetSet(Vec<u8>, Vec<u8>),
+    /// `SETNX key value`.
+    SetNx(Vec<u8>, Vec<u8>),
+    /// `MSETNX key value [key value ...]`.
+    MSetNx(Vec<(Vec<u8>, Vec<u8>)>),
+    /// `GETDEL key`.
+    GetDel(Vec<u8>),
+    /// `TYPE key`.
+    Type(Vec<u8>),
+    /// `KEYS pattern`.
+    Keys(Vec<u8>),
+    /// `TOUCH key [key ...]`: counts the keys that hold a value.
+    Touch(Vec<Vec<u8>>),
+    /// `RANDOMKEY`.
+    RandomKey,
+    /// `RENAME key newkey` (`nx`: `RENAMENX`).
+    Rename {
+        /// The key renamed.
+        from: Vec<u8>,
+        /// Its new name.
+        to: Vec<u8>,
+        /// `RENAMENX`: only when `to` holds no value.
+        nx: bool,
+    },
 }
 
 /// A command's name, arity (Redis's rule: `n` exactly n arguments with the name, `-n` at
@@ -158,6 +191,21 @@ pub const SPECS: &[Spec] = &[
         &["noscript", "loading", "stale", "fast"],
         NO_KEYS,
     ),
+    spec("append", 3, &["write", "denyoom", "fast"], (1, 1, 1)),
+    spec("strlen", 2, &["readonly", "fast"], (1, 1, 1)),
+    spec("getrange", 4, &["readonly"], (1, 1, 1)),
+    spec("setrange", 4, &["write", "denyoom"], (1, 1, 1)),
+    spec("getset", 3, &["write", "denyoom", "fast"], (1, 1, 1)),
+    spec("setnx", 3, &["write", "denyoom", "fast"], (1, 1, 1)),
+    spec("msetnx", -3, &["write", "denyoom"], (1, -1, 2)),
+    spec("getdel", 2, &["write", "fast"], (1, 1, 1)),
+    spec("type", 2, &["readonly", "fast"], (1, 1, 1)),
+    spec("keys", 2, &["readonly"], NO_KEYS),
+    spec("unlink", -2, &["write", "fast"], (1, -1, 1)),
+    spec("touch", -2, &["readonly", "fast"], (1, -1, 1)),
+    spec("randomkey", 1, &["readonly"], NO_KEYS),
+    spec("rename", 3, &["write"], (1, 2, 1)),
+    spec("renamenx", 3, &["write", "fast"], (1, 2, 1)),
 ];
 
 const fn spec(
@@ -248,17 +296,47 @@ pub fn decode(request: &[Vec<u8>]) -> Result<Command, Reply> {
         "get" => Ok(Command::Get(owned(0))),
         "set" => set(args),
         "mget" => Ok(Command::MGet(args.to_vec())),
-        "mset" => {
+        "mset" | "msetnx" => {
             if args.len() % 2 != 0 {
-                return Err(Reply::err("wrong number of arguments for 'mset' command"));
+                return Err(Reply::err(format!(
+                    "wrong number of arguments for '{}' command",
+                    spec.name
+                )));
             }
-            Ok(Command::MSet(
-                args.chunks_exact(2)
-                    .map(|kv| (kv[0].clone(), kv[1].clone()))
-                    .collect(),
-            ))
+            let pairs = args
+                .chunks_exact(2)
+                .map(|kv| (kv[0].clone(), kv[1].clone()))
+                .collect();
+            Ok(match spec.name {
+                "mset" => Command::MSet(pairs),
+                _ => Command::MSetNx(pairs),
+            })
         }
-        "del" => Ok(Command::Del(args.to_vec())),
+        "del" | "unlink" => Ok(Command::Del(args.to_vec())),
+        "append" => Ok(Command::Append(owned(0), owned(1))),
+        "strlen" => Ok(Command::StrLen(owned(0))),
+        "getrange" => {
+            let start = parse_i64(&args[1]).ok_or_else(not_integer)?;
+            let end = parse_i64(&args[2]).ok_or_else(not_integer)?;
+            Ok(Command::GetRange(owned(0), start, end))
+        }
+        "setrange" => {
+            let offset = parse_i64(&args[1]).ok_or_else(not_integer)?;
+            let offset = u64::try_from(offset).map_err(|_| Reply::err("offset is out of range"))?;
+            Ok(Command::SetRange(owned(0), offset, owned(2)))
+        }
+        "getset" => Ok(Command::GetSet(owned(0), owned(1))),
+        "setnx" => Ok(Command::SetNx(owned(0), owned(1))),
+        "getdel" => Ok(Command::GetDel(owned(0))),
+        "type" => Ok(Command::Type(owned(0))),
+        "keys" => Ok(Command::Keys(owned(0))),
+        "touch" => Ok(Command::Touch(args.to_vec())),
+        "randomkey" => Ok(Command::RandomKey),
+        "rename" | "renamenx" => Ok(Command::Rename {
+            from: owned(0),
+            to: owned(1),
+            nx: spec.name == "renamenx",
+        }),
         "exists" => Ok(Command::Exists(args.to_vec())),
         "scan" => scan(args),
         "dbsize" => Ok(Command::DbSize),

@@ -10,6 +10,11 @@
 //!   RESP commands of this server (an exclusive lock, see [`Shared::writes`]), but not against
 //!   HTTP writes or entries replicated from peers: the condition is a local decision, and a
 //!   concurrent write elsewhere is settled by the resolver like any other conflict.
+//! - The read-modify-write commands (`APPEND`, `SETRANGE`, `GETSET`, `GETDEL`, `SETNX`,
+//!   `MSETNX`, `RENAME`, `RENAMENX`) take the same exclusive lock. On other masters they are
+//!   plain writes of their result: concurrent `APPEND`s of one key on two nodes each write their
+//!   own result and the resolver keeps one (never a merge); a `RENAME` racing a write of its
+//!   source elsewhere may leave both keys. `MSETNX` and `RENAME` commit as one batch.
 //! - `MSET` is one atomic batch ([`Db::write`](crate::Db::write)): all keys or none, on this
 //!   node and on every peer.
 //! - `DEL` counts the keys that held a value and deletes only those (a missing key leaves no
@@ -164,7 +169,172 @@ fn run(shared: &Shared, session: &mut Session, cmd: Command) -> crate::Result<Re
         Command::Client(ClientCmd::Id) => Reply::Integer(i64::try_from(session.id).unwrap_or(0)),
         Command::Client(ClientCmd::SetInfo) => Reply::ok(),
         Command::Quit => Reply::ok(),
+        Command::Append(key, value) => {
+            let _exclusive = shared.writes.write();
+            let mut new = db.get(&key)?.unwrap_or_default();
+            new.extend_from_slice(&value);
+            check_value(shared, &new)?;
+            db.put(&key, &new)?;
+            Reply::count(new.len())
+        }
+        Command::StrLen(key) => Reply::count(db.get(&key)?.map_or(0, |v| v.len())),
+        Command::GetRange(key, start, end) => {
+            let value = db.get(&key)?.unwrap_or_default();
+            Reply::Bulk(range(&value, start, end).to_vec())
+        }
+        Command::SetRange(key, offset, value) => {
+            let _exclusive = shared.writes.write();
+            let old = db.get(&key)?;
+            if value.is_empty() {
+                // Nothing to write (and a missing key stays missing), as Redis does.
+                return Ok(Reply::count(old.map_or(0, |v| v.len())));
+            }
+            let max = db.options().max_value_size;
+            let end = usize::try_from(offset)
+                .ok()
+                .and_then(|o| o.checked_add(value.len()))
+                .filter(|&end| end <= max)
+                .ok_or(Error::ValueTooLarge {
+                    len: usize::try_from(offset)
+                        .unwrap_or(usize::MAX)
+                        .saturating_add(value.len()),
+                    max,
+                })?;
+            let mut new = old.unwrap_or_default();
+            if new.len() < end {
+                new.resize(end, 0);
+            }
+            let at = end - value.len();
+            new[at..end].copy_from_slice(&value);
+            db.put(&key, &new)?;
+            Reply::count(new.len())
+        }
+        Command::GetSet(key, value) => {
+            let _exclusive = shared.writes.write();
+            let old = db.get(&key)?;
+            db.put(&key, &value)?;
+            old.map_or(Reply::Nil, Reply::Bulk)
+        }
+        Command::SetNx(key, value) => {
+            let _exclusive = shared.writes.write();
+            if db.get(&key)?.is_some() {
+                check_value(shared, &value)?;
+                return Ok(Reply::Integer(0));
+            }
+            db.put(&key, &value)?;
+            Reply::Integer(1)
+        }
+        Command::MSetNx(pairs) => {
+            let _exclusive = shared.writes.write();
+            for (k, _) in &pairs {
+                if db.get(k)?.is_some() {
+                    return Ok(Reply::Integer(0));
+                }
+            }
+            let mut batch = db.batch();
+            for (k, v) in &pairs {
+                batch.put(k, v);
+            }
+            db.write(batch)?;
+            Reply::Integer(1)
+        }
+        Command::GetDel(key) => {
+            let _exclusive = shared.writes.write();
+            let old = db.get(&key)?;
+            if old.is_some() {
+                db.delete(&key)?;
+            }
+            old.map_or(Reply::Nil, Reply::Bulk)
+        }
+        Command::Type(key) => Reply::Simple(
+            if db.get(&key)?.is_some() {
+                "string"
+            } else {
+                "none"
+            }
+            .into(),
+        ),
+        Command::Keys(pattern) => keys(shared, &pattern)?,
+        Command::Touch(keys) => {
+            let mut n = 0;
+            for k in &keys {
+                n += usize::from(db.get(k)?.is_some());
+            }
+            Reply::count(n)
+        }
+        Command::RandomKey => random_key(shared)?,
+        Command::Rename { from, to, nx } => {
+            let _exclusive = shared.writes.write();
+            let Some(value) = db.get(&from)? else {
+                return Ok(Reply::err("no such key"));
+            };
+            if from == to {
+                return Ok(if nx { Reply::Integer(0) } else { Reply::ok() });
+            }
+            if nx && db.get(&to)?.is_some() {
+                return Ok(Reply::Integer(0));
+            }
+            let mut batch = db.batch();
+            batch.put(&to, &value);
+            batch.delete(&from);
+            db.write(batch)?;
+            if nx {
+                Reply::Integer(1)
+            } else {
+                Reply::ok()
+            }
+        }
     })
+}
+
+/// `GETRANGE`'s bytes of `value` from `start` to `end` inclusive, negative counting from the
+/// end, clamped: Redis's rules (an empty range when start passes end).
+fn range(value: &[u8], start: i64, end: i64) -> &[u8] {
+    let len = i64::try_from(value.len()).unwrap_or(i64::MAX);
+    if start < 0 && end < 0 && start > end {
+        return &[];
+    }
+    let start = if start < 0 { len + start } else { start }.max(0);
+    let end = if end < 0 { len + end } else { end }.max(0).min(len - 1);
+    if len == 0 || start > end {
+        return &[];
+    }
+    // Both within 0..len here.
+    &value[start as usize..=end as usize]
+}
+
+/// `KEYS pattern`: every live key that matches, in byte order (Redis's order is its hash
+/// table's; clients must not rely on either).
+fn keys(shared: &Shared, pattern: &[u8]) -> crate::Result<Reply> {
+    let prefix = pattern::literal_prefix(pattern);
+    let filter = !pattern::is_prefix_only(pattern);
+    let mut out = Vec::new();
+    for item in shared.db.scan_prefix(&prefix) {
+        let (key, _) = item?;
+        if !filter || pattern::matches(pattern, &key) {
+            out.push(Reply::Bulk(key));
+        }
+    }
+    Ok(Reply::Array(out))
+}
+
+/// `RANDOMKEY`: the first live key at or after a random point of the key space (wrapping to
+/// the first key), or nil when there is none. Keys after long gaps come up more often: a
+/// sample, not a uniform draw.
+fn random_key(shared: &Shared) -> crate::Result<Reply> {
+    let point: [u8; 8] = rand::random();
+    let first_from = |lower: std::ops::Bound<&[u8]>| -> crate::Result<Option<Vec<u8>>> {
+        let bounds = (lower, std::ops::Bound::<&[u8]>::Unbounded);
+        match shared.db.scan(bounds).next() {
+            Some(item) => Ok(Some(item?.0)),
+            None => Ok(None),
+        }
+    };
+    let found = match first_from(std::ops::Bound::Included(&point[..]))? {
+        Some(k) => Some(k),
+        None => first_from(std::ops::Bound::Unbounded)?,
+    };
+    Ok(found.map_or(Reply::Nil, Reply::Bulk))
 }
 
 fn check_value(shared: &Shared, value: &[u8]) -> crate::Result<()> {
@@ -270,4 +440,23 @@ fn hello(session: &Session) -> Reply {
         Reply::text("modules"),
         Reply::Array(Vec::new()),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::range;
+
+    #[test]
+    fn getrange_follows_redis_rules() {
+        let v = b"hello world";
+        assert_eq!(range(v, 0, 4), b"hello");
+        assert_eq!(range(v, -5, -1), b"world");
+        assert_eq!(range(v, 5, 2), b"");
+        assert_eq!(range(v, -100, 100), v);
+        assert_eq!(range(v, -1, -5), b"");
+        assert_eq!(range(v, 3, -1), b"lo world");
+        assert_eq!(range(b"", 0, -1), b"");
+        assert_eq!(range(v, i64::MIN, i64::MAX), v);
+        assert_eq!(range(v, i64::MAX, i64::MAX), b"");
+    }
 }

@@ -5,7 +5,10 @@
 //! Commands: `PING`, `ECHO`, `GET`, `SET` (`NX`, `XX`, `GET`), `MGET`, `MSET`, `DEL`,
 //! `EXISTS`, `SCAN` (`MATCH`, `COUNT`, `TYPE`), `DBSIZE`, `INFO`, `COMMAND` (`COUNT`,
 //! `DOCS`, `INFO`), `HELLO` (protocol 2 only: `HELLO 3` gets `-NOPROTO`), `SELECT 0`,
-//! `CLIENT SETNAME|GETNAME|ID|SETINFO`, `QUIT`. Anything else gets Redis's
+//! `CLIENT SETNAME|GETNAME|ID|SETINFO`, `QUIT`, and the string and keyspace commands `APPEND`,
+//! `STRLEN`, `GETRANGE`, `SETRANGE`, `GETSET`, `SETNX`, `MSETNX`, `GETDEL`, `TYPE`, `KEYS`,
+//! `UNLINK`, `TOUCH`, `RANDOMKEY`, `RENAME`, `RENAMENX` (their replies are compared with a real
+//! `redis-server`'s in `tests/server/resp_replies_match_redis.rs`). Anything else gets Redis's
 //! `-ERR unknown command ...` and the connection stays usable. The semantics and the
 //! differences from Redis (multi-master, local `NX`/`XX`, no TTLs, per-connection `SCAN`
 //! cursors) are in [`exec`].
