@@ -62,7 +62,7 @@ impl Db {
     /// of a hello. False for an id given in [`Options::node_id`](crate::Options::node_id) at
     /// creation and for a folder made before node keys existed; `renew-id` binds it.
     pub fn identity_is_bound(&self) -> bool {
-        NodeId::of_public_key(&self.store.node_key.public) == self.store.node_id
+        self.store.node_key.node_id() == self.store.node_id
     }
 
     /// The options the database was opened with.

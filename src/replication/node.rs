@@ -320,28 +320,30 @@ impl<T: Transport> Shared<T> {
             f(p);
         }
     }
-}
 
-/// The runtime's time (simulated in a simulation), as the sessions take it.
-impl<T: Transport> Shared<T> {
+    /// This node's wall clock (`Options::clock`), in milliseconds.
+    fn wall_ms(&self) -> u64 {
+        crate::hlc::millis(self.db.options().clock.reading())
+    }
+
     /// A heartbeat: the last committed sequence and the wall clock.
     pub(super) fn heartbeat(&self) -> Message {
         Message::Heartbeat {
             last_seq: self.db.last_seq(),
-            clock_ms: crate::hlc::millis(self.db.options().clock.reading()),
+            clock_ms: self.wall_ms(),
         }
     }
 
     /// What the peers think of this node's wall clock now.
     pub(super) fn clock_status(&self) -> ClockStatus {
         let at = now();
-        let wall = crate::hlc::millis(self.db.options().clock.reading());
+        let wall = self.wall_ms();
         let clocks = self.clocks.lock();
         let (peers_refusing, peers_heard) = clocks.refusing(at, wall);
         ClockStatus {
             peers_heard,
             peers_refusing,
-            refused: clocks.majority(at).is_some_and(|m| wall > m.limit_ms),
+            refused: clocks.majority(at).is_some_and(|m| m.refuses(wall)),
         }
     }
 
@@ -355,8 +357,8 @@ impl<T: Transport> Shared<T> {
             clocks.heard(peer, clock_ms, limits.max_clock_drift_ms, at);
             clocks.majority(at)
         };
-        let wall = crate::hlc::millis(self.db.options().clock.reading());
-        let refused = majority.is_some_and(|m| wall > m.limit_ms);
+        let wall = self.wall_ms();
+        let refused = majority.is_some_and(|m| m.refuses(wall));
         if self.clock_refused.swap(refused, Ordering::Relaxed) != refused {
             match majority {
                 Some(m) if refused => tracing::error!(
@@ -378,6 +380,7 @@ impl<T: Transport> Shared<T> {
     }
 }
 
+/// The runtime's time (simulated in a simulation), as the sessions take it.
 pub(super) fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }

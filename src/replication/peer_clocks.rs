@@ -47,6 +47,13 @@ pub struct Majority {
     pub peers: usize,
 }
 
+impl Majority {
+    /// Whether a majority refuses a timestamp of `ms`.
+    pub fn refuses(&self, ms: u64) -> bool {
+        ms > self.limit_ms
+    }
+}
+
 /// The peers' clock readings (see the module docs).
 #[derive(Debug, Default)]
 pub struct PeerClocks {

@@ -96,6 +96,53 @@ fn creation_leftover(name: &str) -> bool {
         || numbered("OPTIONS-", ".dbtmp")
 }
 
+/// Why [`clear_cut_creation`] did not clear a folder.
+enum Cut {
+    /// The folder holds something a creation does not write.
+    Refused(String),
+    Io(std::io::Error),
+}
+
+impl From<std::io::Error> for Cut {
+    fn from(e: std::io::Error) -> Cut {
+        Cut::Io(e)
+    }
+}
+
+/// Readies a folder without RocksDB's `CURRENT` for a creation. A provisioned key, and what a
+/// creation cut short leaves (RocksDB writes its info log, lock and first files before
+/// `CURRENT`), are not content: the creation is finished instead of the folder being refused
+/// for good. No open ever returned without `CURRENT`, so nothing was written: RocksDB's own
+/// first files, which it refuses to create over, are removed. Anything else, or a write-ahead
+/// log with bytes in it (data whose `CURRENT` was lost, perhaps), refuses the folder, which is
+/// then left exactly as it was: every entry is checked before any is removed.
+fn clear_cut_creation(path: &Path) -> std::result::Result<(), Cut> {
+    let mut remove = Vec::new();
+    for entry in std::fs::read_dir(path)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !creation_leftover(&name) {
+            return Err(Cut::Refused(
+                "the directory is not empty and holds no RocksDB database".into(),
+            ));
+        }
+        if name.ends_with(".log") {
+            if entry.metadata()?.len() > 0 {
+                return Err(Cut::Refused(format!(
+                    "a write-ahead log ({name}) without RocksDB's CURRENT file"
+                )));
+            }
+            remove.push(entry.path());
+        } else if name.starts_with("MANIFEST-") || name.starts_with("OPTIONS-") {
+            remove.push(entry.path());
+        }
+    }
+    for file in remove {
+        std::fs::remove_file(file)?;
+    }
+    Ok(())
+}
+
 /// The opened database: RocksDB, the node's identity, and the writer's state.
 pub(crate) struct Store {
     pub(crate) db: Arc<DB>,
@@ -154,40 +201,11 @@ impl Store {
             if path.is_file() {
                 return Err(not_meshkv("it is a file, not a directory".into()));
             }
-            // A provisioned key, and what a creation cut short leaves (RocksDB writes its info
-            // log, lock and first files before `CURRENT`), are not content: the creation is
-            // finished instead of the folder being refused for good.
-            let content = |e: &std::io::Result<std::fs::DirEntry>| {
-                e.as_ref().map_or(true, |e| {
-                    !creation_leftover(&e.file_name().to_string_lossy())
-                })
-            };
-            if path.is_dir() && std::fs::read_dir(path)?.any(|e| content(&e)) {
-                return Err(not_meshkv(
-                    "the directory is not empty and holds no RocksDB database".into(),
-                ));
-            }
-            // Without `CURRENT` no open ever returned, so nothing was written: RocksDB refuses
-            // to create over its own first files, which hold nothing. A non-empty write-ahead
-            // log is not removed (it could hold data whose `CURRENT` was lost): refused.
             if path.is_dir() {
-                for entry in std::fs::read_dir(path)? {
-                    let entry = entry?;
-                    let name = entry.file_name();
-                    let name = name.to_string_lossy();
-                    if name.ends_with(".log") && creation_leftover(&name) {
-                        if entry.metadata()?.len() > 0 {
-                            return Err(not_meshkv(format!(
-                                "a write-ahead log ({name}) without RocksDB's CURRENT file"
-                            )));
-                        }
-                        std::fs::remove_file(entry.path())?;
-                    } else if (name.starts_with("MANIFEST-") || name.starts_with("OPTIONS-"))
-                        && creation_leftover(&name)
-                    {
-                        std::fs::remove_file(entry.path())?;
-                    }
-                }
+                clear_cut_creation(path).map_err(|e| match e {
+                    Cut::Refused(reason) => not_meshkv(reason),
+                    Cut::Io(e) => e.into(),
+                })?;
             }
         }
         let (mut db_opts, descriptors) = rocksdb_options(&options);

@@ -12,6 +12,7 @@ use futures_util::{SinkExt, StreamExt};
 use meshkv::replication::frame::FrameCodec;
 use meshkv::replication::handshake::{derive_psk, noise_initiator};
 use meshkv::replication::message::{self, Message};
+use meshkv::storage::identity::NodeKey;
 use meshkv::NodeId;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -102,11 +103,10 @@ pub async fn noise_dial(addr: SocketAddr, key: &[u8]) -> Option<NoiseClient> {
     hs.read_message(&reply, &mut buf).ok()?;
     let n = hs.write_message(&[], &mut buf).unwrap();
     framed.send(Bytes::copy_from_slice(&buf[..n])).await.ok()?;
-    let public = curve25519_dalek::montgomery::MontgomeryPoint::mul_base_clamped(private);
     Some(NoiseClient {
         framed,
         noise: hs.into_transport_mode().unwrap(),
-        node_id: NodeId::of_public_key(public.as_bytes()),
+        node_id: NodeKey::from_private(private).node_id(),
     })
 }
 
@@ -129,11 +129,10 @@ pub async fn noise_accept(stream: TcpStream, key: &[u8]) -> Option<NoiseClient> 
         .ok()??
         .ok()?;
     hs.read_message(&third, &mut buf).ok()?;
-    let public = curve25519_dalek::montgomery::MontgomeryPoint::mul_base_clamped(private);
     Some(NoiseClient {
         framed,
         noise: hs.into_transport_mode().ok()?,
-        node_id: NodeId::of_public_key(public.as_bytes()),
+        node_id: NodeKey::from_private(private).node_id(),
     })
 }
 

@@ -132,10 +132,13 @@ fn a_creation_cut_short_is_finished_not_refused() {
     drop(db);
     // A write-ahead log with bytes in it could be data whose CURRENT was lost: refused.
     let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("MANIFEST-000005"), b"").unwrap();
     std::fs::write(dir.path().join("000004.log"), b"records").unwrap();
     let err = Db::open(dir.path(), Options::default()).unwrap_err();
     assert!(matches!(err, Error::NotMeshkv { .. }), "{err}");
     assert!(dir.path().join("000004.log").exists());
+    // Refused: left exactly as it was, the files that would have been cleared included.
+    assert!(dir.path().join("MANIFEST-000005").exists());
     // A user's file among them is still refused.
     let dir = tempfile::tempdir().unwrap();
     for name in ["LOG", "notes.txt"] {

@@ -93,7 +93,7 @@ pub enum Command {
     MSet(Vec<(Vec<u8>, Vec<u8>)>),
     /// `DEL key [key ...]`.
     Del(Vec<Vec<u8>>),
-    /// `EXISTS key [key ...]`.
+    /// `EXISTS key [key ...]`, and `TOUCH` (the same count).
     Exists(Vec<Vec<u8>>),
     /// `SCAN cursor [MATCH pattern] [COUNT n] [TYPE t]`.
     Scan(ScanArgs),
@@ -119,8 +119,6 @@ pub enum Command {
     GetRange(Vec<u8>, i64, i64),
     /// `SETRANGE key offset value` (offset checked non-negative).
     SetRange(Vec<u8>, u64, Vec<u8>),
-    /// `GETSET key value`.
-    GetSet(Vec<u8>, Vec<u8>),
     /// `SETNX key value`.
     SetNx(Vec<u8>, Vec<u8>),
     /// `MSETNX key value [key value ...]`.
@@ -131,8 +129,6 @@ pub enum Command {
     Type(Vec<u8>),
     /// `KEYS pattern`.
     Keys(Vec<u8>),
-    /// `TOUCH key [key ...]`: counts the keys that hold a value.
-    Touch(Vec<Vec<u8>>),
     /// `RANDOMKEY`.
     RandomKey,
     /// `RENAME key newkey` (`nx`: `RENAMENX`).
@@ -325,12 +321,18 @@ pub fn decode(request: &[Vec<u8>]) -> Result<Command, Reply> {
             let offset = u64::try_from(offset).map_err(|_| Reply::err("offset is out of range"))?;
             Ok(Command::SetRange(owned(0), offset, owned(2)))
         }
-        "getset" => Ok(Command::GetSet(owned(0), owned(1))),
+        // `SET key value GET` under its old name.
+        "getset" => Ok(Command::Set {
+            key: owned(0),
+            value: owned(1),
+            condition: Condition::Always,
+            get: true,
+        }),
         "setnx" => Ok(Command::SetNx(owned(0), owned(1))),
         "getdel" => Ok(Command::GetDel(owned(0))),
         "type" => Ok(Command::Type(owned(0))),
         "keys" => Ok(Command::Keys(owned(0))),
-        "touch" => Ok(Command::Touch(args.to_vec())),
+        "touch" => Ok(Command::Exists(args.to_vec())),
         "randomkey" => Ok(Command::RandomKey),
         "rename" | "renamenx" => Ok(Command::Rename {
             from: owned(0),

@@ -191,15 +191,11 @@ fn run(shared: &Shared, session: &mut Session, cmd: Command) -> crate::Result<Re
             }
             let max = db.options().max_value_size;
             let end = usize::try_from(offset)
-                .ok()
-                .and_then(|o| o.checked_add(value.len()))
-                .filter(|&end| end <= max)
-                .ok_or(Error::ValueTooLarge {
-                    len: usize::try_from(offset)
-                        .unwrap_or(usize::MAX)
-                        .saturating_add(value.len()),
-                    max,
-                })?;
+                .unwrap_or(usize::MAX)
+                .saturating_add(value.len());
+            if end > max {
+                return Err(Error::ValueTooLarge { len: end, max });
+            }
             let mut new = old.unwrap_or_default();
             if new.len() < end {
                 new.resize(end, 0);
@@ -208,12 +204,6 @@ fn run(shared: &Shared, session: &mut Session, cmd: Command) -> crate::Result<Re
             new[at..end].copy_from_slice(&value);
             db.put(&key, &new)?;
             Reply::count(new.len())
-        }
-        Command::GetSet(key, value) => {
-            let _exclusive = shared.writes.write();
-            let old = db.get(&key)?;
-            db.put(&key, &value)?;
-            old.map_or(Reply::Nil, Reply::Bulk)
         }
         Command::SetNx(key, value) => {
             let _exclusive = shared.writes.write();
@@ -255,13 +245,6 @@ fn run(shared: &Shared, session: &mut Session, cmd: Command) -> crate::Result<Re
             .into(),
         ),
         Command::Keys(pattern) => keys(shared, &pattern)?,
-        Command::Touch(keys) => {
-            let mut n = 0;
-            for k in &keys {
-                n += usize::from(db.get(k)?.is_some());
-            }
-            Reply::count(n)
-        }
         Command::RandomKey => random_key(shared)?,
         Command::Rename { from, to, nx } => {
             let _exclusive = shared.writes.write();
