@@ -8,17 +8,21 @@ use std::ops::RangeBounds;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
+use crate::record::entry::deadline_ms;
 use crate::storage::commit::OpRef;
 use crate::storage::rocks::Store;
 use crate::storage::scan::Scan;
 use crate::storage::verify::VerifyReport;
-use crate::{Batch, NodeId, Options, Record, Result, Version};
+use crate::{Batch, Expiry, NodeId, Options, Record, Result, Version};
 
 /// A meshkv database: an embedded, durable key-value store whose writes carry versions that
 /// replicate to peers. Cheap to clone; all clones share one database.
 #[derive(Clone)]
 pub struct Db {
+    // Field order matters: the sweeper thread is stopped and joined before the store drops.
+    _sweeper: Option<Arc<crate::storage::sweeper::Sweeper>>,
     pub(crate) store: Arc<Store>,
     pub(crate) stats: Arc<crate::storage::stats::Stats>,
 }
@@ -39,9 +43,18 @@ impl Db {
     /// non-empty folder), [`Error::UnsupportedFormat`](crate::Error::UnsupportedFormat), [`Error::NodeIdMismatch`](crate::Error::NodeIdMismatch),
     /// [`Error::Corrupt`](crate::Error::Corrupt), [`Error::Storage`](crate::Error::Storage) (e.g. another process holds the lock).
     pub fn open(path: impl AsRef<Path>, options: Options) -> Result<Db> {
-        let store = Store::open(path.as_ref(), options)?;
+        let store = Arc::new(Store::open(path.as_ref(), options)?);
+        let sweeper = match store.options.sweep_interval {
+            Some(every) => Some(Arc::new(crate::storage::sweeper::Sweeper::start(
+                Arc::downgrade(&store),
+                every,
+                store.options.sweep_batch,
+            )?)),
+            None => None,
+        };
         Ok(Db {
-            store: Arc::new(store),
+            _sweeper: sweeper,
+            store,
             stats: Arc::default(),
         })
     }
@@ -80,7 +93,8 @@ impl Db {
         self.store.last_seq.load(Ordering::Acquire)
     }
 
-    /// Stores `value` at `key`; returns the write's version.
+    /// Stores `value` at `key` (without a deadline: a deadline the key had is cleared, as Redis
+    /// `SET` does); returns the write's version.
     pub fn put(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<Version> {
         let (key, value) = (key.as_ref(), value.as_ref());
         self.store.check_key(key)?;
@@ -88,6 +102,105 @@ impl Db {
         let version = self.store.write_one(OpRef::Put(key, value))?;
         self.stats.local(1);
         Ok(version)
+    }
+
+    /// Stores `value` at `key` until `ttl` from now (by this node's clock, rounded up to the
+    /// millisecond); returns the write's version. From its deadline on the key reads as absent
+    /// on every node, by each node's clock (docs/design.md, "Expiry"). A `ttl` of zero stores
+    /// the put already expired.
+    pub fn put_with_ttl(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        ttl: Duration,
+    ) -> Result<Version> {
+        let at = self.deadline_after(ttl)?;
+        self.put_expiring(key.as_ref(), value.as_ref(), at)
+    }
+
+    /// Stores `value` at `key` until the deadline `at` (a time already past stores the put
+    /// expired); returns the write's version.
+    pub fn put_expiring_at(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        at: SystemTime,
+    ) -> Result<Version> {
+        let at = crate::storage::batch::checked_deadline(deadline_ms(at))?;
+        self.put_expiring(key.as_ref(), value.as_ref(), at)
+    }
+
+    fn put_expiring(&self, key: &[u8], value: &[u8], at: u64) -> Result<Version> {
+        self.store.check_key(key)?;
+        self.store.check_value(value)?;
+        let version = self.store.write_one(OpRef::PutExpiring(key, value, at))?;
+        self.stats.local(1);
+        Ok(version)
+    }
+
+    /// Gives the key's live value the deadline `ttl` from now: a new write of the value (the
+    /// key's clock + 1) that replicates like any other. `None` when the key holds no live value
+    /// (nothing is written).
+    pub fn expire(&self, key: impl AsRef<[u8]>, ttl: Duration) -> Result<Option<Version>> {
+        let at = self.deadline_after(ttl)?;
+        self.rewrite_expiry(key.as_ref(), Some(at))
+    }
+
+    /// Gives the key's live value the deadline `at` (a time already past expires it now). `None`
+    /// when the key holds no live value.
+    pub fn expire_at(&self, key: impl AsRef<[u8]>, at: SystemTime) -> Result<Option<Version>> {
+        let at = crate::storage::batch::checked_deadline(deadline_ms(at))?;
+        self.rewrite_expiry(key.as_ref(), Some(at))
+    }
+
+    /// Removes the key's deadline: a new write of its live value without one (even when it had
+    /// none, as a versioned write every node converges on). `None` when the key holds no live
+    /// value.
+    pub fn persist(&self, key: impl AsRef<[u8]>) -> Result<Option<Version>> {
+        self.rewrite_expiry(key.as_ref(), None)
+    }
+
+    fn rewrite_expiry(&self, key: &[u8], at: Option<u64>) -> Result<Option<Version>> {
+        self.store.check_key(key)?;
+        let version = self
+            .store
+            .write_reading(&[OpRef::Expire(key, at)])?
+            .pop()
+            .flatten();
+        if version.is_some() {
+            self.stats.local(1);
+        }
+        Ok(version)
+    }
+
+    /// The time left before the key's deadline, by this node's clock: `None` for a key without
+    /// a live value or without a deadline (see [`Db::expiry`] to tell those apart).
+    pub fn ttl(&self, key: impl AsRef<[u8]>) -> Result<Option<Duration>> {
+        let now = self.store.now_ms();
+        Ok(match self.expiry(key)? {
+            Expiry::At(at) => Some(Duration::from_millis(deadline_ms(at).saturating_sub(now))),
+            Expiry::Missing | Expiry::Never => None,
+        })
+    }
+
+    /// Whether the key holds a live value, and until when.
+    pub fn expiry(&self, key: impl AsRef<[u8]>) -> Result<Expiry> {
+        let key = key.as_ref();
+        self.store.check_key(key)?;
+        self.store.expiry(key)
+    }
+
+    /// Runs one step of the sweeper now: removes the values of at most
+    /// [`Options::sweep_batch`](crate::Options::sweep_batch) expired puts (they already read as
+    /// absent: this reclaims their space). Returns how many it removed. The sweeper thread
+    /// (`Options::sweep_interval`) does the same in the background.
+    pub fn sweep_expired(&self) -> Result<u64> {
+        Ok(self.store.sweep(self.store.options.sweep_batch)?.removed)
+    }
+
+    fn deadline_after(&self, ttl: Duration) -> Result<u64> {
+        let ms = crate::storage::batch::ttl_ms(ttl);
+        crate::storage::batch::checked_deadline(self.store.now_ms().saturating_add(ms))
     }
 
     /// Deletes `key`, leaving a tombstone that replicates; returns the delete's version (the
@@ -100,15 +213,16 @@ impl Db {
         Ok(version)
     }
 
-    /// The value at `key`, or `None` when it is absent or deleted.
+    /// The value at `key`, or `None` when it is absent, deleted or past its deadline.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
         let key = key.as_ref();
         self.store.check_key(key)?;
         self.store.get(key)
     }
 
-    /// The key's value or tombstone with its version, read from one snapshot; `None` for a key
-    /// never written (or never learned from a peer).
+    /// The key's value or tombstone with its version and deadline, read from one snapshot; a
+    /// put past its deadline by this node's clock has no value and [`Record::expired`] set.
+    /// `None` for a key never written (or never learned from a peer).
     pub fn get_versioned(&self, key: impl AsRef<[u8]>) -> Result<Option<Record>> {
         let key = key.as_ref();
         self.store.check_key(key)?;
@@ -121,20 +235,23 @@ impl Db {
     }
 
     /// Commits every operation of `batch` atomically; returns one version per operation, in
-    /// order. An empty batch writes nothing. A bad key or value anywhere rejects the whole batch.
+    /// order ([`Version::NONE`] for an expire or persist of a key without a live value, which
+    /// writes nothing). An empty batch writes nothing. A bad key, value or deadline anywhere
+    /// rejects the whole batch.
     pub fn write(&self, batch: Batch) -> Result<Vec<Version>> {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        let ops = batch.op_refs();
+        let ops = batch.op_refs(self.store.now_ms())?;
         for op in &ops {
             self.store.check_key(op.key())?;
-            if let OpRef::Put(_, v) = op {
+            if let Some(v) = op.value() {
                 self.store.check_value(v)?;
             }
         }
         let versions = self.store.write_local(&ops)?;
-        self.stats.local(versions.len());
+        self.stats
+            .local(versions.iter().filter(|v| !v.is_none()).count());
         Ok(versions)
     }
 
@@ -228,11 +345,15 @@ impl Db {
         &self.store
     }
 
-    /// The last failure of the database's background work (the lease syncer's fsync), if any.
-    /// Writes go on after one (a commit past the durable lease syncs itself), but a disk that
-    /// fails fsyncs needs an operator: `/v1/status` shows this as `storage_error`.
+    /// The last failure of the database's background work (the lease syncer's fsync, the
+    /// expiry sweeper), if any. Writes go on after one (a commit past the durable lease syncs
+    /// itself; expired keys read as absent whether swept or not), but a disk that fails needs
+    /// an operator: `/v1/status` shows this as `storage_error`.
     pub fn background_error(&self) -> Option<String> {
-        self.store.leases.failure()
+        self.store
+            .leases
+            .failure()
+            .or_else(|| self.store.sweep_failure.lock().clone())
     }
 
     /// What this database committed since it was opened: local writes, remote entries applied
@@ -242,6 +363,7 @@ impl Db {
         crate::DbStats {
             clock_skew_refusals: self.store.stats_clock_refused.load(Relaxed),
             clock_regressions: self.store.stats_clock_regressed.load(Relaxed),
+            expired_swept: self.store.stats_swept.load(Relaxed),
             ..self.stats.snapshot()
         }
     }

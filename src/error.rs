@@ -44,6 +44,16 @@ pub enum Error {
         max: usize,
     },
 
+    /// A deadline past the latest one a key may have (2^48 ms after the Unix epoch, the year
+    /// 10889), from a time-to-live too long or a time too far ahead.
+    #[error("deadline of {at_ms} ms after the Unix epoch is past the latest, {max_ms} ms")]
+    DeadlineTooLate {
+        /// The deadline asked for, ms since the Unix epoch (saturated).
+        at_ms: u64,
+        /// The latest accepted.
+        max_ms: u64,
+    },
+
     /// The directory holds something that is not a meshkv database.
     #[error("{path} is not a meshkv database: {reason}")]
     NotMeshkv {

@@ -66,7 +66,7 @@ pub use db::Db;
 pub use discovery::MulticastConfig;
 pub use error::{Error, Result};
 pub use options::{Durability, Options};
-pub use record::{LastWriteWins, NodeId, Record, Resolver, Version};
+pub use record::{Expiry, LastWriteWins, NodeId, Record, Resolver, Version};
 pub use replication::{Node, NodeConfig, NodeStatus, PeerStatus};
 pub use storage::{Batch, Event, Watch};
 

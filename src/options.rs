@@ -42,6 +42,14 @@ pub struct Options {
     /// Where the hybrid logical clock reads physical time. Default [`Clock::system`]; a
     /// simulation passes simulated time so that a seed replays exactly.
     pub clock: Clock,
+    /// How often the sweeper thread removes the values of expired keys (they read as absent
+    /// from their deadline on whether or not it has run: it only reclaims space). `None`
+    /// starts no thread; [`Db::sweep_expired`](crate::Db::sweep_expired) then does the work
+    /// when called (a simulation calls it in simulated time). Default 100 ms; 1 ms ..= 1 hour.
+    pub sweep_interval: Option<std::time::Duration>,
+    /// Most expired keys one sweeper step removes, under the commit lock (writers wait for at
+    /// most one step); a full step is followed by the next at once. Default 1,000; 1 ..= 1,000,000.
+    pub sweep_batch: usize,
 }
 
 /// Default `max_key_size`: 64 KiB.
@@ -54,6 +62,10 @@ pub const DEFAULT_CACHE_SIZE: usize = 64 << 20;
 pub const DEFAULT_WRITE_BUFFER_SIZE: usize = 64 << 20;
 /// Default `watch_buffer`: 4096 changes.
 pub const DEFAULT_WATCH_BUFFER: usize = 4096;
+/// Default `sweep_interval`: 100 ms.
+pub const DEFAULT_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+/// Default `sweep_batch`: 1,000 keys per step.
+pub const DEFAULT_SWEEP_BATCH: usize = 1000;
 
 impl Default for Options {
     fn default() -> Self {
@@ -66,6 +78,8 @@ impl Default for Options {
             write_buffer_size: DEFAULT_WRITE_BUFFER_SIZE,
             watch_buffer: DEFAULT_WATCH_BUFFER,
             clock: Clock::system(),
+            sweep_interval: Some(DEFAULT_SWEEP_INTERVAL),
+            sweep_batch: DEFAULT_SWEEP_BATCH,
         }
     }
 }
@@ -119,6 +133,18 @@ impl Options {
         self
     }
 
+    /// Sets [`Options::sweep_interval`] (default 100 ms; `None`: no sweeper thread).
+    pub fn sweep_interval(mut self, interval: Option<std::time::Duration>) -> Self {
+        self.sweep_interval = interval;
+        self
+    }
+
+    /// Sets [`Options::sweep_batch`] (default 1,000).
+    pub fn sweep_batch(mut self, keys: usize) -> Self {
+        self.sweep_batch = keys;
+        self
+    }
+
     /// Checks every field; the error names the first bad one.
     pub fn validate(&self) -> Result<()> {
         let bad =
@@ -148,6 +174,21 @@ impl Options {
             return bad(
                 "watch_buffer",
                 format!("{} is outside 1 ..= 1,048,576", self.watch_buffer),
+            );
+        }
+        if let Some(every) = self.sweep_interval {
+            let range = std::time::Duration::from_millis(1)..=std::time::Duration::from_secs(3600);
+            if !range.contains(&every) {
+                return bad(
+                    "sweep_interval",
+                    format!("{every:?} is outside 1 ms ..= 1 hour"),
+                );
+            }
+        }
+        if self.sweep_batch == 0 || self.sweep_batch > 1_000_000 {
+            return bad(
+                "sweep_batch",
+                format!("{} is outside 1 ..= 1,000,000", self.sweep_batch),
             );
         }
         if let Some(id) = self.node_id {
@@ -187,6 +228,11 @@ mod tests {
             "max_value_size"
         );
         assert_eq!(field_of(Options::default().cache_size(10)), "cache_size");
+        assert_eq!(field_of(Options::default().sweep_batch(0)), "sweep_batch");
+        assert_eq!(
+            field_of(Options::default().sweep_interval(Some(std::time::Duration::ZERO))),
+            "sweep_interval"
+        );
         assert_eq!(
             field_of(Options::default().node_id(NodeId([0; 16]))),
             "node_id"

@@ -19,6 +19,7 @@
 use std::collections::BTreeMap;
 
 use super::Input;
+use crate::storage::keys::MAX_EXPIRES_AT_MS;
 use crate::{hlc, Db, Entry, Error, LastWriteWins, NodeId, Options, Version};
 
 /// The fuzzed database's key limit.
@@ -71,6 +72,14 @@ fn entry(input: &mut Input<'_>, now: u64) -> Entry {
         1 => OWN,
         o => NodeId([o; 16]),
     };
+    let wall_ms = hlc::millis(now);
+    // Mostly none; else already past (stored expired), an hour ahead, or past the latest.
+    let expires_at = match input.byte() % 8 {
+        0 => Some(wall_ms.saturating_sub(1000)),
+        1 => Some(wall_ms + 3_600_000),
+        2 => Some(u64::MAX),
+        _ => None,
+    };
     Entry {
         key,
         value,
@@ -79,6 +88,7 @@ fn entry(input: &mut Input<'_>, now: u64) -> Entry {
             timestamp,
             origin,
         },
+        expires_at,
     }
 }
 
@@ -92,6 +102,15 @@ fn implausible(e: &Entry, now: u64) -> bool {
         || e.version.clock > 1 << 62
         || e.version.origin.is_nil()
         || e.version.timestamp > now.saturating_add(day)
+        || e.expires_at.is_some_and(|at| at > MAX_EXPIRES_AT_MS)
+}
+
+/// What the key holds after `e` wins, by this node's clock at `now`: its value, unless its
+/// deadline has passed.
+fn held(e: &Entry, now: u64) -> Option<Vec<u8>> {
+    e.value
+        .clone()
+        .filter(|_| !crate::record::entry::expired(e.expires_at, hlc::millis(now)))
 }
 
 /// The model's rule for a remote entry against the local version.
@@ -179,7 +198,7 @@ pub fn apply(data: &[u8]) {
                         Some((_, v)) => wins(&e.version, v),
                     };
                     if take {
-                        model.insert(e.key.clone(), (e.value.clone(), e.version));
+                        model.insert(e.key.clone(), (held(e, now), e.version));
                     }
                 }
             }

@@ -56,6 +56,7 @@ fn messages() -> Vec<Message> {
             timestamp: 5 << 16,
             origin: NodeId([2; 16]),
         },
+        expires_at: Some(1_900_000_000_000),
     };
     vec![
         hello(super::handshake::CLUSTER),
@@ -226,9 +227,19 @@ pub fn seeds() -> Vec<Seed> {
         op: Op::Put,
         version,
         value_len: Some(300),
+        expires_at: None,
         key: b"key".to_vec(),
     };
     add("storage_decode", "log-entry.bin", log.encode());
+    let expiring = LogEntry {
+        expires_at: Some(1_900_000_000_000),
+        ..log.clone()
+    };
+    add(
+        "storage_decode",
+        "log-entry-expiring.bin",
+        expiring.encode(),
+    );
     // A put as format 1 wrote it: no value length (op 0).
     let old = LogEntry {
         value_len: None,
@@ -239,11 +250,22 @@ pub fn seeds() -> Vec<Seed> {
         seq: 9,
         op: Op::Delete,
         version,
+        expires_at: None,
     };
     add(
         "storage_decode",
         "index-record.bin",
-        index.encode().to_vec(),
+        index.encode().as_ref().to_vec(),
+    );
+    let expiring_index = IndexRecord {
+        op: Op::Put,
+        expires_at: Some(1_900_000_000_000),
+        ..index
+    };
+    add(
+        "storage_decode",
+        "index-record-expiring.bin",
+        expiring_index.encode().as_ref().to_vec(),
     );
     add(
         "storage_decode",

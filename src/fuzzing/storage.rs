@@ -11,6 +11,6 @@ pub fn storage_decode(data: &[u8]) {
         assert_eq!(LogEntry::decode(1, &entry.encode()).ok(), Some(entry));
     }
     if let Ok(rec) = IndexRecord::decode(b"k", data) {
-        assert_eq!(&rec.encode()[..], data);
+        assert_eq!(rec.encode().as_ref(), data);
     }
 }

@@ -12,7 +12,7 @@
 //! and the server.
 
 pub(crate) mod clock;
-pub(crate) mod entry;
+pub mod entry;
 #[cfg(feature = "internals")]
 pub mod hlc;
 #[cfg(not(feature = "internals"))]
@@ -21,6 +21,6 @@ pub(crate) mod resolver;
 pub(crate) mod version;
 
 pub use clock::Clock;
-pub use entry::{Entry, Op, Record};
+pub use entry::{Entry, Expiry, Op, Record};
 pub use resolver::{Candidate, Choice, LastWriteWins, Resolver};
 pub use version::{NodeId, Version};

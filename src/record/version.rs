@@ -114,6 +114,19 @@ pub struct Version {
 }
 
 impl Version {
+    /// The version of no write (clock 0, which no write has): what [`Db::write`](crate::Db::write)
+    /// returns for an expire or persist of a key that held no live value, which writes nothing.
+    pub const NONE: Version = Version {
+        clock: 0,
+        timestamp: 0,
+        origin: NodeId([0; 16]),
+    };
+
+    /// True for [`Version::NONE`].
+    pub fn is_none(&self) -> bool {
+        self.clock == 0
+    }
+
     /// Encoded length in bytes.
     pub(crate) const ENCODED_LEN: usize = 8 + 8 + NodeId::LEN;
 

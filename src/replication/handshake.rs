@@ -94,6 +94,15 @@ pub fn check_hello(own_cluster: &str, own_id: NodeId, hello: &Hello) -> Result<(
     if hello.magic != MAGIC {
         return Err("not a meshkv peer (bad magic)".into());
     }
+    if hello.version < PROTOCOL_VERSION {
+        // Version 4 added deadlines to entries: an older peer would drop them (and resurrect
+        // expired keys), so it is refused until it is upgraded.
+        return Err(format!(
+            "protocol version {} is older than ours ({PROTOCOL_VERSION}, which carries key \
+             deadlines): upgrade that node",
+            hello.version
+        ));
+    }
     if hello.version != PROTOCOL_VERSION {
         return Err(format!(
             "protocol version {} is not ours ({PROTOCOL_VERSION})",
@@ -656,6 +665,7 @@ mod tests {
                         timestamp: 1,
                         origin: NodeId([1; 16]),
                     },
+                    expires_at: None,
                 },
             )],
         };

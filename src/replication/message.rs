@@ -37,8 +37,9 @@ use crate::{Entry, NodeId};
 pub const MAGIC: [u8; 8] = *b"meshkv\0\x01";
 
 /// The protocol version this build speaks (3: keyed peers prove a static key, `XXpsk0`, and the
-/// hello's node id must be the one derived from it).
-pub const PROTOCOL_VERSION: u32 = 3;
+/// hello's node id must be the one derived from it; 4: entries carry their deadline,
+/// `Entry::expires_at`, so a batch of version 3 no longer decodes).
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// A node's introduction, the first message each way.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -253,6 +254,7 @@ mod tests {
                 timestamp: 99,
                 origin: NodeId([7; 16]),
             },
+            expires_at: None,
         };
         vec![
             Message::Hello(Hello {

@@ -324,6 +324,7 @@ mod tests {
                 timestamp: 1,
                 origin: NodeId([7; 16]),
             },
+            expires_at: None,
         }
     }
 

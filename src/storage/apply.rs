@@ -15,9 +15,10 @@ use rustc_hash::FxBuildHasher;
 use super::commit::batch_bytes;
 use rocksdb::WriteBatch;
 
-use super::keys::{cf, IndexRecord};
+use super::keys::{IndexRecord, MAX_EXPIRES_AT_MS};
 use super::rocks::Store;
 use crate::hlc;
+use crate::record::entry::expired;
 use crate::record::resolver::{decide, Candidate, Outcome};
 use crate::{Entry, Error, Op, Resolver, Result};
 
@@ -93,6 +94,12 @@ impl Store {
         if v.origin.is_nil() {
             return bad("the origin node id is all zeros".into());
         }
+        if e.expires_at.is_some_and(|at| at > MAX_EXPIRES_AT_MS) {
+            return bad(format!(
+                "deadline {} ms is past the latest a key may have ({MAX_EXPIRES_AT_MS} ms)",
+                e.expires_at.unwrap_or_default()
+            ));
+        }
         if v.timestamp > future_limit {
             return bad(format!(
                 "timestamp {} ms is more than {} ms (max_clock_drift) ahead of this node's clock",
@@ -135,7 +142,8 @@ impl Store {
         for e in entries {
             self.check_remote(e, future_limit)?;
         }
-        let data = self.cf(cf::DATA);
+        let now_ms = crate::hlc::millis(self.options.clock.reading());
+        let latest = rocksdb::ReadOptions::default();
         let keys: Vec<&[u8]> = entries.iter().map(|e| e.key.as_slice()).collect();
         let bytes: usize = entries
             .iter()
@@ -153,7 +161,7 @@ impl Store {
         let mut report = ApplyReport::default();
         for (e, from_disk) in entries.iter().zip(found) {
             state.hlc.observe(e.version.timestamp.min(adopt_limit));
-            if e.value.is_none()
+            if e.op() == Op::Delete
                 && crate::sabotage::active(crate::sabotage::Sabotage::DropTombstonesOnApply)
             {
                 report.stale += 1;
@@ -167,24 +175,25 @@ impl Store {
             check_step(e, local.as_ref())?;
             let remote = Candidate {
                 key: &e.key,
-                value: e.value.as_deref(),
+                value: e
+                    .value
+                    .as_deref()
+                    .filter(|_| !expired(e.expires_at, now_ms)),
                 version: &e.version,
             };
             let verdict = match local {
                 None => Outcome::Remote,
                 Some(rec) => {
                     let conflict = rec.version.clock == e.version.clock && rec.version != e.version;
-                    // The local value is only needed when the resolver will be asked.
+                    // The local value is only needed when the resolver will be asked. A put past
+                    // its deadline is a candidate without a value (see `Resolver`).
                     let stored;
                     let local_value: Option<&[u8]> = if conflict && rec.op == Op::Put {
                         match overlay.get(e.key.as_slice()) {
                             Some(&(_, v)) => v,
                             None => {
-                                stored = self
-                                    .db
-                                    .get_cf(data, &e.key)?
-                                    .ok_or_else(|| Error::missing_value(&e.key))?;
-                                Some(stored.as_slice())
+                                stored = self.live_value(&e.key, &rec, now_ms, &latest)?;
+                                stored.as_deref()
                             }
                         }
                     } else {
@@ -205,15 +214,22 @@ impl Store {
                 Outcome::Local => report.stale += 1,
                 Outcome::Same => report.duplicate += 1,
                 Outcome::Remote => {
+                    // A put that arrives after its deadline (by this node's clock) is stored
+                    // expired: its value is never written.
+                    let value = e
+                        .value
+                        .as_deref()
+                        .filter(|_| !expired(e.expires_at, now_ms));
                     let record = self.write_entry(
                         &mut state,
                         &mut batch,
                         &e.key,
-                        e.value.as_deref(),
+                        value,
+                        e.expires_at,
                         e.version,
                         local,
                     );
-                    overlay.insert(&e.key, (record, e.value.as_deref()));
+                    overlay.insert(&e.key, (record, value));
                     report.applied += 1;
                 }
             }

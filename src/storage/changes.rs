@@ -29,7 +29,8 @@
 
 use rocksdb::{DBRawIteratorWithThreadMode, ReadOptions, SnapshotWithThreadMode, DB};
 
-use crate::storage::keys::{cf, LogEntry, SeqKey};
+use crate::record::entry::expired;
+use crate::storage::keys::{cf, decode_expiring, LogEntry, SeqKey};
 use crate::storage::rocks::Store;
 use crate::storage::snapshot::Pinned;
 use crate::{Entry, Error, NodeId, Op, Result, Version};
@@ -264,38 +265,51 @@ impl<'a> Changes<'a> {
         Some(item)
     }
 
-    /// Reads the values of `entries` (puts) from the snapshot with one MultiGet. A value whose
-    /// length differs from the one its log entry records is `Error::Corrupt`: the byte plan
-    /// relies on it.
+    /// Reads the values of `entries` (puts) from the snapshot with one MultiGet per column
+    /// family: `data` for puts without a deadline, `expiring` for those with one. A put past
+    /// its deadline by this node's clock is sent without its value (nothing is read), whether
+    /// or not the sweeper has removed it yet, so what a peer receives never depends on the
+    /// sweeper. A value whose length differs from the one its log entry records is
+    /// `Error::Corrupt`: the byte plan relies on it.
     fn with_values(&mut self, entries: Vec<(u64, LogEntry)>) -> Result<Vec<(u64, Entry)>> {
-        let puts: Vec<&[u8]> = entries
-            .iter()
-            .filter(|(_, e)| e.op == Op::Put)
-            .map(|(_, e)| e.key.as_slice())
-            .collect();
+        let now = self.store.now_ms();
+        let live = |e: &LogEntry| e.op == Op::Put && !expired(e.expires_at, now);
+        let keys_of = |with_deadline: bool| -> Vec<&[u8]> {
+            entries
+                .iter()
+                .filter(|(_, e)| live(e) && e.expires_at.is_some() == with_deadline)
+                .map(|(_, e)| e.key.as_slice())
+                .collect()
+        };
+        let (plain, expiring) = (keys_of(false), keys_of(true));
         let mut opts = ReadOptions::default();
         opts.set_snapshot(&self.snapshot);
-        let mut values = self
-            .store
-            .db
-            .batched_multi_get_cf_opt(self.store.cf(cf::DATA), puts.iter(), false, &opts)
+        let db = &self.store.db;
+        let mut plain_values = db
+            .batched_multi_get_cf_opt(self.store.cf(cf::DATA), plain.iter(), false, &opts)
+            .into_iter();
+        let mut expiring_values = db
+            .batched_multi_get_cf_opt(self.store.cf(cf::EXPIRING), expiring.iter(), false, &opts)
             .into_iter();
         let mut out = Vec::with_capacity(entries.len());
         for (seq, e) in entries {
-            let value = match e.op {
-                Op::Delete => None,
-                Op::Put => match values.next() {
+            let value = if !live(&e) {
+                None
+            } else if e.expires_at.is_some() {
+                match expiring_values.next() {
+                    Some(Ok(Some(raw))) => {
+                        let (_, v) = decode_expiring(&e.key, &raw)?;
+                        check_len(seq, &e, v.len())?;
+                        Some(v.to_vec())
+                    }
+                    Some(Err(err)) => return Err(err.into()),
+                    // Removed by the sweeper: this node's clock went back since.
+                    _ => None,
+                }
+            } else {
+                match plain_values.next() {
                     Some(Ok(Some(v))) => {
-                        if let Some(len) = e.value_len.filter(|&len| len as usize != v.len()) {
-                            return Err(Error::corrupt(
-                                format!("log entry {seq}"),
-                                format!(
-                                    "it records a value of {len} bytes, the data column \
-                                     family holds {} bytes",
-                                    v.len()
-                                ),
-                            ));
-                        }
+                        check_len(seq, &e, v.len())?;
                         Some(v.to_vec())
                     }
                     Some(Err(err)) => return Err(err.into()),
@@ -305,7 +319,7 @@ impl<'a> Changes<'a> {
                             "a put whose value is missing from the data column family",
                         ))
                     }
-                },
+                }
             };
             out.push((
                 seq,
@@ -313,6 +327,7 @@ impl<'a> Changes<'a> {
                     key: e.key,
                     value,
                     version: e.version,
+                    expires_at: e.expires_at,
                 },
             ));
         }
@@ -336,6 +351,17 @@ fn entry_size(entry: &Entry) -> usize {
 
 /// A log entry's size in a sync batch when it is known before its value is read: always for a
 /// delete, for a put only when it records its value's length (format 2).
+/// Refuses a value whose length is not the one its log entry records.
+fn check_len(seq: u64, e: &LogEntry, found: usize) -> Result<()> {
+    match e.value_len {
+        Some(len) if len as usize != found => Err(Error::corrupt(
+            format!("log entry {seq}"),
+            format!("it records a value of {len} bytes, the value stored is {found} bytes"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn planned_size(entry: &LogEntry) -> Option<usize> {
     match (entry.op, entry.value_len) {
         (Op::Delete, _) => Some(batch_size(entry.key.len(), 0)),

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use rocksdb::WriteBatch;
 
-use super::keys::{cf, meta, IndexRecord, LogEntry, SeqKey};
+use super::keys::{cf, encode_expiring, meta, DeadlineKey, IndexRecord, LogEntry, SeqKey};
 use super::lease::{LeaseValues, HLC_HEADROOM, HLC_LEASE_AHEAD, SEQ_HEADROOM, SEQ_LEASE_AHEAD};
 use super::rocks::Store;
 use crate::hlc::Hlc;
@@ -46,6 +46,8 @@ pub(crate) struct CommitState {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum WriteOp {
     Put(Vec<u8>, Vec<u8>),
+    PutExpiring(Vec<u8>, Vec<u8>, u64),
+    Expire(Vec<u8>, Option<u64>),
     Delete(Vec<u8>),
 }
 
@@ -53,6 +55,8 @@ impl WriteOp {
     pub(crate) fn as_ref(&self) -> OpRef<'_> {
         match self {
             WriteOp::Put(k, v) => OpRef::Put(k, v),
+            WriteOp::PutExpiring(k, v, at) => OpRef::PutExpiring(k, v, *at),
+            WriteOp::Expire(k, at) => OpRef::Expire(k, *at),
             WriteOp::Delete(k) => OpRef::Delete(k),
         }
     }
@@ -61,20 +65,40 @@ impl WriteOp {
 /// One operation of a local write, borrowing the caller's bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum OpRef<'a> {
+    /// A put without a deadline (it clears the key's deadline, as Redis `SET` does).
     Put(&'a [u8], &'a [u8]),
+    /// A put with a deadline, ms since the Unix epoch.
+    PutExpiring(&'a [u8], &'a [u8], u64),
+    /// A new deadline (or none: persist) for the key's live value, which is written again with
+    /// it; nothing is written when the key holds no live value. It reads the value, so it
+    /// commits under the commit lock outside the group queue (`Store::write_reading`).
+    Expire(&'a [u8], Option<u64>),
     Delete(&'a [u8]),
 }
 
 impl<'a> OpRef<'a> {
     pub(crate) fn key(&self) -> &'a [u8] {
         match *self {
-            OpRef::Put(k, _) | OpRef::Delete(k) => k,
+            OpRef::Put(k, _)
+            | OpRef::PutExpiring(k, _, _)
+            | OpRef::Expire(k, _)
+            | OpRef::Delete(k) => k,
+        }
+    }
+
+    /// The value the operation writes, if it carries one.
+    pub(crate) fn value(&self) -> Option<&'a [u8]> {
+        match *self {
+            OpRef::Put(_, v) | OpRef::PutExpiring(_, v, _) => Some(v),
+            OpRef::Expire(..) | OpRef::Delete(_) => None,
         }
     }
 
     pub(super) fn to_write_op(self) -> WriteOp {
         match self {
             OpRef::Put(k, v) => WriteOp::Put(k.to_vec(), v.to_vec()),
+            OpRef::PutExpiring(k, v, at) => WriteOp::PutExpiring(k.to_vec(), v.to_vec(), at),
+            OpRef::Expire(k, at) => WriteOp::Expire(k.to_vec(), at),
             OpRef::Delete(k) => WriteOp::Delete(k.to_vec()),
         }
     }
@@ -84,29 +108,56 @@ impl Store {
     /// Writes one entry into `batch` (docs/design.md invariant 1), local or remote alike: allocates
     /// its sequence, puts or deletes the value, deletes the key's previous log entry `prev`, puts
     /// the new log entry and index record. Returns the new index record.
+    ///
+    /// Where the value goes: a put without a deadline into `data`; a put with one into
+    /// `expiring` (with its deadline) and its deadline into `deadlines`; a put past its deadline
+    /// (`value: None`, `expires_at: Some`) nowhere. Whatever `prev` left in the other places is
+    /// deleted, so a value is in at most one of them.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn write_entry(
         &self,
         state: &mut CommitState,
         batch: &mut WriteBatch,
         key: &[u8],
         value: Option<&[u8]>,
+        expires_at: Option<u64>,
         version: Version,
         prev: Option<IndexRecord>,
     ) -> IndexRecord {
         let (data, log, index) = (self.cf(cf::DATA), self.cf(cf::LOG), self.cf(cf::INDEX));
         let seq = self.next_sequence(state, prev);
-        let kind = match value {
-            Some(value) => {
-                batch.put_cf(data, key, value);
-                Op::Put
-            }
-            None => {
-                batch.delete_cf(data, key);
-                Op::Delete
-            }
+        let kind = if value.is_some() || expires_at.is_some() {
+            Op::Put
+        } else {
+            Op::Delete
         };
+        let expires_at = expires_at.filter(|_| kind == Op::Put);
+        match (value, expires_at) {
+            (Some(value), None) => batch.put_cf(data, key, value),
+            (Some(value), Some(at)) => {
+                batch.put_cf(self.cf(cf::EXPIRING), key, encode_expiring(at, value));
+                batch.put_cf(self.cf(cf::DEADLINES), DeadlineKey::encode(at, key), []);
+            }
+            (None, _) => {}
+        }
+        let in_data = value.is_some() && expires_at.is_none();
+        let in_expiring = value.is_some() && expires_at.is_some();
         if let Some(p) = prev {
             batch.delete_cf(log, SeqKey(p.seq).encode());
+            if p.op == Op::Put {
+                match p.expires_at {
+                    None if !in_data => batch.delete_cf(data, key),
+                    None => {}
+                    Some(old) => {
+                        if !in_expiring {
+                            batch.delete_cf(self.cf(cf::EXPIRING), key);
+                        }
+                        if !(in_expiring && expires_at == Some(old)) {
+                            batch.delete_cf(self.cf(cf::DEADLINES), DeadlineKey::encode(old, key));
+                        }
+                    }
+                }
+            }
         }
         // A put records its value's length, so that feeds plan their value reads in bytes
         // (`storage::changes`). Values are at most 1 GiB (`Options::validate`), so the length
@@ -115,21 +166,29 @@ impl Store {
         let value_len = value.and_then(|v| u32::try_from(v.len()).ok());
         // The log entry is encoded on the stack when the key is short (the common case).
         let mut stack = [0u8; 160];
-        let len = LogEntry::encoded_len(kind, value_len, key);
+        let len = LogEntry::encoded_len(kind, value_len, expires_at, key);
         if len <= stack.len() {
-            LogEntry::encode_parts_to_slice(&mut stack[..len], kind, &version, value_len, key);
+            LogEntry::encode_parts_to_slice(
+                &mut stack[..len],
+                kind,
+                &version,
+                value_len,
+                expires_at,
+                key,
+            );
             batch.put_cf(log, SeqKey(seq).encode(), &stack[..len]);
         } else {
             batch.put_cf(
                 log,
                 SeqKey(seq).encode(),
-                LogEntry::encode_parts(kind, &version, value_len, key),
+                LogEntry::encode_parts(kind, &version, value_len, expires_at, key),
             );
         }
         let record = IndexRecord {
             seq,
             op: kind,
             version,
+            expires_at,
         };
         batch.put_cf(index, key, record.encode());
         if self.watching.load(Ordering::Relaxed) > 0 {
@@ -138,6 +197,8 @@ impl Store {
                 value: value.map(<[u8]>::to_vec),
                 version,
                 seq,
+                expires_at: expires_at.map(crate::record::entry::deadline_time),
+                expired: kind == Op::Put && value.is_none(),
             }));
         }
         record
@@ -248,7 +309,7 @@ impl Store {
 
 /// Bytes a batch needs for one operation: the value, the key three times (data, log entry,
 /// index), the fixed parts of a log entry (value length included) and an index record, and
-/// RocksDB's record headers.
+/// RocksDB's record headers (a put with a deadline needs a little more: its batch grows once).
 pub(super) fn batch_bytes(key: &[u8], value: &[u8]) -> usize {
     3 * key.len() + value.len() + 128
 }

@@ -13,8 +13,9 @@
 
 use rocksdb::{DBRawIteratorWithThreadMode, SnapshotWithThreadMode, DB};
 
+use crate::record::entry::expired;
 use crate::storage::changes::{batch_size, Held};
-use crate::storage::keys::{cf, IndexRecord};
+use crate::storage::keys::{cf, decode_expiring, IndexRecord};
 use crate::storage::rocks::Store;
 use crate::storage::snapshot::Pinned;
 use crate::{Entry, Error, NodeId, Op, Result};
@@ -24,7 +25,9 @@ pub struct FullSync<'a> {
     // Field order matters: the iterators must be dropped before the snapshot they read.
     index: DBRawIteratorWithThreadMode<'a, DB>,
     data: DBRawIteratorWithThreadMode<'a, DB>,
+    expiring: DBRawIteratorWithThreadMode<'a, DB>,
     _snapshot: SnapshotWithThreadMode<'a, DB>,
+    now_ms: u64,
     high_seq: u64,
     done: bool,
     held: Option<Held>,
@@ -38,11 +41,15 @@ impl<'a> FullSync<'a> {
         index.seek_to_first();
         let mut data = pinned.iter(store, cf::DATA, pinned.read_opts());
         data.seek_to_first();
+        let mut expiring = pinned.iter(store, cf::EXPIRING, pinned.read_opts());
+        expiring.seek_to_first();
         let snapshot = pinned.snapshot;
         FullSync {
             index,
             data,
+            expiring,
             _snapshot: snapshot,
+            now_ms: store.now_ms(),
             high_seq,
             done: false,
             held: None,
@@ -82,49 +89,57 @@ impl<'a> FullSync<'a> {
                 self.index.next();
                 continue;
             }
-            let value_len = if rec.op == Op::Put {
-                seek_data(&mut self.data, key)?.len()
-            } else {
-                0
+            // A put past its deadline travels without its value (as in `Changes`); one with a
+            // deadline has its value in `expiring`, behind the 8 bytes of the deadline.
+            let live = rec.op == Op::Put && !expired(rec.expires_at, self.now_ms);
+            let value: Option<&[u8]> = match (live, rec.expires_at) {
+                (false, _) => None,
+                (true, None) => Some(seek_data(&mut self.data, key)?),
+                (true, Some(_)) => seek(&mut self.expiring, key)?
+                    .map(|raw| decode_expiring(key, raw).map(|(_, v)| v))
+                    .transpose()?,
             };
-            let size = batch_size(key.len(), value_len);
+            let size = batch_size(key.len(), value.map_or(0, <[u8]>::len));
             if !out.is_empty() && bytes + size > max_bytes {
                 break;
             }
-            let key = key.to_vec();
-            let value = match rec.op {
-                Op::Put => Some(self.data.value().map(<[u8]>::to_vec).unwrap_or_default()),
-                Op::Delete => None,
+            let entry = Entry {
+                key: key.to_vec(),
+                value: value.map(<[u8]>::to_vec),
+                version: rec.version,
+                expires_at: rec.expires_at,
             };
             bytes += size;
-            out.push((
-                rec.seq,
-                Entry {
-                    key,
-                    value,
-                    version: rec.version,
-                },
-            ));
+            out.push((rec.seq, entry));
             self.index.next();
         }
         Ok(out)
     }
 }
 
-/// Moves the data iterator to `key` and returns its value (every put has one).
+/// Moves the data iterator to `key` and returns its value (every put without a deadline has
+/// one).
 fn seek_data<'i>(
     data: &'i mut DBRawIteratorWithThreadMode<'_, DB>,
     key: &[u8],
 ) -> Result<&'i [u8]> {
-    while let Some(k) = data.key() {
+    seek(data, key)?.ok_or_else(|| Error::missing_value(key))
+}
+
+/// Moves a key-ordered iterator forward to `key` and returns its value there, if it has one.
+fn seek<'i>(
+    iter: &'i mut DBRawIteratorWithThreadMode<'_, DB>,
+    key: &[u8],
+) -> Result<Option<&'i [u8]>> {
+    while let Some(k) = iter.key() {
         if k >= key {
             break;
         }
-        data.next();
+        iter.next();
     }
-    data.status()?;
-    match data.item() {
-        Some((k, v)) if k == key => Ok(v),
-        _ => Err(Error::missing_value(key)),
-    }
+    iter.status()?;
+    Ok(match iter.item() {
+        Some((k, v)) if k == key => Some(v),
+        _ => None,
+    })
 }

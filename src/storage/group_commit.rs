@@ -45,6 +45,15 @@ impl Store {
     /// lock; they sleep on the queue's condition variable until their result is in, or until no
     /// leader is active and they take the role.
     pub(crate) fn write_local(&self, ops: &[OpRef<'_>]) -> Result<Vec<Version>> {
+        if ops.iter().any(|op| matches!(op, OpRef::Expire(..))) {
+            // Expire and persist read the value they write again: under the commit lock, outside
+            // the queue. An operation that wrote nothing has a version of clock 0.
+            let versions = self.write_reading(ops)?;
+            return Ok(versions
+                .into_iter()
+                .map(|v| v.unwrap_or(Version::NONE))
+                .collect());
+        }
         if let Some(result) = self.lead_alone(|state| self.commit_group(state, &[ops]).pop()) {
             return result.unwrap_or_else(|| Err(lost_result()));
         }
@@ -128,10 +137,7 @@ impl Store {
         let bytes: usize = group
             .iter()
             .flat_map(|ops| ops.iter())
-            .map(|op| match *op {
-                OpRef::Put(k, v) => batch_bytes(k, v),
-                OpRef::Delete(k) => batch_bytes(k, &[]),
-            })
+            .map(|op| batch_bytes(op.key(), op.value().unwrap_or_default()))
             .sum();
         state.events.clear();
         let mut batch = WriteBatch::with_capacity_bytes(bytes + 64);
@@ -179,7 +185,12 @@ impl Store {
             for (op, from_disk) in ops.iter().zip(prevs) {
                 let key = op.key();
                 let prev = overlay.get(key).copied().or(from_disk);
-                let record = self.stage(state, &mut batch, *op, prev, physical);
+                // `write_local` sends expires elsewhere; one here would write nothing.
+                let Some((value, expires_at)) = plain_write(*op, physical) else {
+                    versions.push(Version::NONE);
+                    continue;
+                };
+                let record = self.stage(state, &mut batch, key, value, expires_at, prev, physical);
                 if track {
                     overlay.insert(key, record);
                 }
@@ -199,10 +210,7 @@ impl Store {
     /// Commits one operation alone: the uncontended path of `put` and `delete`, with no
     /// allocation beyond RocksDB's batch.
     pub(super) fn commit_one(&self, state: &mut CommitState, op: OpRef<'_>) -> Result<Version> {
-        let (key, value) = match op {
-            OpRef::Put(k, v) => (k, v),
-            OpRef::Delete(k) => (k, &[][..]),
-        };
+        let key = op.key();
         let prev = self.read_index(key)?;
         if prev.is_some_and(|p| p.version.clock >= MAX_REMOTE_CLOCK) {
             return Err(Error::KeyClockExhausted {
@@ -212,8 +220,15 @@ impl Store {
         let physical = self.options.clock.reading();
         self.guard_clock(state, physical)?;
         state.events.clear();
-        let mut batch = WriteBatch::with_capacity_bytes(batch_bytes(key, value) + 64);
-        let record = self.stage(state, &mut batch, op, prev, physical);
+        let Some((value, expires_at)) = plain_write(op, physical) else {
+            return Err(Error::corrupt(
+                "commit",
+                "an expire reached the single-write path",
+            ));
+        };
+        let bytes = batch_bytes(key, value.unwrap_or_default());
+        let mut batch = WriteBatch::with_capacity_bytes(bytes + 64);
+        let record = self.stage(state, &mut batch, key, value, expires_at, prev, physical);
         if crate::sabotage::skip_commit() {
             return Ok(record.version);
         }
@@ -223,11 +238,14 @@ impl Store {
 
     /// Stages one local operation into `batch`: its version continues the key's clock, with a
     /// fresh timestamp and this node as origin. Returns the new index record.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn stage(
         &self,
         state: &mut CommitState,
         batch: &mut WriteBatch,
-        op: OpRef<'_>,
+        key: &[u8],
+        value: Option<&[u8]>,
+        expires_at: Option<u64>,
         prev: Option<IndexRecord>,
         physical: u64,
     ) -> IndexRecord {
@@ -236,11 +254,22 @@ impl Store {
             timestamp: state.hlc.now(physical),
             origin: self.node_id,
         };
-        let value = match op {
-            OpRef::Put(_, value) => Some(value),
-            OpRef::Delete(_) => None,
-        };
-        self.write_entry(state, batch, op.key(), value, version, prev)
+        self.write_entry(state, batch, key, value, expires_at, version, prev)
+    }
+}
+
+/// What a put or delete writes: its value (none for a delete, or for a put whose deadline is
+/// already past at `physical`, which is stored expired) and its deadline. `None` for an
+/// expire, which needs the key's value (`Store::write_reading`).
+pub(super) fn plain_write(op: OpRef<'_>, physical: u64) -> Option<(Option<&[u8]>, Option<u64>)> {
+    match op {
+        OpRef::Put(_, v) => Some((Some(v), None)),
+        OpRef::PutExpiring(_, v, at) => {
+            let live = !crate::record::entry::expired(Some(at), crate::hlc::millis(physical));
+            Some((live.then_some(v), Some(at)))
+        }
+        OpRef::Delete(_) => Some((None, None)),
+        OpRef::Expire(..) => None,
     }
 }
 
@@ -268,6 +297,7 @@ mod tests {
                 timestamp: 1,
                 origin: NodeId([7; 16]),
             },
+            expires_at: None,
         };
         let store = db.store();
         store

@@ -6,12 +6,22 @@
 //! | `log` | [`SeqKey`]: sequence number, `u64` big-endian (8 bytes) | [`LogEntry`] |
 //! | `index` | user key | [`IndexRecord`] |
 //! | `meta` | fixed ASCII names ([`meta`]) | per name, see there |
+//! | `expiring` | user key | `expires_at u64 \| user value`: a live value with a deadline |
+//! | `deadlines` | [`DeadlineKey`]: `expires_at u64 \| user key` | empty: the sweeper's order |
+//!
+//! A put's value is in `data` when it has no deadline and in `expiring` when it has one, never
+//! in both; a put past its deadline may have neither (the sweeper removed its value).
+//! Deadlines (`expires_at`) are milliseconds since the Unix epoch, at most
+//! [`MAX_EXPIRES_AT_MS`].
 //!
 //! Layouts (all integers big-endian; a version is `clock u64 | timestamp u64 | origin 16 B`):
-//! - `LogEntry`: `op u8 | version 32 B | [value length u32] | user key (rest)`. Op 2 is a put
-//!   with its value's length (every put written since format 2), op 1 a delete (no length), op 0
-//!   a put written by format 1 (no length: its size is known only once its value is read).
-//! - `IndexRecord`: `seq u64 | op u8 | version 32 B` (41 bytes).
+//! - `LogEntry`: `op u8 | version 32 B | [value length u32] | [expires_at u64] | user key
+//!   (rest)`. Op 3 is a put with a deadline (its value's length, then the deadline; format 3),
+//!   op 2 a put with its value's length (every put without a deadline written since format 2),
+//!   op 1 a delete, op 0 a put written by format 1 (no length: its size is known only once its
+//!   value is read).
+//! - `IndexRecord`: `seq u64 | op u8 | version 32 B | [expires_at u64]` (41 bytes, or 49 for a
+//!   put with a deadline).
 //!
 //! Big-endian sequence keys sort in numeric order under RocksDB's bytewise comparator, so the
 //! log iterates oldest to newest forwards and newest to oldest backwards. Decoders never panic:
@@ -29,8 +39,15 @@ pub mod cf {
     pub const INDEX: &str = "index";
     /// Fixed names -> node metadata.
     pub const META: &str = "meta";
-    /// All four, in creation order.
-    pub const ALL: [&str; 4] = [DATA, LOG, INDEX, META];
+    /// User key -> `expires_at u64 | value`: live values that have a deadline (format 3).
+    pub const EXPIRING: &str = "expiring";
+    /// `expires_at u64 | user key` -> empty: deadlines in order, for the sweeper (format 3).
+    pub const DEADLINES: &str = "deadlines";
+    /// All six, in creation order.
+    pub const ALL: [&str; 6] = [DATA, LOG, INDEX, META, EXPIRING, DEADLINES];
+    /// The four every format has: a folder of format 2 or older lacks the other two, which its
+    /// first open creates (empty: it has no deadlines).
+    pub const BASE: [&str; 4] = [DATA, LOG, INDEX, META];
 }
 
 /// Names in the `meta` column family.
@@ -71,7 +88,64 @@ pub mod meta {
 ///   value reads in bytes before it reads them. A format-1 folder opens as it is (its op-0
 ///   entries stay readable, no migration) and is marked format 2 by its first writable open, so
 ///   that a format-1 build, which would read op 2 as corruption, refuses it instead.
-pub const FORMAT_VERSION: u32 = 2;
+/// - 3: keys may expire: the `expiring` and `deadlines` column families, log op 3 and 49-byte
+///   index records. A format-2 folder holds none of them, so it opens as it is (the two column
+///   families are created empty) and is marked format 3 by its first writable open.
+pub const FORMAT_VERSION: u32 = 3;
+
+/// The latest deadline a key may have, in milliseconds since the Unix epoch: the hybrid
+/// clock's physical range (2^48 - 1 ms, the year 10889), so every deadline converts to a
+/// `SystemTime` and compares with a clock reading.
+pub const MAX_EXPIRES_AT_MS: u64 = (1 << 48) - 1;
+
+/// A key of the `deadlines` column family: `expires_at u64 | user key`, so the family iterates
+/// in deadline order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeadlineKey;
+
+impl DeadlineKey {
+    /// The encoding of `key`'s deadline `expires_at`.
+    pub fn encode(expires_at: u64, key: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(8 + key.len());
+        out.extend_from_slice(&expires_at.to_be_bytes());
+        out.extend_from_slice(key);
+        out
+    }
+
+    /// Decodes a `deadlines` key into its deadline and user key.
+    pub fn decode(bytes: &[u8]) -> Result<(u64, &[u8])> {
+        if bytes.len() <= 8 {
+            return Err(Error::corrupt(
+                "deadlines key",
+                format!("{} bytes, expected more than 8", bytes.len()),
+            ));
+        }
+        let mut at = [0u8; 8];
+        at.copy_from_slice(&bytes[..8]);
+        Ok((u64::from_be_bytes(at), &bytes[8..]))
+    }
+}
+
+/// The `expiring` value of a value with a deadline: `expires_at u64 | value`.
+pub fn encode_expiring(expires_at: u64, value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + value.len());
+    out.extend_from_slice(&expires_at.to_be_bytes());
+    out.extend_from_slice(value);
+    out
+}
+
+/// Decodes an `expiring` value of `key` (named in errors) into its deadline and value.
+pub fn decode_expiring<'a>(key: &[u8], bytes: &'a [u8]) -> Result<(u64, &'a [u8])> {
+    if bytes.len() < 8 {
+        return Err(Error::corrupt(
+            format!("expiring value of key {}", crate::storage::printable(key)),
+            format!("{} bytes, expected at least 8", bytes.len()),
+        ));
+    }
+    let mut at = [0u8; 8];
+    at.copy_from_slice(&bytes[..8]);
+    Ok((u64::from_be_bytes(at), &bytes[8..]))
+}
 
 /// A log key: the local sequence number, 8 bytes big-endian.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -110,6 +184,9 @@ fn op_from(byte: u8, what: impl Fn() -> String) -> Result<Op> {
 /// two-valued op of [`op_byte`]: only the log needs the length.
 const LOG_PUT_WITH_LEN: u8 = 2;
 
+/// Log op byte of a put with a deadline: its value's length, then the deadline (format 3).
+const LOG_PUT_EXPIRING: u8 = 3;
+
 /// A log entry: which key a sequence number wrote, how, and with which version.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogEntry {
@@ -121,40 +198,62 @@ pub struct LogEntry {
     /// before reading values. `None` for deletes (ignored there by the encoders) and for puts
     /// written by format 1.
     pub value_len: Option<u32>,
+    /// A put's deadline (ms since the Unix epoch), if it has one; `None` for deletes.
+    pub expires_at: Option<u64>,
     /// The user key.
     pub key: Vec<u8>,
 }
 
 impl LogEntry {
-    /// The encoded length of an entry of `key` with or without a value length.
-    pub fn encoded_len(op: Op, value_len: Option<u32>, key: &[u8]) -> usize {
-        let len_field = match (op, value_len) {
-            (Op::Put, Some(_)) => 4,
+    /// The encoded length of an entry of `key` with or without a value length and a deadline.
+    pub fn encoded_len(
+        op: Op,
+        value_len: Option<u32>,
+        expires_at: Option<u64>,
+        key: &[u8],
+    ) -> usize {
+        let fields = match (op, value_len, expires_at) {
+            (Op::Put, _, Some(_)) => 12,
+            (Op::Put, Some(_), None) => 4,
             _ => 0,
         };
-        1 + Version::ENCODED_LEN + len_field + key.len()
+        1 + Version::ENCODED_LEN + fields + key.len()
     }
 
     /// Encodes an entry from its parts without building a `LogEntry`.
-    pub fn encode_parts(op: Op, version: &Version, value_len: Option<u32>, key: &[u8]) -> Vec<u8> {
-        let mut out = vec![0u8; Self::encoded_len(op, value_len, key)];
-        Self::encode_parts_to_slice(&mut out, op, version, value_len, key);
+    pub fn encode_parts(
+        op: Op,
+        version: &Version,
+        value_len: Option<u32>,
+        expires_at: Option<u64>,
+        key: &[u8],
+    ) -> Vec<u8> {
+        let mut out = vec![0u8; Self::encoded_len(op, value_len, expires_at, key)];
+        Self::encode_parts_to_slice(&mut out, op, version, value_len, expires_at, key);
         out
     }
 
     /// Writes the encoding of an entry into `out`, which must be exactly
-    /// [`LogEntry::encoded_len`] bytes long.
+    /// [`LogEntry::encoded_len`] bytes long. A put with a deadline always records a length
+    /// (0 when none is given: a put whose value was removed at its deadline).
     pub fn encode_parts_to_slice(
         out: &mut [u8],
         op: Op,
         version: &Version,
         value_len: Option<u32>,
+        expires_at: Option<u64>,
         key: &[u8],
     ) {
         let head = 1 + Version::ENCODED_LEN;
         out[1..head].copy_from_slice(&version.encode());
-        match (op, value_len) {
-            (Op::Put, Some(len)) => {
+        match (op, value_len, expires_at) {
+            (Op::Put, len, Some(at)) => {
+                out[0] = LOG_PUT_EXPIRING;
+                out[head..head + 4].copy_from_slice(&len.unwrap_or(0).to_be_bytes());
+                out[head + 4..head + 12].copy_from_slice(&at.to_be_bytes());
+                out[head + 12..].copy_from_slice(key);
+            }
+            (Op::Put, Some(len), None) => {
                 out[0] = LOG_PUT_WITH_LEN;
                 out[head..head + 4].copy_from_slice(&len.to_be_bytes());
                 out[head + 4..].copy_from_slice(key);
@@ -169,7 +268,13 @@ impl LogEntry {
     /// The byte encoding.
     #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     pub fn encode(&self) -> Vec<u8> {
-        Self::encode_parts(self.op, &self.version, self.value_len, &self.key)
+        Self::encode_parts(
+            self.op,
+            &self.version,
+            self.value_len,
+            self.expires_at,
+            &self.key,
+        )
     }
 
     /// Decodes the entry stored at `seq` (the sequence only names it in errors).
@@ -179,6 +284,7 @@ impl LogEntry {
             return Err(Error::corrupt(what(), "0 bytes, expected an op byte"));
         };
         let (op, len_field) = match byte {
+            LOG_PUT_EXPIRING => (Op::Put, 12),
             LOG_PUT_WITH_LEN => (Op::Put, 4),
             b => (op_from(b, what)?, 0),
         };
@@ -195,15 +301,21 @@ impl LogEntry {
         }
         let version = Version::decode(&bytes[1..version_end])
             .ok_or_else(|| Error::corrupt(what(), "bad version"))?;
-        let value_len = (len_field == 4).then(|| {
+        let value_len = (len_field >= 4).then(|| {
             let mut len = [0u8; 4];
-            len.copy_from_slice(&bytes[version_end..head]);
+            len.copy_from_slice(&bytes[version_end..version_end + 4]);
             u32::from_be_bytes(len)
+        });
+        let expires_at = (len_field == 12).then(|| {
+            let mut at = [0u8; 8];
+            at.copy_from_slice(&bytes[version_end + 4..head]);
+            u64::from_be_bytes(at)
         });
         Ok(LogEntry {
             op,
             version,
             value_len,
+            expires_at,
             key: bytes[head..].to_vec(),
         })
     }
@@ -218,39 +330,80 @@ pub struct IndexRecord {
     pub op: Op,
     /// The key's current version.
     pub version: Version,
+    /// A put's deadline (ms since the Unix epoch), if it has one; `None` for deletes.
+    pub expires_at: Option<u64>,
+}
+
+/// An encoded [`IndexRecord`]: 41 or 49 bytes, on the stack.
+#[derive(Clone, Copy, Debug)]
+pub struct IndexBytes {
+    buf: [u8; IndexRecord::MAX_ENCODED_LEN],
+    len: usize,
+}
+
+impl AsRef<[u8]> for IndexBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
 }
 
 impl IndexRecord {
-    /// Encoded length: 41 bytes.
+    /// Encoded length of a record without a deadline: 41 bytes.
     pub const ENCODED_LEN: usize = 8 + 1 + Version::ENCODED_LEN;
+    /// Encoded length of a put's record with a deadline: 49 bytes.
+    pub const MAX_ENCODED_LEN: usize = Self::ENCODED_LEN + 8;
 
-    /// The byte encoding.
-    pub fn encode(&self) -> [u8; Self::ENCODED_LEN] {
-        let mut out = [0u8; Self::ENCODED_LEN];
-        out[..8].copy_from_slice(&self.seq.to_be_bytes());
-        out[8] = op_byte(self.op);
-        out[9..].copy_from_slice(&self.version.encode());
-        out
+    /// The byte encoding (a deadline of a delete is not written).
+    pub fn encode(&self) -> IndexBytes {
+        let mut buf = [0u8; Self::MAX_ENCODED_LEN];
+        buf[..8].copy_from_slice(&self.seq.to_be_bytes());
+        buf[8] = op_byte(self.op);
+        buf[9..Self::ENCODED_LEN].copy_from_slice(&self.version.encode());
+        let len = match (self.op, self.expires_at) {
+            (Op::Put, Some(at)) => {
+                buf[Self::ENCODED_LEN..].copy_from_slice(&at.to_be_bytes());
+                Self::MAX_ENCODED_LEN
+            }
+            _ => Self::ENCODED_LEN,
+        };
+        IndexBytes { buf, len }
     }
 
     /// Decodes the index record of `key` (the key only names it in errors).
     pub fn decode(key: &[u8], bytes: &[u8]) -> Result<Self> {
         let what = || format!("index record of key {}", crate::storage::printable(key));
-        if bytes.len() != Self::ENCODED_LEN {
+        if bytes.len() != Self::ENCODED_LEN && bytes.len() != Self::MAX_ENCODED_LEN {
             return Err(Error::corrupt(
                 what(),
-                format!("{} bytes, expected {}", bytes.len(), Self::ENCODED_LEN),
+                format!(
+                    "{} bytes, expected {} or {}",
+                    bytes.len(),
+                    Self::ENCODED_LEN,
+                    Self::MAX_ENCODED_LEN
+                ),
             ));
         }
         let mut seq = [0u8; 8];
         seq.copy_from_slice(&bytes[..8]);
         let op = op_from(bytes[8], what)?;
-        let version =
-            Version::decode(&bytes[9..]).ok_or_else(|| Error::corrupt(what(), "bad version"))?;
+        let version = Version::decode(&bytes[9..Self::ENCODED_LEN])
+            .ok_or_else(|| Error::corrupt(what(), "bad version"))?;
+        let expires_at = match bytes.get(Self::ENCODED_LEN..) {
+            Some(at) if at.len() == 8 => {
+                if op == Op::Delete {
+                    return Err(Error::corrupt(what(), "a delete with a deadline"));
+                }
+                let mut b = [0u8; 8];
+                b.copy_from_slice(at);
+                Some(u64::from_be_bytes(b))
+            }
+            _ => None,
+        };
         Ok(IndexRecord {
             seq: u64::from_be_bytes(seq),
             op,
             version,
+            expires_at,
         })
     }
 }
@@ -306,18 +459,41 @@ mod tests {
             clock: u64,
             del: bool,
             len: Option<u32>,
+            at: Option<u64>,
         ) {
-            let (op, value_len) = if del { (Op::Delete, None) } else { (Op::Put, len) };
-            let e = LogEntry { op, version: version(clock), value_len, key };
+            let (op, value_len, expires_at) = match (del, at) {
+                (true, _) => (Op::Delete, None, None),
+                // A put with a deadline always records a length.
+                (false, Some(at)) => (Op::Put, Some(len.unwrap_or(0)), Some(at)),
+                (false, None) => (Op::Put, len, None),
+            };
+            let e = LogEntry { op, version: version(clock), value_len, expires_at, key };
             let bytes = e.encode();
-            prop_assert_eq!(bytes.len(), LogEntry::encoded_len(op, value_len, &e.key));
+            prop_assert_eq!(bytes.len(), LogEntry::encoded_len(op, value_len, expires_at, &e.key));
             prop_assert_eq!(LogEntry::decode(1, &bytes).unwrap(), e);
         }
 
         #[test]
-        fn index_records_round_trip(seq: u64, clock: u64, del: bool) {
-            let r = IndexRecord { seq, op: if del { Op::Delete } else { Op::Put }, version: version(clock) };
-            prop_assert_eq!(IndexRecord::decode(b"k", &r.encode()).unwrap(), r);
+        fn index_records_round_trip(seq: u64, clock: u64, del: bool, at: Option<u64>) {
+            let op = if del { Op::Delete } else { Op::Put };
+            let expires_at = at.filter(|_| !del);
+            let r = IndexRecord { seq, op, version: version(clock), expires_at };
+            let bytes = r.encode();
+            prop_assert_eq!(bytes.as_ref().len(), if expires_at.is_some() { 49 } else { 41 });
+            prop_assert_eq!(IndexRecord::decode(b"k", bytes.as_ref()).unwrap(), r);
+        }
+
+        #[test]
+        fn deadline_keys_round_trip_and_sort_by_deadline(
+            a: u64,
+            b: u64,
+            key in proptest::collection::vec(any::<u8>(), 1..32),
+        ) {
+            let ka = DeadlineKey::encode(a, &key);
+            prop_assert_eq!(DeadlineKey::decode(&ka).unwrap(), (a, key.as_slice()));
+            prop_assert_eq!(a.cmp(&b), ka.cmp(&DeadlineKey::encode(b, &key)));
+            let v = encode_expiring(a, &key);
+            prop_assert_eq!(decode_expiring(b"k", &v).unwrap(), (a, key.as_slice()));
         }
 
         #[test]
@@ -325,6 +501,8 @@ mod tests {
             let _ = SeqKey::decode(&bytes);
             let _ = LogEntry::decode(0, &bytes);
             let _ = IndexRecord::decode(b"k", &bytes);
+            let _ = DeadlineKey::decode(&bytes);
+            let _ = decode_expiring(b"k", &bytes);
             let _ = decode_u64(b"x", &bytes);
             let _ = decode_u32(b"x", &bytes);
         }
@@ -338,16 +516,28 @@ mod tests {
         put.extend_from_slice(&70_000u32.to_be_bytes());
         put.extend_from_slice(b"key");
         assert_eq!(
-            LogEntry::encode_parts(Op::Put, &v, Some(70_000), b"key"),
+            LogEntry::encode_parts(Op::Put, &v, Some(70_000), None, b"key"),
             put
+        );
+        let mut expiring = vec![3];
+        expiring.extend_from_slice(&v.encode());
+        expiring.extend_from_slice(&70_000u32.to_be_bytes());
+        expiring.extend_from_slice(&1_900_000_000_000u64.to_be_bytes());
+        expiring.extend_from_slice(b"key");
+        assert_eq!(
+            LogEntry::encode_parts(Op::Put, &v, Some(70_000), Some(1_900_000_000_000), b"key"),
+            expiring
         );
         let mut delete = vec![1];
         delete.extend_from_slice(&v.encode());
         delete.extend_from_slice(b"key");
-        assert_eq!(LogEntry::encode_parts(Op::Delete, &v, None, b"key"), delete);
-        // A delete has no length to record, whatever the caller passes.
         assert_eq!(
-            LogEntry::encode_parts(Op::Delete, &v, Some(9), b"key"),
+            LogEntry::encode_parts(Op::Delete, &v, None, None, b"key"),
+            delete
+        );
+        // A delete has no length or deadline to record, whatever the caller passes.
+        assert_eq!(
+            LogEntry::encode_parts(Op::Delete, &v, Some(9), Some(5), b"key"),
             delete
         );
     }
@@ -367,6 +557,7 @@ mod tests {
                     op,
                     version: v,
                     value_len: None,
+                    expires_at: None,
                     key: b"old key".to_vec()
                 }
             );
@@ -379,7 +570,7 @@ mod tests {
     fn corrupt_bytes_are_typed_errors() {
         assert!(matches!(SeqKey::decode(b"abc"), Err(Error::Corrupt { .. })));
         // Empty, a head with no key, a length-carrying put cut inside its length or with no key.
-        let full = LogEntry::encode_parts(Op::Put, &version(1), Some(3), b"k");
+        let full = LogEntry::encode_parts(Op::Put, &version(1), Some(3), None, b"k");
         for cut in [0, 33, 35, 37] {
             let err = LogEntry::decode(6, &full[..cut]).unwrap_err();
             assert!(
@@ -387,7 +578,7 @@ mod tests {
                 "{cut}: {err}"
             );
         }
-        let mut bytes = LogEntry::encode_parts(Op::Put, &version(1), None, b"k");
+        let mut bytes = LogEntry::encode_parts(Op::Put, &version(1), None, None, b"k");
         bytes[0] = 7;
         let err = LogEntry::decode(5, &bytes).unwrap_err();
         assert!(err.to_string().contains("log entry 5"), "{err}");
@@ -395,5 +586,23 @@ mod tests {
             IndexRecord::decode(b"k", &[0; 3]),
             Err(Error::Corrupt { .. })
         ));
+        // A delete cannot have a deadline.
+        let mut del = IndexRecord {
+            seq: 1,
+            op: Op::Put,
+            version: version(1),
+            expires_at: Some(7),
+        }
+        .encode()
+        .as_ref()
+        .to_vec();
+        del[8] = 1;
+        assert!(matches!(
+            IndexRecord::decode(b"k", &del),
+            Err(Error::Corrupt { .. })
+        ));
+        // An expiring put cut inside its deadline.
+        let full = LogEntry::encode_parts(Op::Put, &version(1), Some(3), Some(9), b"k");
+        assert!(LogEntry::decode(6, &full[..40]).is_err());
     }
 }

@@ -1,4 +1,4 @@
-//! The storage layer: RocksDB, its four column families, the atomic commit, and every read path
+//! The storage layer: RocksDB, its six column families, the atomic commit, and every read path
 //! and feed. No file outside this folder names `rocksdb`.
 //!
 //! - `keys`: typed keys and values of each column family and their byte layouts.
@@ -8,6 +8,8 @@
 //!   lease extension; `group_commit`: local writes, concurrent writers sharing one write and
 //!   one fsync; `apply`: remote entries against the local versions ([`ApplyReport`]).
 //! - `batch`: [`Batch`], several operations committed together.
+//! - `expiry`: keys with deadlines: where their values live, `expire`/`persist`, the sweeper's
+//!   step; `sweeper`: the background thread that runs it.
 //! - `clock_guard`: local writes never take a timestamp a majority of the peers would refuse
 //!   ([`PeerClockLimit`], `Error::ClockSkew`), and a clock that ran ahead is moved back safely.
 //! - `changes`, `full_sync`: the read paths a peer pulls from ([`Changes`], [`FullSync`]), one
@@ -33,6 +35,7 @@ pub(crate) mod clock_guard;
 pub(crate) mod commit;
 pub(crate) mod commits;
 mod error;
+pub(crate) mod expiry;
 pub(crate) mod full_sync;
 pub(crate) mod group_commit;
 #[cfg(feature = "internals")]
@@ -50,6 +53,7 @@ pub(crate) mod rocks;
 pub(crate) mod scan;
 mod snapshot;
 pub(crate) mod stats;
+pub(crate) mod sweeper;
 pub(crate) mod sync_source;
 pub(crate) mod verify;
 pub(crate) mod watch;

@@ -1,45 +1,95 @@
-//! Point reads and maintenance: `get`, `get_versioned`, the live-key count, and the flush and
+//! Point reads and maintenance: `get`, `get_versioned`, `expiry`, the live-key count, and the flush and
 //! compaction calls `Db` exposes.
 
-use super::keys::{cf, IndexRecord};
+use rocksdb::ReadOptions;
+
+use super::keys::{cf, decode_expiring, IndexRecord};
 use super::rocks::Store;
-use crate::{Error, Op, Record, Result};
+use crate::record::entry::{deadline_time, expired};
+use crate::{Expiry, Op, Record, Result};
 
 impl Store {
-    /// The value at `key` (checked by the caller), or `None` when absent or deleted.
+    /// The value at `key` (checked by the caller), or `None` when absent, deleted or expired.
+    ///
+    /// A value without a deadline is found in `data` with one lookup, as before deadlines
+    /// existed. Only a key not there looks further, in `expiring`, from one snapshot of both
+    /// families: a write moving the key from one to the other between two reads could
+    /// otherwise make a live key look absent.
     pub(crate) fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let value = self.db.get_pinned_cf(self.cf(cf::DATA), key)?;
+        if let Some(value) = self.db.get_pinned_cf(self.cf(cf::DATA), key)? {
+            return Ok(Some(value.to_vec()));
+        }
+        let snapshot = self.db.snapshot();
+        if let Some(bytes) = snapshot.get_pinned_cf(self.cf(cf::EXPIRING), key)? {
+            let (at, value) = decode_expiring(key, &bytes)?;
+            return Ok((!expired(Some(at), self.now_ms())).then(|| value.to_vec()));
+        }
+        let value = snapshot.get_pinned_cf(self.cf(cf::DATA), key)?;
         Ok(value.map(|v| v.to_vec()))
     }
 
-    /// The key's value or tombstone with its version, from one snapshot.
+    /// The key's value or tombstone with its version and deadline, from one snapshot.
     pub(crate) fn get_versioned(&self, key: &[u8]) -> Result<Option<Record>> {
         let snapshot = self.db.snapshot();
         let Some(bytes) = snapshot.get_pinned_cf(self.cf(cf::INDEX), key)? else {
             return Ok(None);
         };
         let rec = IndexRecord::decode(key, &bytes)?;
-        let value = match rec.op {
-            Op::Delete => None,
-            Op::Put => Some(
-                snapshot
-                    .get_cf(self.cf(cf::DATA), key)?
-                    .ok_or_else(|| Error::missing_value(key))?,
-            ),
-        };
+        let mut opts = ReadOptions::default();
+        opts.set_snapshot(&snapshot);
+        let value = self.live_value(key, &rec, self.now_ms(), &opts)?;
         Ok(Some(Record {
+            expired: rec.op == Op::Put && value.is_none(),
             value,
             version: rec.version,
+            expires_at: rec.expires_at.map(deadline_time),
         }))
     }
 
-    /// Live keys, counted by walking `data` (values are not copied).
+    /// Whether `key` holds a live value, and until when (index only, plus, for a deadline, a
+    /// check that the sweeper has not removed the value).
+    pub(crate) fn expiry(&self, key: &[u8]) -> Result<Expiry> {
+        let snapshot = self.db.snapshot();
+        let Some(bytes) = snapshot.get_pinned_cf(self.cf(cf::INDEX), key)? else {
+            return Ok(Expiry::Missing);
+        };
+        let rec = IndexRecord::decode(key, &bytes)?;
+        if rec.op == Op::Delete || expired(rec.expires_at, self.now_ms()) {
+            return Ok(Expiry::Missing);
+        }
+        match rec.expires_at {
+            None => Ok(Expiry::Never),
+            Some(at) => {
+                let there = snapshot
+                    .get_pinned_cf(self.cf(cf::EXPIRING), key)?
+                    .is_some();
+                Ok(if there {
+                    Expiry::At(deadline_time(at))
+                } else {
+                    Expiry::Missing
+                })
+            }
+        }
+    }
+
+    /// Live keys, counted by walking `data` and `expiring` (values are not copied; an
+    /// `expiring` value is looked at for its deadline).
     pub(crate) fn live_keys(&self) -> Result<u64> {
-        let mut iter = self.db.raw_iterator_cf(self.cf(cf::DATA));
-        iter.seek_to_first();
+        let snapshot = self.db.snapshot();
         let mut n = 0u64;
+        let mut iter = snapshot.raw_iterator_cf(self.cf(cf::DATA));
+        iter.seek_to_first();
         while iter.valid() {
             n += 1;
+            iter.next();
+        }
+        iter.status()?;
+        let now = self.now_ms();
+        let mut iter = snapshot.raw_iterator_cf(self.cf(cf::EXPIRING));
+        iter.seek_to_first();
+        while let Some((k, v)) = iter.item() {
+            let (at, _) = decode_expiring(k, v)?;
+            n += u64::from(!expired(Some(at), now));
             iter.next();
         }
         iter.status()?;

@@ -32,7 +32,7 @@ use super::lease::{LeaseValues, Leases};
 use crate::hlc::Hlc;
 use crate::{Durability, Error, NodeId, Options, Result};
 
-/// The RocksDB options meshkv opens its database with, and the descriptors of its four column
+/// The RocksDB options meshkv opens its database with, and the descriptors of its six column
 /// families, for a given `cache_size`. Public so that benchmarks and tools can run raw RocksDB
 /// with exactly the same tuning.
 pub fn rocksdb_options(options: &Options) -> (rocksdb::Options, Vec<ColumnFamilyDescriptor>) {
@@ -73,6 +73,10 @@ pub fn rocksdb_options(options: &Options) -> (rocksdb::Options, Vec<ColumnFamily
         ColumnFamilyDescriptor::new(cf::LOG, cf_opts(false)),
         ColumnFamilyDescriptor::new(cf::INDEX, index_opts),
         ColumnFamilyDescriptor::new(cf::META, cf_opts(false)),
+        // `get` of a key not in `data` looks here: a bloom filter answers most of those.
+        ColumnFamilyDescriptor::new(cf::EXPIRING, cf_opts(true)),
+        // Only iterated, by the sweeper, in deadline order.
+        ColumnFamilyDescriptor::new(cf::DEADLINES, cf_opts(false)),
     ];
     (db, descriptors)
 }
@@ -187,6 +191,10 @@ pub(crate) struct Store {
     /// How far ahead of the wall clock a remote timestamp may be (HLC units): see
     /// [`Store::clock_bound`].
     pub(crate) clock_bound: AtomicU64,
+    /// Values of expired puts the sweeper removed (see `storage::expiry`).
+    pub(crate) stats_swept: AtomicU64,
+    /// The sweeper's last failure, if any: shown by `Db::background_error`.
+    pub(crate) sweep_failure: Mutex<Option<String>>,
 }
 
 impl Store {
@@ -211,7 +219,7 @@ impl Store {
         let (mut db_opts, descriptors) = rocksdb_options(&options);
         if exists {
             let found = DB::list_cf(&db_opts, path)?;
-            let missing: Vec<&str> = cf::ALL
+            let missing: Vec<&str> = cf::BASE
                 .iter()
                 .copied()
                 .filter(|name| !found.iter().any(|f| f == name))
@@ -224,6 +232,12 @@ impl Store {
             // Check the metadata through a read-only open first, so that a refusal (newer
             // format, corrupt record, another node id) leaves the folder exactly as it was.
             let (_, ro_descriptors) = rocksdb_options(&options);
+            // Format 2 and older lack the families of format 3: the read-only open names only
+            // those that exist, and the writable open below creates the others.
+            let ro_descriptors: Vec<ColumnFamilyDescriptor> = ro_descriptors
+                .into_iter()
+                .filter(|d| found.iter().any(|f| f == d.name()))
+                .collect();
             let ro = DB::open_cf_descriptors_read_only(&db_opts, path, ro_descriptors, false)?;
             read_meta(&ro, &options)?;
             drop(ro);
@@ -236,6 +250,7 @@ impl Store {
                     "unexpected column families {extra:?} for format {FORMAT_VERSION}"
                 )));
             }
+            db_opts.create_missing_column_families(true);
         } else {
             db_opts.create_if_missing(true);
             db_opts.create_missing_column_families(true);
@@ -394,6 +409,8 @@ impl Store {
                 crate::storage::DEFAULT_MAX_CLOCK_DRIFT,
             )),
             seq_floor: next_seq,
+            stats_swept: AtomicU64::new(0),
+            sweep_failure: Mutex::new(None),
         })
     }
 

@@ -30,6 +30,9 @@ pub struct DbStats {
     /// Times the clock was moved back to the wall clock because it had run ahead of what the
     /// peers accept (see docs/design.md, "Clocks").
     pub clock_regressions: u64,
+    /// Values of expired puts removed by the sweeper (they read as absent from their deadline
+    /// on; this counts the space reclaimed).
+    pub expired_swept: u64,
 }
 
 /// The live counters behind [`DbStats`].
@@ -70,6 +73,7 @@ impl Stats {
             conflicts_resolved: get(&self.conflicts_resolved),
             clock_skew_refusals: 0,
             clock_regressions: 0,
+            expired_swept: 0,
         }
     }
 }

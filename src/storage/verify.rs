@@ -4,7 +4,11 @@
 //! - every index record points at a log entry with the same key, op and version, and the data
 //!   column family holds a value exactly when the record is a put, of the length the log entry
 //!   records (format 2; a format-1 entry records none);
-//! - every value in `data` has an index record that says put;
+//! - a put's value is where its deadline says (without one in `data`; with one in `expiring`
+//!   with the same deadline and a matching entry in `deadlines`, or nowhere once swept), and no
+//!   value is in both;
+//! - every value in `data` has an index record that says put without a deadline, every value in
+//!   `expiring` and every entry of `deadlines` one with that deadline;
 //! - every log entry is the one its key's index record points at (no orphans, one per key);
 //! - the sequence counter is at or above every log key.
 //!
@@ -15,7 +19,8 @@ use std::sync::atomic::Ordering;
 
 use rocksdb::{IteratorMode, ReadOptions};
 
-use crate::storage::keys::{cf, IndexRecord, LogEntry, SeqKey};
+use crate::record::entry::expired;
+use crate::storage::keys::{cf, decode_expiring, DeadlineKey, IndexRecord, LogEntry, SeqKey};
 use crate::storage::printable;
 use crate::storage::rocks::Store;
 use crate::{Op, Result};
@@ -26,8 +31,10 @@ const MAX_LISTED: usize = 100;
 /// What [`Db::verify`](crate::Db::verify) found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct VerifyReport {
-    /// Keys holding a value.
+    /// Keys holding a live value.
     pub live_keys: u64,
+    /// Keys whose last write is a put past its deadline (by this node's clock).
+    pub expired: u64,
     /// Keys whose last write is a delete.
     pub tombstones: u64,
     /// Entries in the log.
@@ -62,6 +69,8 @@ pub(crate) fn verify(store: &Store) -> Result<VerifyReport> {
     let next_seq = state.next_seq;
     drop(state);
     let (data, log, index) = (store.cf(cf::DATA), store.cf(cf::LOG), store.cf(cf::INDEX));
+    let (expiring, deadlines) = (store.cf(cf::EXPIRING), store.cf(cf::DEADLINES));
+    let now = store.now_ms();
     let mut report = VerifyReport {
         last_seq,
         ..VerifyReport::default()
@@ -83,6 +92,7 @@ pub(crate) fn verify(store: &Store) -> Result<VerifyReport> {
             }
         };
         match rec.op {
+            Op::Put if expired(rec.expires_at, now) => report.expired += 1,
             Op::Put => report.live_keys += 1,
             Op::Delete => report.tombstones += 1,
         }
@@ -96,7 +106,11 @@ pub(crate) fn verify(store: &Store) -> Result<VerifyReport> {
                 Err(e) => report.problem(e.to_string()),
                 Ok(entry) => {
                     recorded_len = entry.value_len;
-                    if entry.key != *key || entry.op != rec.op || entry.version != rec.version {
+                    if entry.key != *key
+                        || entry.op != rec.op
+                        || entry.version != rec.version
+                        || entry.expires_at != rec.expires_at
+                    {
                         report.problem(format!(
                             "index of key {shown} ({:?} {:?}) disagrees with log entry {} \
                              (key {}, {:?} {:?})",
@@ -111,8 +125,47 @@ pub(crate) fn verify(store: &Store) -> Result<VerifyReport> {
                 }
             },
         }
-        let value_len = snapshot.get_pinned_cf(data, &key)?.map(|v| v.len());
-        match (rec.op, value_len) {
+        let in_data = snapshot.get_pinned_cf(data, &key)?.map(|v| v.len());
+        let in_expiring = snapshot.get_pinned_cf(expiring, &key)?.map(|v| v.to_vec());
+        if let Some(raw) = &in_expiring {
+            match (rec.op, rec.expires_at, decode_expiring(&key, raw)) {
+                (_, _, Err(e)) => report.problem(e.to_string()),
+                (Op::Put, Some(at), Ok((stored, v))) if stored == at => {
+                    if snapshot
+                        .get_pinned_cf(deadlines, DeadlineKey::encode(at, &key))?
+                        .is_none()
+                    {
+                        report.problem(format!(
+                            "key {shown} expires at {at} but is not in deadlines"
+                        ));
+                    }
+                    if recorded_len.is_some_and(|l| l as usize != v.len()) {
+                        report.problem(format!(
+                            "key {shown} has an expiring value of {} bytes but its log entry {} \
+                             records {recorded_len:?}",
+                            v.len(),
+                            rec.seq
+                        ));
+                    }
+                }
+                _ => report.problem(format!(
+                    "key {shown} has an expiring value its index record ({:?}, deadline {:?}) \
+                     does not account for",
+                    rec.op, rec.expires_at
+                )),
+            }
+            if in_data.is_some() {
+                report.problem(format!("key {shown} has a value in both data and expiring"));
+            }
+        }
+        if rec.expires_at.is_some() {
+            // Its value, if not yet swept, was checked above; `data` must not hold one.
+            if in_data.is_some() {
+                report.problem(format!("key {shown} has a deadline but a value in data"));
+            }
+            continue;
+        }
+        match (rec.op, in_data) {
             (Op::Put, None) => report.problem(format!("key {shown} is a put without a value")),
             (Op::Delete, Some(_)) => {
                 report.problem(format!("key {shown} is deleted but still has a value"))
@@ -135,6 +188,45 @@ pub(crate) fn verify(store: &Store) -> Result<VerifyReport> {
             report.problem(format!(
                 "key {} has a value but no index record",
                 printable(&key)
+            ));
+        }
+    }
+
+    for item in store
+        .db
+        .iterator_cf_opt(expiring, opts(), IteratorMode::Start)
+    {
+        let (key, _) = item?;
+        if snapshot.get_pinned_cf(index, &key)?.is_none() {
+            report.problem(format!(
+                "key {} has an expiring value but no index record",
+                printable(&key)
+            ));
+        }
+    }
+
+    for item in store
+        .db
+        .iterator_cf_opt(deadlines, opts(), IteratorMode::Start)
+    {
+        let (raw, _) = item?;
+        let (at, key) = match DeadlineKey::decode(&raw) {
+            Ok(p) => p,
+            Err(e) => {
+                report.problem(e.to_string());
+                continue;
+            }
+        };
+        let matches = match snapshot.get_pinned_cf(index, key)? {
+            Some(bytes) => IndexRecord::decode(key, &bytes)
+                .map(|r| r.op == Op::Put && r.expires_at == Some(at))
+                .unwrap_or(false),
+            None => false,
+        };
+        if !matches {
+            report.problem(format!(
+                "deadline {at} of key {} is not its index record's",
+                printable(key)
             ));
         }
     }

@@ -24,31 +24,43 @@
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use rocksdb::ReadOptions;
 use tokio::sync::broadcast;
 
-use crate::storage::keys::{cf, LogEntry, SeqKey};
+use crate::record::entry::deadline_time;
+use crate::storage::keys::{cf, IndexRecord, LogEntry, SeqKey};
 use crate::{Db, Error, Op, Result, Version};
 
 /// One committed change seen by a [`Watch`].
+///
+/// A put with a deadline carries it (`expires_at`): the key reads as absent from then on,
+/// with no further event (expiry needs no write). A write that leaves the key expired (an
+/// expire to a time already past, or a replicated put that arrived after its deadline) is an
+/// event with no value and `expired` set, which tells it apart from a delete.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
     /// The key written.
     pub key: Vec<u8>,
-    /// The new value; `None` for a delete (a tombstone).
+    /// The new value; `None` for a delete (a tombstone) or a put already expired.
     pub value: Option<Vec<u8>>,
     /// The write's version (its origin says which node wrote it).
     pub version: Version,
     /// The change's local sequence: pass it to [`Db::watch_from`](crate::Db::watch_from) to
     /// resume after it.
     pub seq: u64,
+    /// The put's deadline, if it has one.
+    pub expires_at: Option<SystemTime>,
+    /// True for a put already past its deadline when it was written or read: the key reads as
+    /// absent, but it was not deleted.
+    pub expired: bool,
 }
 
 impl Event {
-    /// True for a delete.
+    /// True for a delete (not for an expired put: see [`Event::expired`]).
     pub fn is_tombstone(&self) -> bool {
-        self.value.is_none()
+        self.value.is_none() && !self.expired
     }
 }
 
@@ -226,23 +238,23 @@ fn read_log(db: &Db, prefix: &[u8], after: u64) -> Result<(Vec<Event>, u64)> {
     iter.status()?;
     let mut read = ReadOptions::default();
     read.set_snapshot(&snapshot);
-    let data = store.cf(cf::DATA);
+    let now = store.now_ms();
     let mut events = Vec::with_capacity(wanted.len());
     for (seq, entry) in wanted {
-        let value = match entry.op {
-            Op::Delete => None,
-            Op::Put => Some(
-                store
-                    .db
-                    .get_cf_opt(data, &entry.key, &read)?
-                    .ok_or_else(|| Error::missing_value(&entry.key))?,
-            ),
+        let rec = IndexRecord {
+            seq,
+            op: entry.op,
+            version: entry.version,
+            expires_at: entry.expires_at,
         };
+        let value = store.live_value(&entry.key, &rec, now, &read)?;
         events.push(Event {
+            expired: entry.op == Op::Put && value.is_none(),
             key: entry.key,
             value,
             version: entry.version,
             seq,
+            expires_at: entry.expires_at.map(deadline_time),
         });
     }
     Ok((events, last))

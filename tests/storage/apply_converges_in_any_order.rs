@@ -27,6 +27,7 @@ fn entries() -> impl Strategy<Value = Vec<Entry>> {
                 timestamp,
                 origin: NodeId([origin; 16]),
             },
+            expires_at: None,
         });
     proptest::collection::vec(one, 1..30).prop_map(|mut v| {
         let mut seen = BTreeSet::new();
@@ -150,6 +151,7 @@ fn applying_twice_changes_nothing_and_relogs_under_new_sequences() {
                 timestamp: 10,
                 origin: NodeId([5; 16]),
             },
+            expires_at: None,
         },
         Entry {
             key: b"b".to_vec(),
@@ -159,6 +161,7 @@ fn applying_twice_changes_nothing_and_relogs_under_new_sequences() {
                 timestamp: 11,
                 origin: NodeId([5; 16]),
             },
+            expires_at: None,
         },
     ];
     let r1 = db.replica().apply(&remote, &LastWriteWins).unwrap();
@@ -193,6 +196,7 @@ fn stale_and_conflicting_entries_are_counted() {
             timestamp: local.timestamp + 100,
             origin: NodeId([1; 16]),
         },
+        expires_at: None,
     };
     let tie_loses = Entry {
         key: b"k".to_vec(),
@@ -202,6 +206,7 @@ fn stale_and_conflicting_entries_are_counted() {
             timestamp: 1,
             origin: NodeId([1; 16]),
         },
+        expires_at: None,
     };
     let r = db
         .replica()
@@ -219,6 +224,7 @@ fn stale_and_conflicting_entries_are_counted() {
             timestamp: local2.timestamp + (1_000 << 16),
             origin: NodeId([1; 16]),
         },
+        expires_at: None,
     };
     let r = db.replica().apply(&[tie_wins], &LastWriteWins).unwrap();
     assert_eq!((r.applied, r.conflicts), (1, 1));

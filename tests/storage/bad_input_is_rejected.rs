@@ -53,6 +53,7 @@ fn empty_and_oversized_keys_and_values_write_nothing() {
             timestamp: 1,
             origin: meshkv::NodeId([1; 16]),
         },
+        expires_at: None,
     };
     let mut bad = good.clone();
     bad.value = Some(vec![0; 100]);
@@ -231,6 +232,7 @@ fn implausible_remote_versions_are_rejected_whole() {
             timestamp: 1,
             origin: NodeId([1; 16]),
         },
+        expires_at: None,
     };
     let far_future = meshkv::record::hlc::wall_clock()
         + ((2 * 24 * 3600 * 1000) << meshkv::record::hlc::LOGICAL_BITS);
@@ -260,6 +262,7 @@ fn implausible_remote_versions_are_rejected_whole() {
             key: b"bad".to_vec(),
             value: None,
             version,
+            expires_at: None,
         };
         let err = db
             .replica()

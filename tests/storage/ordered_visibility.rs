@@ -105,6 +105,7 @@ fn run(durability: Durability) {
                             timestamp: 1,
                             origin,
                         },
+                        expires_at: None,
                     })
                     .collect();
                 let report = db

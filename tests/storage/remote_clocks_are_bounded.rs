@@ -22,6 +22,7 @@ fn entry(key: &str, at_ms: u64) -> Entry {
             timestamp: hlc::pack(at_ms, 0),
             origin: NodeId([5; 16]),
         },
+        expires_at: None,
     }
 }
 

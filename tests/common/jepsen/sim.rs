@@ -255,10 +255,12 @@ pub fn run(seed: u64, mode: Option<Mode>) -> SimRun {
                 });
                 let mut id = [0u8; 16];
                 id[15] = i as u8 + 1;
+                // No sweeper thread: nothing outside simulated time runs (docs/design.md).
                 let mut options = Options::default()
                     .clock(clock)
                     .cache_size(1 << 20)
-                    .write_buffer_size(4 << 20);
+                    .write_buffer_size(4 << 20)
+                    .sweep_interval(None);
                 if keyed {
                     // Keyed peers believe only ids derived from a node's key: provision a
                     // deterministic key, so the ids (and their tie-breaks) replay per seed.

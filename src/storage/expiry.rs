@@ -1,0 +1,202 @@
+//! Keys that expire: reading a value wherever its deadline put it, the read-modify-write of
+//! `expire` and `persist`, and one step of the sweeper.
+//!
+//! A put's deadline is part of the write (docs/design.md, "Expiry"): the value of a put
+//! without one is in `data`, of a put with one in `expiring` (`expires_at | value`) with its
+//! deadline in `deadlines`, never in both. Expired is a pure function of the record and this
+//! node's clock ([`crate::record::entry::expired`]), so no write is needed for a key to
+//! disappear. The sweeper only reclaims space: it removes the values of puts past their
+//! deadline, in deadline order, a bounded number per step, and writes no log entry, index
+//! record or sequence (the record stays a put past its deadline, which reads, feeds and
+//! replicates as expired whether or not its value is still on disk).
+//!
+//! Invariants kept here:
+//! - `expire`/`persist` of a key with a live value is a new write of that value (clock + 1)
+//!   with the new deadline, read and written under the commit lock; of a key without one it
+//!   writes nothing.
+//! - The sweeper removes `expiring[key]` only while the key's index record is a put with the
+//!   very deadline it found, checked under the commit lock: a later write of the key is never
+//!   touched.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+
+use rocksdb::{ReadOptions, WriteBatch};
+
+use super::apply::MAX_REMOTE_CLOCK;
+use super::commit::OpRef;
+use super::group_commit::plain_write;
+use super::keys::{cf, decode_expiring, DeadlineKey, IndexRecord};
+use super::rocks::Store;
+use crate::record::entry::expired;
+use crate::{Error, Op, Result, Version};
+
+/// What one sweeper step did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct SweepStep {
+    /// Values of expired puts removed.
+    pub(crate) removed: u64,
+    /// Deadlines dropped that a later write of their key had replaced.
+    pub(crate) stale: u64,
+    /// More deadlines were due than the step's limit: run again soon.
+    pub(crate) more: bool,
+}
+
+impl Store {
+    /// Milliseconds since the Unix epoch by this node's clock (`Options::clock`).
+    pub(crate) fn now_ms(&self) -> u64 {
+        crate::hlc::millis(self.options.clock.reading())
+    }
+
+    /// The live value of `key`, whose index record is `rec`, read with `opts` (a snapshot, or
+    /// the latest state): `None` for a delete, a put past its deadline at `now_ms`, or a put
+    /// whose value the sweeper removed (the clock may have gone back since).
+    pub(crate) fn live_value(
+        &self,
+        key: &[u8],
+        rec: &IndexRecord,
+        now_ms: u64,
+        opts: &ReadOptions,
+    ) -> Result<Option<Vec<u8>>> {
+        if rec.op == Op::Delete || expired(rec.expires_at, now_ms) {
+            return Ok(None);
+        }
+        match rec.expires_at {
+            None => self
+                .db
+                .get_cf_opt(self.cf(cf::DATA), key, opts)?
+                .map(Some)
+                .ok_or_else(|| Error::missing_value(key)),
+            Some(_) => match self
+                .db
+                .get_pinned_cf_opt(self.cf(cf::EXPIRING), key, opts)?
+            {
+                Some(bytes) => Ok(Some(decode_expiring(key, &bytes)?.1.to_vec())),
+                None => Ok(None),
+            },
+        }
+    }
+
+    /// Commits local operations of which some read the key's value (`OpRef::Expire`), under the
+    /// commit lock and outside the group queue: one batch, one version per operation, `None`
+    /// for an expire of a key that held no live value (it writes nothing).
+    pub(crate) fn write_reading(&self, ops: &[OpRef<'_>]) -> Result<Vec<Option<Version>>> {
+        let mut state = self.commit.lock();
+        state.events.clear();
+        let physical = self.options.clock.reading();
+        self.guard_clock(&mut state, physical)?;
+        let now_ms = crate::hlc::millis(physical);
+        let keys: Vec<&[u8]> = ops.iter().map(OpRef::key).collect();
+        let found: Vec<Option<IndexRecord>> = self
+            .read_indexes(&keys)
+            .into_iter()
+            .collect::<Result<_>>()?;
+        if let Some((op, _)) = ops.iter().zip(&found).find(|(_, prev)| {
+            prev.is_some_and(|p| {
+                p.version.clock.saturating_add(ops.len() as u64) > MAX_REMOTE_CLOCK
+            })
+        }) {
+            return Err(Error::KeyClockExhausted {
+                key: crate::storage::printable(op.key()),
+            });
+        }
+        // Keys this batch already wrote: their record and live value.
+        let mut overlay: HashMap<&[u8], (IndexRecord, Option<Vec<u8>>)> = HashMap::new();
+        let latest = ReadOptions::default();
+        let mut batch = WriteBatch::default();
+        let mut out = Vec::with_capacity(ops.len());
+        for (op, from_disk) in ops.iter().zip(found) {
+            let key = op.key();
+            let prev = overlay.get(key).map(|(r, _)| *r).or(from_disk);
+            let (value, expires_at) = match (plain_write(*op, physical), *op) {
+                (Some((value, at)), _) => (value.map(<[u8]>::to_vec), at),
+                (None, OpRef::Expire(_, at)) => {
+                    let current = match (overlay.get(key), prev) {
+                        (Some((_, v)), _) => v.clone(),
+                        (None, Some(p)) => self.live_value(key, &p, now_ms, &latest)?,
+                        (None, None) => None,
+                    };
+                    let Some(current) = current else {
+                        out.push(None);
+                        continue;
+                    };
+                    // A deadline already past stores the put expired, as a past EXPIREAT does.
+                    let live = !expired(at, now_ms);
+                    (live.then_some(current), at)
+                }
+                (None, _) => (None, None),
+            };
+            let record = self.stage(
+                &mut state,
+                &mut batch,
+                key,
+                value.as_deref(),
+                expires_at,
+                prev,
+                physical,
+            );
+            overlay.insert(key, (record, value));
+            out.push(Some(record.version));
+        }
+        self.finish(&mut state, batch)?;
+        Ok(out)
+    }
+
+    /// One sweeper step: removes the values of at most `max` puts whose deadline this node's
+    /// clock has reached, earliest first. Due deadlines are found without the commit lock, and
+    /// each is checked against its key's index record under it.
+    pub(crate) fn sweep(&self, max: usize) -> Result<SweepStep> {
+        let now_ms = self.now_ms();
+        let deadlines = self.cf(cf::DEADLINES);
+        let mut opts = ReadOptions::default();
+        opts.set_iterate_upper_bound(now_ms.saturating_add(1).to_be_bytes().to_vec());
+        let mut iter = self.db.raw_iterator_cf_opt(deadlines, opts);
+        iter.seek_to_first();
+        let mut due: Vec<Vec<u8>> = Vec::new();
+        while due.len() < max {
+            let Some(k) = iter.key() else { break };
+            due.push(k.to_vec());
+            iter.next();
+        }
+        iter.status()?;
+        let mut step = SweepStep {
+            more: due.len() == max && iter.valid(),
+            ..SweepStep::default()
+        };
+        drop(iter);
+        if due.is_empty() {
+            return Ok(step);
+        }
+        let mut batch = WriteBatch::default();
+        let mut parsed = Vec::with_capacity(due.len());
+        for raw in &due {
+            match DeadlineKey::decode(raw) {
+                Ok(p) => parsed.push(p),
+                // Nothing reads a malformed deadline; dropping it loses nothing and keeps the
+                // sweeper from stopping at it forever.
+                Err(e) => {
+                    *self.sweep_failure.lock() = Some(e.to_string());
+                    batch.delete_cf(deadlines, raw);
+                }
+            }
+        }
+        let keys: Vec<&[u8]> = parsed.iter().map(|(_, k)| *k).collect();
+        let state = self.commit.lock();
+        let records = self.read_indexes(&keys);
+        for ((at, key), rec) in parsed.iter().zip(records) {
+            batch.delete_cf(deadlines, DeadlineKey::encode(*at, key));
+            match rec? {
+                Some(r) if r.op == Op::Put && r.expires_at == Some(*at) => {
+                    batch.delete_cf(self.cf(cf::EXPIRING), key);
+                    step.removed += 1;
+                }
+                _ => step.stale += 1,
+            }
+        }
+        // Not synced: a sweep lost to a power cut is done again.
+        self.db.write_opt(batch, &self.write_opts)?;
+        drop(state);
+        self.stats_swept.fetch_add(step.removed, Ordering::Relaxed);
+        Ok(step)
+    }
+}
