@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building meshkv needs on a fresh machine that has only the Rust toolchain:
-# libclang (bindgen for the rocksdb crate), and redis-cli (redis-tools) and redis-server for the
-# RESP tests.
+# libclang (bindgen for the rocksdb crate), redis-cli (redis-tools) and redis-server for the
+# RESP tests, curl for the HTTP tests.
 # Idempotent and quick when everything is there.
 set -euo pipefail
 
@@ -32,6 +32,11 @@ fi
 if ! command -v redis-cli >/dev/null 2>&1; then
     echo "setup: installing redis-tools (redis-cli, used by the RESP tests)" >&2
     apt_install redis-tools
+fi
+
+if ! command -v curl >/dev/null 2>&1; then
+    echo "setup: installing curl (the HTTP tests use a real client)" >&2
+    apt_install curl
 fi
 
 if ! command -v redis-server >/dev/null 2>&1; then

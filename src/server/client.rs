@@ -248,6 +248,21 @@ impl Client {
             .json()
     }
 
+    /// Stores `value` at `key` until `ttl_secs` seconds from now; the version as JSON (with
+    /// `expires_at`, ms since the Unix epoch).
+    pub async fn put_with_ttl(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        ttl_secs: u64,
+    ) -> Result<Value, ClientError> {
+        let path = format!("{}?ttl={ttl_secs}", kv_path(key));
+        self.request("PUT", &path, value.to_vec())
+            .await?
+            .ok()?
+            .json()
+    }
+
     /// Deletes `key`; the delete's version as JSON.
     pub async fn delete(&self, key: &[u8]) -> Result<Value, ClientError> {
         self.request("DELETE", &kv_path(key), Vec::new())

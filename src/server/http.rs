@@ -2,8 +2,9 @@
 //!
 //! | route | method | what |
 //! |---|---|---|
-//! | `/v1/kv/{key}` | `GET` | the value, raw bytes (200); `not_found` (404) for a key absent or deleted |
-//! | `/v1/kv/{key}` | `PUT` | stores the body, raw bytes, as the value (200) |
+//! | `/v1/kv/{key}` | `GET` | the value, raw bytes (200); `not_found` (404) for a key absent, deleted or expired |
+//! | `/v1/kv/{key}?ttl=SECONDS` | `PUT` | stores the body, raw bytes, as the value (200), expiring `ttl` seconds from now when given (or header `x-meshkv-ttl: SECONDS`); without one it clears the key's deadline, as Redis `SET` does |
+//! | `/v1/kv/{key}?ttl=SECONDS` | `POST` | gives the key's live value a new deadline (`EXPIRE`); `?persist` removes it (`PERSIST`); 200 with the write's version, `not_found` (404) when the key holds no live value |
 //! | `/v1/kv/{key}` | `DELETE` | deletes the key, leaving a tombstone that replicates (200) |
 //! | `/v1/kv?prefix=&after=&limit=` | `GET` | live keys under `prefix`, in key order, after the key `after`, at most `limit` (default 100, at most 1000); `next_after` continues |
 //! | `/v1/watch?prefix=&from=` | `GET` | server-sent events of every change under `prefix`, from now on, or above sequence `from` |
@@ -13,22 +14,27 @@
 //! Keys and prefixes are percent-decoded to raw bytes ([`super::urlkey`]). Successful `GET`,
 //! `PUT` and `DELETE` of a key carry its version in headers `x-meshkv-clock`,
 //! `x-meshkv-timestamp` and `x-meshkv-origin` (a deleted key's `404` too, with
-//! `x-meshkv-deleted: true`); `PUT` and `DELETE` also answer it as JSON
-//! `{"clock", "timestamp", "origin"}`.
+//! `x-meshkv-deleted: true`, and an expired one's with `x-meshkv-expired: true`); `PUT` and
+//! `DELETE` also answer it as JSON `{"clock", "timestamp", "origin"}`. A key with a deadline
+//! carries it in `x-meshkv-expires-at` (ms since the Unix epoch) on `GET` and `PUT`, and in
+//! the JSON as `expires_at`. A `ttl` must be a whole number of seconds, 1 or more
+//! (`bad_ttl`, 400, otherwise, and for a deadline past the year 10889).
 //!
 //! Errors: `bad_request` / `bad_encoding` / `empty_key` (400), `not_found` (404),
 //! `method_not_allowed` (405, with `Allow`), `key_too_large` / `value_too_large` (413, over
 //! `max_key_size` / `max_value_size`), `internal` (500).
 //!
-//! Watch events: `event: put` or `event: delete`, `id:` the change's sequence (a reconnecting
-//! `EventSource` sends it back as `Last-Event-ID`, which is used as `from`), and `data:` JSON
-//! `{"key", "value", "value_hex", "clock", "timestamp", "origin", "seq"}`. A watcher that falls
+//! Watch events: `event: put`, `event: delete` or `event: expired` (a write that left the key
+//! expired), `id:` the change's sequence (a reconnecting `EventSource` sends it back as
+//! `Last-Event-ID`, which is used as `from`), and `data:` JSON `{"key", "value", "value_hex",
+//! "clock", "timestamp", "origin", "seq", "expires_at"}`. A watcher that falls
 //! more than `watch_buffer` changes behind gets `event: lagged` with
 //! `data: {"resume_from": N}` and the stream ends: reconnect with `from=N` for no gap. The
 //! stream also ends when the server shuts down.
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -43,7 +49,7 @@ use tokio::sync::watch;
 
 use super::urlkey;
 use crate::net::stopped;
-use crate::{Db, Error, Event, Node, Version};
+use crate::{Db, Error, Event, Expiry, Node, Version};
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -129,6 +135,7 @@ impl From<Error> for ApiError {
             Error::ClockSkew { .. } => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "clock_skew", message)
             }
+            Error::DeadlineTooLate { .. } => ApiError::bad("bad_ttl", message),
             _ => ApiError::internal(message),
         }
     }
@@ -184,8 +191,59 @@ fn version_headers(headers: &mut HeaderMap, v: &Version) {
     }
 }
 
-fn version_json(v: &Version) -> Value {
-    json!({"clock": v.clock, "timestamp": v.timestamp, "origin": v.origin.to_string()})
+fn version_json(v: &Version, expires_at: Option<u64>) -> Value {
+    json!({
+        "clock": v.clock,
+        "timestamp": v.timestamp,
+        "origin": v.origin.to_string(),
+        "expires_at": expires_at,
+    })
+}
+
+/// `x-meshkv-expires-at: MS` for a key with a deadline.
+fn deadline_header(headers: &mut HeaderMap, expires_at: Option<u64>) {
+    if let Some(at) = expires_at {
+        if let Ok(value) = HeaderValue::from_str(&at.to_string()) {
+            headers.insert("x-meshkv-expires-at", value);
+        }
+    }
+}
+
+/// The time-to-live a `PUT` or `POST` asks for: `?ttl=` or `x-meshkv-ttl`, whole seconds, 1
+/// or more; both given must agree.
+fn ttl_of(query: &[(String, Vec<u8>)], headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+    let bad = |what: String| ApiError::bad("bad_ttl", what);
+    let parse = |text: &[u8], name: &str| -> Result<u64, ApiError> {
+        std::str::from_utf8(text)
+            .ok()
+            .and_then(|t| t.trim().parse::<u64>().ok())
+            .filter(|&n| n > 0)
+            .ok_or_else(|| {
+                bad(format!(
+                    "`{name}` must be a whole number of seconds, 1 or more"
+                ))
+            })
+    };
+    let from_query = query
+        .iter()
+        .find(|(k, _)| k == "ttl")
+        .map(|(_, v)| parse(v, "ttl"))
+        .transpose()?;
+    let from_header = headers
+        .get("x-meshkv-ttl")
+        .map(|v| parse(v.as_bytes(), "x-meshkv-ttl"))
+        .transpose()?;
+    match (from_query, from_header) {
+        (Some(a), Some(b)) if a != b => Err(bad(format!(
+            "`ttl` ({a}) and `x-meshkv-ttl` ({b}) disagree"
+        ))),
+        (a, b) => Ok(a.or(b)),
+    }
+}
+
+/// A deadline as ms since the Unix epoch.
+fn millis_of(at: std::time::SystemTime) -> u64 {
+    crate::record::entry::deadline_ms(at)
 }
 
 /// `GET|PUT|DELETE /v1/kv/{key}`.
@@ -206,19 +264,31 @@ async fn kv(State(st): State<AppState>, req: Request) -> Result<Response, ApiErr
             let record = blocking(move || db.get_versioned(&key)).await?;
             match record {
                 Some(rec) => {
-                    let deleted = rec.value.is_none();
+                    let (deleted, expired) = (rec.is_tombstone(), rec.expired);
                     let mut response = match rec.value {
                         Some(value) => (StatusCode::OK, value).into_response(),
-                        None => {
-                            ApiError::new(StatusCode::NOT_FOUND, "not_found", "the key was deleted")
-                                .into_response()
-                        }
+                        None => ApiError::new(
+                            StatusCode::NOT_FOUND,
+                            "not_found",
+                            if expired {
+                                "the key expired"
+                            } else {
+                                "the key was deleted"
+                            },
+                        )
+                        .into_response(),
                     };
                     version_headers(response.headers_mut(), &rec.version);
-                    if deleted {
+                    deadline_header(response.headers_mut(), rec.expires_at.map(millis_of));
+                    let flag = match (deleted, expired) {
+                        (true, _) => Some("x-meshkv-deleted"),
+                        (_, true) => Some("x-meshkv-expired"),
+                        _ => None,
+                    };
+                    if let Some(name) = flag {
                         response
                             .headers_mut()
-                            .insert("x-meshkv-deleted", HeaderValue::from_static("true"));
+                            .insert(name, HeaderValue::from_static("true"));
                     }
                     Ok(response)
                 }
@@ -230,21 +300,69 @@ async fn kv(State(st): State<AppState>, req: Request) -> Result<Response, ApiErr
             }
         }
         Method::PUT => {
+            let ttl = ttl_of(&query(&req)?, req.headers())?;
             let max = st.db.options().max_value_size;
             let value = read_body(req.into_body(), max).await?;
-            let version = blocking(move || db.put(&key, &value)).await?;
-            let mut response = json_response(StatusCode::OK, &version_json(&version));
-            version_headers(response.headers_mut(), &version);
-            Ok(response)
+            let (version, expires_at) = blocking(move || {
+                let version = match ttl {
+                    Some(secs) => db.put_with_ttl(&key, &value, Duration::from_secs(secs))?,
+                    None => db.put(&key, &value)?,
+                };
+                let at = match db.expiry(&key)? {
+                    Expiry::At(at) => Some(millis_of(at)),
+                    _ => None,
+                };
+                Ok((version, at))
+            })
+            .await?;
+            Ok(written(&version, expires_at))
+        }
+        Method::POST => {
+            let pairs = query(&req)?;
+            let ttl = ttl_of(&pairs, req.headers())?;
+            let persist = pairs.iter().any(|(k, _)| k == "persist");
+            let (version, expires_at) = match (ttl, persist) {
+                (Some(secs), false) => {
+                    let d = Duration::from_secs(secs);
+                    blocking(move || {
+                        let version = db.expire(&key, d)?;
+                        let at = match db.expiry(&key)? {
+                            Expiry::At(at) => Some(millis_of(at)),
+                            _ => None,
+                        };
+                        Ok((version, at))
+                    })
+                    .await?
+                }
+                (None, true) => (blocking(move || db.persist(&key)).await?, None),
+                _ => return Err(ApiError::bad(
+                    "bad_request",
+                    "POST of a key takes one of `?ttl=SECONDS` (or `x-meshkv-ttl`) and `?persist`",
+                )),
+            };
+            match version {
+                Some(v) => Ok(written(&v, expires_at)),
+                None => Err(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "not_found",
+                    "the key holds no live value",
+                )),
+            }
         }
         Method::DELETE => {
             let version = blocking(move || db.delete(&key)).await?;
-            let mut response = json_response(StatusCode::OK, &version_json(&version));
-            version_headers(response.headers_mut(), &version);
-            Ok(response)
+            Ok(written(&version, None))
         }
-        _ => Err(ApiError::method("GET, PUT, DELETE")),
+        _ => Err(ApiError::method("GET, PUT, POST, DELETE")),
     }
+}
+
+/// The answer to a write: its version as JSON and headers, with the key's deadline.
+fn written(version: &Version, expires_at: Option<u64>) -> Response {
+    let mut response = json_response(StatusCode::OK, &version_json(version, expires_at));
+    version_headers(response.headers_mut(), version);
+    deadline_header(response.headers_mut(), expires_at);
+    response
 }
 
 /// The whole body, or 413 past `max` bytes (checked against `Content-Length` first, then
@@ -369,9 +487,15 @@ fn change_event(e: &Event) -> SseEvent {
         "timestamp": e.version.timestamp,
         "origin": e.version.origin.to_string(),
         "seq": e.seq,
+        "expires_at": e.expires_at.map(millis_of),
     });
+    let kind = match (e.is_tombstone(), e.expired) {
+        (true, _) => "delete",
+        (_, true) => "expired",
+        _ => "put",
+    };
     SseEvent::default()
-        .event(if e.is_tombstone() { "delete" } else { "put" })
+        .event(kind)
         .id(e.seq.to_string())
         .data(data.to_string())
 }

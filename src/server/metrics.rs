@@ -15,6 +15,7 @@
 //! | `meshkv_peers_refusing_my_clock` | gauge | recently heard peers that would refuse a timestamp of this node's wall clock |
 //! | `meshkv_clock_skew_refusals_total` | counter | local writes refused with `ClockSkew` (a majority of the peers refuse this node's clock) |
 //! | `meshkv_clock_regressions_total` | counter | times the clock was moved back to the wall clock after running ahead of the peers |
+//! | `meshkv_expired_keys_swept_total` | counter | values of expired keys the sweeper removed from disk |
 //! | `meshkv_last_seq` | gauge | this node's highest committed sequence |
 //! | `meshkv_peers` | gauge | known peer addresses |
 //! | `meshkv_peer_connected{peer}` | gauge | 1 while a pulling connection to the peer is up |
@@ -135,6 +136,12 @@ pub fn render(node: &NodeStatus, stats: &DbStats, last_seq: u64) -> String {
         "counter",
         "Times the clock was moved back to the wall clock after running ahead of the peers.",
         &[(none(), stats.clock_regressions)],
+    );
+    family(
+        "meshkv_expired_keys_swept_total",
+        "counter",
+        "Values of expired keys the sweeper removed from disk.",
+        &[(none(), stats.expired_swept)],
     );
     family(
         "meshkv_unproven_rollback_claims_total",

@@ -7,7 +7,7 @@
 //!  "clock": {"peers_heard": 1, "peers_refusing": 0, "refused": false},
 //!  "stats": {"local_writes": 40, "remote_applied": 2, "remote_stale": 0,
 //!            "remote_duplicate": 0, "conflicts_resolved": 0, "clock_skew_refusals": 0,
-//!            "clock_regressions": 0},
+//!            "clock_regressions": 0, "expired_swept": 0},
 //!  "peers": [{"address": "127.0.0.1:7071", "source": "configured", "node_id": "...",
 //!             "connected": true, "cursor": 17, "peer_last_seq": 17, "entries_behind": 0,
 //!             "round_entries": 0, "last_error": null, "refused": 0, "invalid_entries": 0,
@@ -103,6 +103,7 @@ pub fn status_json(node: &NodeStatus, stats: &DbStats, last_seq: u64) -> Value {
             "conflicts_resolved": stats.conflicts_resolved,
             "clock_skew_refusals": stats.clock_skew_refusals,
             "clock_regressions": stats.clock_regressions,
+            "expired_swept": stats.expired_swept,
         },
         "peers": node.peers.iter().map(peer_json).collect::<Vec<_>>(),
         "discovery": node.discovery.as_ref().map(|d| json!({

@@ -6,6 +6,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod keys_expire_on_every_node;
 mod resp_pipelined_sets_commit_together;
 mod resp_protocol_errors_keep_serving;
 mod resp_replies_match_redis;

@@ -54,6 +54,10 @@ enum Command {
         key: String,
         /// The value; `-` reads it from standard input.
         value: String,
+        /// Expire the key this many seconds from now (without it, a deadline the key had is
+        /// cleared, as Redis SET does).
+        #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+        ttl: Option<u64>,
         #[command(flatten)]
         addr: Addr,
     },
@@ -130,7 +134,12 @@ fn main() -> ExitCode {
             None => Err("the folder name is not UTF-8".into()),
         },
         Command::Get { key, addr } => remote::run(&addr.addr, remote::Op::Get(key)),
-        Command::Put { key, value, addr } => remote::run(&addr.addr, remote::Op::Put(key, value)),
+        Command::Put {
+            key,
+            value,
+            ttl,
+            addr,
+        } => remote::run(&addr.addr, remote::Op::Put(key, value, ttl)),
         Command::Del { key, addr } => remote::run(&addr.addr, remote::Op::Del(key)),
         Command::Ls { prefix, page, addr } => {
             remote::run(&addr.addr, remote::Op::Ls(prefix.unwrap_or_default(), page))

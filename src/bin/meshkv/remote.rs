@@ -9,7 +9,7 @@ use serde_json::Value;
 /// One client command.
 pub enum Op {
     Get(String),
-    Put(String, String),
+    Put(String, String, Option<u64>),
     Del(String),
     Ls(String, usize),
     Status,
@@ -42,7 +42,7 @@ async fn run_async(client: Client, op: Op) -> Outcome {
                 return Ok(ExitCode::FAILURE);
             }
         },
-        Op::Put(key, value) => {
+        Op::Put(key, value, ttl) => {
             let value = match value.as_str() {
                 "-" => {
                     let mut buf = Vec::new();
@@ -51,8 +51,14 @@ async fn run_async(client: Client, op: Op) -> Outcome {
                 }
                 _ => value.into_bytes(),
             };
-            let v = client.put(key.as_bytes(), &value).await?;
-            writeln!(out, "ok: {key} clock {}", v["clock"])?;
+            let v = match ttl {
+                Some(secs) => client.put_with_ttl(key.as_bytes(), &value, secs).await?,
+                None => client.put(key.as_bytes(), &value).await?,
+            };
+            match ttl {
+                Some(secs) => writeln!(out, "ok: {key} clock {} expires in {secs} s", v["clock"])?,
+                None => writeln!(out, "ok: {key} clock {}", v["clock"])?,
+            }
         }
         Op::Del(key) => {
             let v = client.delete(key.as_bytes()).await?;

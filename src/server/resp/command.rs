@@ -9,11 +9,12 @@
 //! - a wrong argument count: `-ERR wrong number of arguments for 'get' command`;
 //! - a bad or conflicting option: `-ERR syntax error`; a bad number: `-ERR value is not an
 //!   integer or out of range`; a bad `SCAN` cursor: `-ERR invalid cursor`;
-//! - the `SET` options about expiry (`EX`, `PX`, `EXAT`, `PXAT`, `KEEPTTL`): `-ERR` saying
-//!   that meshkv keys never expire.
+//! - a time that is not positive (`SET ... EX 0`) or overflows: `-ERR invalid expire time in
+//!   'set' command` (see [`super::expiry`]).
 //!
 //! A refusal is a reply, never a closed connection.
 
+use super::expiry::{self, Deadline, ExpireArgs, TtlQuery};
 use super::parser::parse_i64;
 use super::reply::Reply;
 
@@ -76,7 +77,8 @@ pub enum Command {
     Echo(Vec<u8>),
     /// `GET key`.
     Get(Vec<u8>),
-    /// `SET key value [NX|XX] [GET]`.
+    /// `SET key value [NX|XX] [GET] [EX s|PX ms|EXAT t|PXAT t|KEEPTTL]`, and `SETEX`, `PSETEX`,
+    /// `GETSET`.
     Set {
         /// The key.
         key: Vec<u8>,
@@ -86,7 +88,19 @@ pub enum Command {
         condition: Condition,
         /// `GET`: answer the old value instead of `OK`.
         get: bool,
+        /// The deadline options.
+        deadline: Deadline,
+        /// The command's name, for its error replies.
+        name: &'static str,
     },
+    /// `GETEX key [EX s|PX ms|EXAT t|PXAT t|PERSIST]`.
+    GetEx(Vec<u8>, Deadline),
+    /// `EXPIRE`, `PEXPIRE`, `EXPIREAT`, `PEXPIREAT`.
+    Expire(ExpireArgs),
+    /// `TTL`, `PTTL`, `EXPIRETIME`, `PEXPIRETIME`.
+    Ttl(Vec<u8>, TtlQuery),
+    /// `PERSIST key`.
+    Persist(Vec<u8>),
     /// `MGET key [key ...]`.
     MGet(Vec<Vec<u8>>),
     /// `MSET key value [key value ...]`.
@@ -202,6 +216,18 @@ pub const SPECS: &[Spec] = &[
     spec("randomkey", 1, &["readonly"], NO_KEYS),
     spec("rename", 3, &["write"], (1, 2, 1)),
     spec("renamenx", 3, &["write", "fast"], (1, 2, 1)),
+    spec("setex", 4, &["write", "denyoom"], (1, 1, 1)),
+    spec("psetex", 4, &["write", "denyoom"], (1, 1, 1)),
+    spec("getex", -2, &["write", "fast"], (1, 1, 1)),
+    spec("expire", -3, &["write", "fast"], (1, 1, 1)),
+    spec("pexpire", -3, &["write", "fast"], (1, 1, 1)),
+    spec("expireat", -3, &["write", "fast"], (1, 1, 1)),
+    spec("pexpireat", -3, &["write", "fast"], (1, 1, 1)),
+    spec("ttl", 2, &["readonly", "fast"], (1, 1, 1)),
+    spec("pttl", 2, &["readonly", "fast"], (1, 1, 1)),
+    spec("expiretime", 2, &["readonly", "fast"], (1, 1, 1)),
+    spec("pexpiretime", 2, &["readonly", "fast"], (1, 1, 1)),
+    spec("persist", 2, &["write", "fast"], (1, 1, 1)),
 ];
 
 const fn spec(
@@ -327,7 +353,32 @@ pub fn decode(request: &[Vec<u8>]) -> Result<Command, Reply> {
             value: owned(1),
             condition: Condition::Always,
             get: true,
+            deadline: Deadline::Default,
+            name: "getset",
         }),
+        "setex" | "psetex" => {
+            let unit = if spec.name == "setex" { 1000 } else { 1 };
+            let n = parse_i64(&args[1]).ok_or_else(not_integer)?;
+            let ms = n
+                .checked_mul(unit)
+                .filter(|&ms| n > 0 && ms > 0)
+                .ok_or_else(|| expiry::invalid_time(spec.name))?;
+            Ok(Command::Set {
+                key: owned(0),
+                value: owned(2),
+                condition: Condition::Always,
+                get: false,
+                deadline: Deadline::After(ms.unsigned_abs()),
+                name: spec.name,
+            })
+        }
+        "getex" => expiry::getex(args),
+        "expire" | "pexpire" | "expireat" | "pexpireat" => expiry::expire(args, spec.name),
+        "ttl" => Ok(Command::Ttl(owned(0), TtlQuery::Seconds)),
+        "pttl" => Ok(Command::Ttl(owned(0), TtlQuery::Millis)),
+        "expiretime" => Ok(Command::Ttl(owned(0), TtlQuery::UnixSeconds)),
+        "pexpiretime" => Ok(Command::Ttl(owned(0), TtlQuery::UnixMillis)),
+        "persist" => Ok(Command::Persist(owned(0))),
         "setnx" => Ok(Command::SetNx(owned(0), owned(1))),
         "getdel" => Ok(Command::GetDel(owned(0))),
         "type" => Ok(Command::Type(owned(0))),
@@ -362,8 +413,18 @@ pub fn decode(request: &[Vec<u8>]) -> Result<Command, Reply> {
 fn set(args: &[Vec<u8>]) -> Result<Command, Reply> {
     let mut condition = Condition::Always;
     let mut get = false;
+    let mut deadline = Deadline::Default;
     let mut i = 2;
     while let Some(word) = args.get(i) {
+        if let Some(option) = expiry::deadline_option(args, i, "set") {
+            let (d, used) = option?;
+            if deadline != Deadline::Default {
+                return Err(syntax());
+            }
+            deadline = d;
+            i += used;
+            continue;
+        }
         if is(word, "nx") || is(word, "xx") {
             let wanted = if is(word, "nx") {
                 Condition::IfAbsent
@@ -376,13 +437,6 @@ fn set(args: &[Vec<u8>]) -> Result<Command, Reply> {
             condition = wanted;
         } else if is(word, "get") {
             get = true;
-        } else if ["ex", "px", "exat", "pxat"].iter().any(|o| is(word, o)) {
-            if args.get(i + 1).is_none() {
-                return Err(syntax());
-            }
-            return Err(no_ttl(word));
-        } else if is(word, "keepttl") {
-            return Err(no_ttl(word));
         } else {
             return Err(syntax());
         }
@@ -393,14 +447,9 @@ fn set(args: &[Vec<u8>]) -> Result<Command, Reply> {
         value: args[1].clone(),
         condition,
         get,
+        deadline,
+        name: "set",
     })
-}
-
-fn no_ttl(option: &[u8]) -> Reply {
-    Reply::err(format!(
-        "SET {} is not supported: meshkv has no TTLs, keys never expire",
-        lossy(option).to_ascii_uppercase()
-    ))
 }
 
 /// Default `SCAN COUNT`.
@@ -558,7 +607,6 @@ mod tests {
             "ERR wrong number of arguments for 'mset' command"
         );
         assert_eq!(error(&["set", "k", "v", "nx", "xx"]), "ERR syntax error");
-        assert!(error(&["set", "k", "v", "ex", "10"]).contains("no TTLs"));
         assert_eq!(error(&["set", "k", "v", "ex"]), "ERR syntax error");
         assert_eq!(error(&["scan", "x"]), "ERR invalid cursor");
         assert_eq!(error(&["scan", "0", "count", "0"]), "ERR syntax error");
@@ -573,7 +621,9 @@ mod tests {
                 key: b"k".to_vec(),
                 value: b"v".to_vec(),
                 condition: Condition::IfAbsent,
-                get: true
+                get: true,
+                deadline: Deadline::Default,
+                name: "set"
             })
         );
         assert_eq!(

@@ -27,6 +27,7 @@
 //! - `DBSIZE` and `INFO keyspace` count the live keys by walking them: O(keys).
 
 use super::command::{self, ClientCmd, Command, Condition, Introspect, ScanArgs, SPECS};
+use super::expiry::{self, Deadline};
 use super::info;
 use super::pattern;
 use super::reply::Reply;
@@ -91,10 +92,14 @@ fn run(shared: &Shared, session: &mut Session, cmd: Command) -> crate::Result<Re
             value,
             condition,
             get,
+            deadline,
+            name,
         } => {
-            if condition == Condition::Always && !get {
+            if condition == Condition::Always && !get && deadline != Deadline::Keep {
                 let _shared = shared.writes.read();
-                db.put(&key, &value)?;
+                if let Err(e) = expiry::put(shared, &key, &value, deadline) {
+                    return expiry::too_late(e, name);
+                }
                 return Ok(Reply::ok());
             }
             let _exclusive = shared.writes.write();
@@ -105,7 +110,9 @@ fn run(shared: &Shared, session: &mut Session, cmd: Command) -> crate::Result<Re
                 Condition::IfPresent => old.is_some(),
             };
             if write {
-                db.put(&key, &value)?;
+                if let Err(e) = expiry::put(shared, &key, &value, deadline) {
+                    return expiry::too_late(e, name);
+                }
             } else {
                 // A write that is not made still has to be a valid one.
                 check_value(shared, &value)?;
@@ -174,9 +181,13 @@ fn run(shared: &Shared, session: &mut Session, cmd: Command) -> crate::Result<Re
             let mut new = db.get(&key)?.unwrap_or_default();
             new.extend_from_slice(&value);
             check_value(shared, &new)?;
-            db.put(&key, &new)?;
+            expiry::put_keeping(shared, &key, &new)?;
             Reply::count(new.len())
         }
+        Command::GetEx(key, deadline) => expiry::run_getex(shared, &key, deadline)?,
+        Command::Expire(args) => expiry::run_expire(shared, &args)?,
+        Command::Ttl(key, query) => expiry::run_ttl(shared, &key, query)?,
+        Command::Persist(key) => expiry::run_persist(shared, &key)?,
         Command::StrLen(key) => Reply::count(db.get(&key)?.map_or(0, |v| v.len())),
         Command::GetRange(key, start, end) => {
             let value = db.get(&key)?.unwrap_or_default();
@@ -202,7 +213,7 @@ fn run(shared: &Shared, session: &mut Session, cmd: Command) -> crate::Result<Re
             }
             let at = end - value.len();
             new[at..end].copy_from_slice(&value);
-            db.put(&key, &new)?;
+            expiry::put_keeping(shared, &key, &new)?;
             Reply::count(new.len())
         }
         Command::SetNx(key, value) => {
@@ -257,8 +268,12 @@ fn run(shared: &Shared, session: &mut Session, cmd: Command) -> crate::Result<Re
             if nx && db.get(&to)?.is_some() {
                 return Ok(Reply::Integer(0));
             }
+            // The new name keeps the source's deadline, as in Redis.
             let mut batch = db.batch();
-            batch.put(&to, &value);
+            match db.expiry(&from)? {
+                crate::Expiry::At(at) => batch.put_expiring_at(&to, &value, at),
+                _ => batch.put(&to, &value),
+            };
             batch.delete(&from);
             db.write(batch)?;
             if nx {

@@ -33,6 +33,7 @@ use std::net::SocketAddr;
 pub mod command;
 pub mod connection;
 pub mod exec;
+pub mod expiry;
 pub mod info;
 pub mod listener;
 pub mod parser;
