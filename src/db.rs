@@ -17,6 +17,9 @@ use crate::storage::scan::Scan;
 use crate::storage::verify::VerifyReport;
 use crate::{Batch, Expiry, NodeId, Options, Record, Result, Version};
 
+/// Keys [`Db::delete_all`] deletes per atomic batch.
+pub const DELETE_ALL_BATCH: usize = 10_000;
+
 /// A meshkv database: an embedded, durable key-value store whose writes carry versions that
 /// replicate to peers. Cheap to clone; all clones share one database.
 #[derive(Clone)]
@@ -173,6 +176,45 @@ impl Db {
         Ok(version)
     }
 
+    /// Deletes every key holding a value (what Redis `FLUSHALL` does), in atomic batches of
+    /// [`DELETE_ALL_BATCH`] keys, in key order; returns how many it deleted. The deletes are
+    /// ordinary versioned writes that replicate: every node converges on the same state, and a
+    /// write of a key made elsewhere concurrently survives exactly when it beats this node's
+    /// delete of that key (invariant 5: a higher key clock, or the same clock and the later
+    /// timestamp under last-writer-wins), or when this node held no value of the key when it
+    /// ran (it deletes only what it holds). A key written here between two batches, after its
+    /// place in the key order was passed, survives too.
+    pub fn delete_all(&self) -> Result<u64> {
+        use std::ops::Bound;
+        let mut after: Option<Vec<u8>> = None;
+        let mut deleted = 0u64;
+        loop {
+            let start = match &after {
+                Some(k) => Bound::Excluded(k.as_slice()),
+                None => Bound::Unbounded,
+            };
+            let keys: Vec<Vec<u8>> = self
+                .scan((start, Bound::Unbounded))
+                .take(DELETE_ALL_BATCH)
+                .map(|item| item.map(|(k, _)| k))
+                .collect::<Result<_>>()?;
+            let Some(last) = keys.last().cloned() else {
+                break;
+            };
+            let mut batch = self.batch();
+            for k in &keys {
+                batch.delete(k);
+            }
+            self.write(batch)?;
+            deleted += keys.len() as u64;
+            if keys.len() < DELETE_ALL_BATCH {
+                break;
+            }
+            after = Some(last);
+        }
+        Ok(deleted)
+    }
+
     /// The time left before the key's deadline, by this node's clock: `None` for a key without
     /// a live value or without a deadline (see [`Db::expiry`] to tell those apart).
     pub fn ttl(&self, key: impl AsRef<[u8]>) -> Result<Option<Duration>> {
@@ -277,11 +319,24 @@ impl Db {
         Scan::prefix(&self.store, prefix.as_ref())
     }
 
-    /// The number of live keys (tombstones not counted), from one point-in-time view. It
-    /// walks every key of the data column family (values are not copied): O(keys), for
-    /// operators and `DBSIZE`, not for a hot path.
+    /// The number of live keys (tombstones and expired keys not counted), from one
+    /// point-in-time view. It walks every key (values are not copied): O(keys), for operators
+    /// and tests, not for a hot path; [`Db::key_count`] answers in constant time.
     pub fn live_keys(&self) -> Result<u64> {
         self.store.live_keys()
+    }
+
+    /// The number of keys holding a value, in constant time: a count every commit keeps up to
+    /// date (`DBSIZE`). A key past its deadline counts until the sweeper removes its value
+    /// (within `Options::sweep_interval`), as a Redis key counts until it is evicted;
+    /// [`Db::live_keys`] walks the keys and leaves expired ones out at once.
+    pub fn key_count(&self) -> u64 {
+        self.store.counts.keys()
+    }
+
+    /// Of the keys [`Db::key_count`] counts, those with a deadline, in constant time.
+    pub fn expiring_key_count(&self) -> u64 {
+        self.store.counts.expiring()
     }
 
     /// Makes every write so far durable (syncs RocksDB's write-ahead log): what a

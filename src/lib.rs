@@ -62,7 +62,7 @@ pub mod server;
 pub mod storage;
 
 // What a service uses: the database, its options, replication, and their errors.
-pub use db::Db;
+pub use db::{Db, DELETE_ALL_BATCH};
 pub use discovery::MulticastConfig;
 pub use error::{Error, Result};
 pub use options::{Durability, Options};

@@ -251,6 +251,7 @@ pub fn seeds() -> Vec<Seed> {
         op: Op::Delete,
         version,
         expires_at: None,
+        swept: false,
     };
     add(
         "storage_decode",

@@ -40,6 +40,19 @@ pub(crate) struct CommitState {
     /// A sequence held back for a later commit: only the negative control
     /// `Sabotage::OutOfOrderVisibility` sets it.
     pub(crate) held_seq: Option<u64>,
+    /// How the batch being built changes the key counts (`Store::counts`): keys with a value,
+    /// and of those the ones with a deadline. Applied once the batch is written.
+    pub(crate) count_delta: (i64, i64),
+}
+
+/// Whether a record counts as a key with a value, and as one with a deadline, for
+/// `Store::counts`: a put whose value has not been removed after its deadline (expired puts
+/// count until the sweeper removes their value, as in Redis until a key is evicted).
+pub(crate) fn counted(rec: Option<&IndexRecord>) -> (i64, i64) {
+    match rec {
+        Some(r) if r.op == Op::Put && !r.swept => (1, i64::from(r.expires_at.is_some())),
+        _ => (0, 0),
+    }
 }
 
 /// One operation of a local write.
@@ -189,8 +202,12 @@ impl Store {
             op: kind,
             version,
             expires_at,
+            swept: kind == Op::Put && value.is_none(),
         };
         batch.put_cf(index, key, record.encode());
+        let (now, before) = (counted(Some(&record)), counted(prev.as_ref()));
+        state.count_delta.0 += now.0 - before.0;
+        state.count_delta.1 += now.1 - before.1;
         if self.watching.load(Ordering::Relaxed) > 0 {
             state.events.push(Arc::new(crate::Event {
                 key: key.to_vec(),
@@ -255,6 +272,7 @@ impl Store {
         state: &mut CommitState,
         mut batch: WriteBatch,
     ) -> std::result::Result<(), rocksdb::Error> {
+        let delta = std::mem::take(&mut state.count_delta);
         if batch.is_empty() {
             return Ok(());
         }
@@ -291,6 +309,7 @@ impl Store {
             return Err(e);
         }
         state.leases = written;
+        self.counts.add(delta);
         if must_sync || self.options.durability == crate::Durability::Sync {
             self.leases.mark_durable(written);
         } else if extended {

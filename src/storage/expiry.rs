@@ -6,9 +6,9 @@
 //! deadline in `deadlines`, never in both. Expired is a pure function of the record and this
 //! node's clock ([`crate::record::entry::expired`]), so no write is needed for a key to
 //! disappear. The sweeper only reclaims space: it removes the values of puts past their
-//! deadline, in deadline order, a bounded number per step, and writes no log entry, index
-//! record or sequence (the record stays a put past its deadline, which reads, feeds and
-//! replicates as expired whether or not its value is still on disk).
+//! deadline, in deadline order, a bounded number per step, and writes no log entry or sequence
+//! (the record stays a put past its deadline, marked swept, which reads, feeds and replicates
+//! as expired as it did before its value left the disk).
 //!
 //! Invariants kept here:
 //! - `expire`/`persist` of a key with a live value is a new write of that value (clock + 1)
@@ -16,7 +16,8 @@
 //!   writes nothing.
 //! - The sweeper removes `expiring[key]` only while the key's index record is a put with the
 //!   very deadline it found, checked under the commit lock: a later write of the key is never
-//!   touched.
+//!   touched. It marks the record swept (same sequence and version, index op 2), so that the
+//!   key's next write knows its value is gone (`storage::counts`).
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -58,7 +59,7 @@ impl Store {
         now_ms: u64,
         opts: &ReadOptions,
     ) -> Result<Option<Vec<u8>>> {
-        if rec.op == Op::Delete || expired(rec.expires_at, now_ms) {
+        if rec.op == Op::Delete || rec.swept || expired(rec.expires_at, now_ms) {
             return Ok(None);
         }
         match rec.expires_at {
@@ -186,8 +187,12 @@ impl Store {
         for ((at, key), rec) in parsed.iter().zip(records) {
             batch.delete_cf(deadlines, DeadlineKey::encode(*at, key));
             match rec? {
-                Some(r) if r.op == Op::Put && r.expires_at == Some(*at) => {
+                Some(r) if r.op == Op::Put && !r.swept && r.expires_at == Some(*at) => {
                     batch.delete_cf(self.cf(cf::EXPIRING), key);
+                    // The record says its value is gone, so that the next write of the key
+                    // knows what it replaces (the key counts) without reading `expiring`.
+                    let swept = IndexRecord { swept: true, ..r };
+                    batch.put_cf(self.cf(cf::INDEX), key, swept.encode());
                     step.removed += 1;
                 }
                 _ => step.stale += 1,
@@ -195,6 +200,8 @@ impl Store {
         }
         // Not synced: a sweep lost to a power cut is done again.
         self.db.write_opt(batch, &self.write_opts)?;
+        let removed = i64::try_from(step.removed).unwrap_or(i64::MAX);
+        self.counts.add((-removed, -removed));
         drop(state);
         self.stats_swept.fetch_add(step.removed, Ordering::Relaxed);
         Ok(step)

@@ -91,7 +91,7 @@ impl<'a> FullSync<'a> {
             }
             // A put past its deadline travels without its value (as in `Changes`); one with a
             // deadline has its value in `expiring`, behind the 8 bytes of the deadline.
-            let live = rec.op == Op::Put && !expired(rec.expires_at, self.now_ms);
+            let live = rec.op == Op::Put && !rec.swept && !expired(rec.expires_at, self.now_ms);
             let value: Option<&[u8]> = match (live, rec.expires_at) {
                 (false, _) => None,
                 (true, None) => Some(seek_data(&mut self.data, key)?),

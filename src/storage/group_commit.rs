@@ -298,6 +298,7 @@ mod tests {
                 origin: NodeId([7; 16]),
             },
             expires_at: None,
+            swept: false,
         };
         let store = db.store();
         store

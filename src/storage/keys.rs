@@ -21,7 +21,8 @@
 //!   op 1 a delete, op 0 a put written by format 1 (no length: its size is known only once its
 //!   value is read).
 //! - `IndexRecord`: `seq u64 | op u8 | version 32 B | [expires_at u64]` (41 bytes, or 49 for a
-//!   put with a deadline).
+//!   put with a deadline). Op 0 is a put, 1 a delete, 2 a put past its deadline whose value is
+//!   gone (the sweeper removed it, or it was applied already expired; always 49 bytes).
 //!
 //! Big-endian sequence keys sort in numeric order under RocksDB's bytewise comparator, so the
 //! log iterates oldest to newest forwards and newest to oldest backwards. Decoders never panic:
@@ -332,7 +333,13 @@ pub struct IndexRecord {
     pub version: Version,
     /// A put's deadline (ms since the Unix epoch), if it has one; `None` for deletes.
     pub expires_at: Option<u64>,
+    /// True for a put past its deadline whose value is gone from `expiring` (op byte 2): the
+    /// sweeper removed it, or the put was applied after its deadline.
+    pub swept: bool,
 }
+
+/// Index op byte of a put whose value is gone after its deadline.
+const INDEX_SWEPT: u8 = 2;
 
 /// An encoded [`IndexRecord`]: 41 or 49 bytes, on the stack.
 #[derive(Clone, Copy, Debug)]
@@ -361,6 +368,9 @@ impl IndexRecord {
         buf[9..Self::ENCODED_LEN].copy_from_slice(&self.version.encode());
         let len = match (self.op, self.expires_at) {
             (Op::Put, Some(at)) => {
+                if self.swept {
+                    buf[8] = INDEX_SWEPT;
+                }
                 buf[Self::ENCODED_LEN..].copy_from_slice(&at.to_be_bytes());
                 Self::MAX_ENCODED_LEN
             }
@@ -385,7 +395,18 @@ impl IndexRecord {
         }
         let mut seq = [0u8; 8];
         seq.copy_from_slice(&bytes[..8]);
-        let op = op_from(bytes[8], what)?;
+        let swept = bytes[8] == INDEX_SWEPT;
+        if swept && bytes.len() != Self::MAX_ENCODED_LEN {
+            return Err(Error::corrupt(
+                what(),
+                "an expired put without its deadline",
+            ));
+        }
+        let op = if swept {
+            Op::Put
+        } else {
+            op_from(bytes[8], what)?
+        };
         let version = Version::decode(&bytes[9..Self::ENCODED_LEN])
             .ok_or_else(|| Error::corrupt(what(), "bad version"))?;
         let expires_at = match bytes.get(Self::ENCODED_LEN..) {
@@ -404,6 +425,7 @@ impl IndexRecord {
             op,
             version,
             expires_at,
+            swept,
         })
     }
 }
@@ -474,10 +496,11 @@ mod tests {
         }
 
         #[test]
-        fn index_records_round_trip(seq: u64, clock: u64, del: bool, at: Option<u64>) {
+        fn index_records_round_trip(seq: u64, clock: u64, del: bool, at: Option<u64>, swept: bool) {
             let op = if del { Op::Delete } else { Op::Put };
             let expires_at = at.filter(|_| !del);
-            let r = IndexRecord { seq, op, version: version(clock), expires_at };
+            let swept = swept && expires_at.is_some();
+            let r = IndexRecord { seq, op, version: version(clock), expires_at, swept };
             let bytes = r.encode();
             prop_assert_eq!(bytes.as_ref().len(), if expires_at.is_some() { 49 } else { 41 });
             prop_assert_eq!(IndexRecord::decode(b"k", bytes.as_ref()).unwrap(), r);
@@ -592,6 +615,7 @@ mod tests {
             op: Op::Put,
             version: version(1),
             expires_at: Some(7),
+            swept: false,
         }
         .encode()
         .as_ref()
@@ -599,6 +623,13 @@ mod tests {
         del[8] = 1;
         assert!(matches!(
             IndexRecord::decode(b"k", &del),
+            Err(Error::Corrupt { .. })
+        ));
+        // A swept put must have its deadline.
+        del[8] = 2;
+        assert!(IndexRecord::decode(b"k", &del).unwrap().swept);
+        assert!(matches!(
+            IndexRecord::decode(b"k", &del[..41]),
             Err(Error::Corrupt { .. })
         ));
         // An expiring put cut inside its deadline.

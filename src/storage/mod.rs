@@ -21,8 +21,8 @@
 //!   node-id renewal.
 //! - `scan`, `verify`: key-ordered scans ([`Scan`]) and the consistency check
 //!   ([`VerifyReport`]).
-//! - `watch`, `commits`, `stats`: change notifications ([`Watch`]), the commit signal
-//!   ([`Commits`]) and the counters ([`DbStats`]).
+//! - `watch`, `commits`, `stats`, `counts`: change notifications ([`Watch`]), the commit signal
+//!   ([`Commits`]), the counters ([`DbStats`]) and the key counts kept by every commit.
 //!
 //! Invariants kept here (docs/design.md): 1 atomic commit, 2 one live log entry per key, 3 ordered
 //! visibility, 4 the sequence never goes back, 5 deterministic resolution, 6 relay without echo,
@@ -34,6 +34,7 @@ pub(crate) mod changes;
 pub(crate) mod clock_guard;
 pub(crate) mod commit;
 pub(crate) mod commits;
+pub(crate) mod counts;
 mod error;
 pub(crate) mod expiry;
 pub(crate) mod full_sync;

@@ -54,7 +54,7 @@ impl Store {
             return Ok(Expiry::Missing);
         };
         let rec = IndexRecord::decode(key, &bytes)?;
-        if rec.op == Op::Delete || expired(rec.expires_at, self.now_ms()) {
+        if rec.op == Op::Delete || rec.swept || expired(rec.expires_at, self.now_ms()) {
             return Ok(Expiry::Missing);
         }
         match rec.expires_at {

@@ -193,6 +193,8 @@ pub(crate) struct Store {
     pub(crate) clock_bound: AtomicU64,
     /// Values of expired puts the sweeper removed (see `storage::expiry`).
     pub(crate) stats_swept: AtomicU64,
+    /// Keys with a value, and with a deadline, kept up to date by every commit.
+    pub(crate) counts: super::counts::Counts,
     /// The sweeper's last failure, if any: shown by `Db::background_error`.
     pub(crate) sweep_failure: Mutex<Option<String>>,
 }
@@ -375,6 +377,7 @@ impl Store {
             seq: seq_lease,
             hlc: hlc_lease,
         };
+        let counts = super::counts::Counts::load(&db, handle(&db, cf::INDEX)?)?;
         let leases = Leases::start(Arc::clone(&db), on_disk)?;
         let watch_buffer = options.watch_buffer;
         Ok(Store {
@@ -392,6 +395,7 @@ impl Store {
                 leases: on_disk,
                 events: Vec::new(),
                 held_seq: None,
+                count_delta: (0, 0),
             }),
             leases,
             commit_signal: Default::default(),
@@ -410,6 +414,7 @@ impl Store {
             )),
             seq_floor: next_seq,
             stats_swept: AtomicU64::new(0),
+            counts,
             sweep_failure: Mutex::new(None),
         })
     }

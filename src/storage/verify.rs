@@ -5,8 +5,9 @@
 //!   column family holds a value exactly when the record is a put, of the length the log entry
 //!   records (format 2; a format-1 entry records none);
 //! - a put's value is where its deadline says (without one in `data`; with one in `expiring`
-//!   with the same deadline and a matching entry in `deadlines`, or nowhere once swept), and no
-//!   value is in both;
+//!   with the same deadline and a matching entry in `deadlines`, or nowhere when the record is
+//!   marked swept), and no value is in both;
+//! - the key counts kept in memory (`storage::counts`) are the index's;
 //! - every value in `data` has an index record that says put without a deadline, every value in
 //!   `expiring` and every entry of `deadlines` one with that deadline;
 //! - every log entry is the one its key's index record points at (no orphans, one per key);
@@ -67,10 +68,12 @@ pub(crate) fn verify(store: &Store) -> Result<VerifyReport> {
     let snapshot = store.db.snapshot();
     let last_seq = store.last_seq.load(Ordering::Acquire);
     let next_seq = state.next_seq;
+    let held = (store.counts.keys(), store.counts.expiring());
     drop(state);
     let (data, log, index) = (store.cf(cf::DATA), store.cf(cf::LOG), store.cf(cf::INDEX));
     let (expiring, deadlines) = (store.cf(cf::EXPIRING), store.cf(cf::DEADLINES));
     let now = store.now_ms();
+    let (mut counted_keys, mut counted_expiring) = (0u64, 0u64);
     let mut report = VerifyReport {
         last_seq,
         ..VerifyReport::default()
@@ -91,6 +94,9 @@ pub(crate) fn verify(store: &Store) -> Result<VerifyReport> {
                 continue;
             }
         };
+        let (k, e) = crate::storage::commit::counted(Some(&rec));
+        counted_keys += k as u64;
+        counted_expiring += e as u64;
         match rec.op {
             Op::Put if expired(rec.expires_at, now) => report.expired += 1,
             Op::Put => report.live_keys += 1,
@@ -130,7 +136,7 @@ pub(crate) fn verify(store: &Store) -> Result<VerifyReport> {
         if let Some(raw) = &in_expiring {
             match (rec.op, rec.expires_at, decode_expiring(&key, raw)) {
                 (_, _, Err(e)) => report.problem(e.to_string()),
-                (Op::Put, Some(at), Ok((stored, v))) if stored == at => {
+                (Op::Put, Some(at), Ok((stored, v))) if stored == at && !rec.swept => {
                     if snapshot
                         .get_pinned_cf(deadlines, DeadlineKey::encode(at, &key))?
                         .is_none()
@@ -159,9 +165,13 @@ pub(crate) fn verify(store: &Store) -> Result<VerifyReport> {
             }
         }
         if rec.expires_at.is_some() {
-            // Its value, if not yet swept, was checked above; `data` must not hold one.
+            // Its value was checked above; `data` must not hold one, and `expiring` must until
+            // the record says the value is gone.
             if in_data.is_some() {
                 report.problem(format!("key {shown} has a deadline but a value in data"));
+            }
+            if in_expiring.is_none() && !rec.swept {
+                report.problem(format!("key {shown} has a deadline but no expiring value"));
             }
             continue;
         }
@@ -219,7 +229,7 @@ pub(crate) fn verify(store: &Store) -> Result<VerifyReport> {
         };
         let matches = match snapshot.get_pinned_cf(index, key)? {
             Some(bytes) => IndexRecord::decode(key, &bytes)
-                .map(|r| r.op == Op::Put && r.expires_at == Some(at))
+                .map(|r| r.op == Op::Put && !r.swept && r.expires_at == Some(at))
                 .unwrap_or(false),
             None => false,
         };
@@ -265,6 +275,13 @@ pub(crate) fn verify(store: &Store) -> Result<VerifyReport> {
                 printable(&entry.key)
             ));
         }
+    }
+    let (keys, expiring) = (counted_keys, counted_expiring);
+    if (keys, expiring) != held {
+        report.problem(format!(
+            "the key counts are {} ({} with a deadline) but the index holds {keys} ({expiring})",
+            held.0, held.1
+        ));
     }
     Ok(report)
 }

@@ -246,6 +246,7 @@ fn read_log(db: &Db, prefix: &[u8], after: u64) -> Result<(Vec<Event>, u64)> {
             op: entry.op,
             version: entry.version,
             expires_at: entry.expires_at,
+            swept: false,
         };
         let value = store.live_value(&entry.key, &rec, now, &read)?;
         events.push(Event {

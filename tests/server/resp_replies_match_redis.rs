@@ -6,7 +6,9 @@
 //! `PX`, `EXAT`, `PXAT`, `KEEPTTL`, `GET`, `NX`, `XX`; `SETEX`, `PSETEX`, `GETEX`; `EXPIRE`,
 //! `PEXPIRE`, `EXPIREAT`, `PEXPIREAT` with `NX`/`XX`/`GT`/`LT`; `TTL`, `PTTL`, `EXPIRETIME`,
 //! `PEXPIRETIME`, `PERSIST`; the deadline `APPEND`, `SETRANGE` and `RENAME` keep and `GETSET`
-//! clears), and a key set to expire is gone on both once its time passes. The documented
+//! clears), `FLUSHALL`/`FLUSHDB`, `DBSIZE`, and what Redis's own test harness sends to an
+//! external server (`FUNCTION FLUSH`, `DEBUG LOG`, `SELECT 0`); and a key set to expire is gone
+//! on both once its time passes. The documented
 //! differences compared loosely: `KEYS` returns meshkv's keys in byte order and Redis's in
 //! hash order, so both sides are sorted first; `PTTL` of a relative deadline depends on the
 //! millisecond each server read its clock, so it is checked to be within 1 s of the
@@ -50,6 +52,8 @@ fn start_redis(dir: &std::path::Path) -> Redis {
         let mut child = Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
             .args(["--save", "", "--appendonly", "no"])
+            // As the test harness of Redis runs it: DEBUG LOG answers OK.
+            .args(["--enable-debug-command", "yes"])
             .arg("--dir")
             .arg(dir)
             .stdout(Stdio::null())
@@ -355,6 +359,24 @@ fn expiry_script() -> Vec<Vec<&'static [u8]>> {
         c(&["TTL", "g"]),
         c(&["GETDEL", "e3"]),
         c(&["TTL", "e3"]),
+        // What Redis's test harness sends to an external server, and the clears.
+        c(&["DBSIZE"]),
+        c(&["FUNCTION", "FLUSH"]),
+        c(&["DEBUG", "LOG", "### Starting test"]),
+        c(&["FLUSHALL"]),
+        c(&["DBSIZE"]),
+        c(&["KEYS", "*"]),
+        c(&["SET", "x", "1", "EX", "100"]),
+        c(&["SET", "y", "2"]),
+        c(&["DBSIZE"]),
+        c(&["FLUSHDB", "ASYNC"]),
+        c(&["EXISTS", "x", "y"]),
+        c(&["TTL", "x"]),
+        c(&["FLUSHALL", "SYNC"]),
+        c(&["FLUSHALL", "NOW"]),
+        c(&["FLUSHDB", "ASYNC", "SYNC"]),
+        c(&["SELECT", "0"]),
+        c(&["DBSIZE"]),
     ]
 }
 

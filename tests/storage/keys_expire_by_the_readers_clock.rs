@@ -169,13 +169,18 @@ fn the_sweeper_removes_expired_values_and_keeps_their_records() {
         // Overwritten keys leave no deadline behind: they are never swept.
         db.put(b"k00000", b"kept").unwrap();
         assert_eq!(db.sweep_expired().unwrap(), 0, "nothing is due yet");
+        assert_eq!((db.key_count(), db.expiring_key_count()), (2501, 2500));
         now.store(START + 3_000, Ordering::SeqCst);
+        // Expired keys count until swept, as Redis keys until evicted.
+        assert_eq!(db.key_count(), 2501);
+        assert_eq!(db.live_keys().unwrap(), 1002);
         // Three of five deadlines are due: 1,500 keys minus the overwritten one, in steps of
         // at most `sweep_batch` (1,000).
         assert_eq!(db.sweep_expired().unwrap(), 1000);
         assert_eq!(db.sweep_expired().unwrap(), 499);
         assert_eq!(db.sweep_expired().unwrap(), 0);
         assert_eq!(db.stats().expired_swept, 1499);
+        assert_eq!((db.key_count(), db.expiring_key_count()), (1002, 1001));
         let report = db.verify().unwrap();
         assert!(report.is_clean(), "{report:?}");
         assert_eq!((report.live_keys, report.expired), (1002, 1499));
@@ -201,6 +206,13 @@ fn the_sweeper_removes_expired_values_and_keeps_their_records() {
     assert_eq!(db.get(b"k00003").unwrap(), Some(vec![7u8; 64]));
     assert_eq!(db.get(b"k00000").unwrap(), Some(b"kept".to_vec()));
     assert_eq!(db.ttl(b"long").unwrap(), Some(Duration::from_secs(3600)));
+    assert_eq!((db.key_count(), db.expiring_key_count()), (1002, 1001));
+    // Writes of swept keys count them again; deletes of them change nothing.
+    db.put(b"k00001", b"back").unwrap();
+    db.delete(b"k00002").unwrap();
+    db.put_with_ttl(b"k00005", b"v", Duration::from_secs(1))
+        .unwrap();
+    assert_eq!((db.key_count(), db.expiring_key_count()), (1004, 1002));
     assert!(db.verify().unwrap().is_clean());
 }
 

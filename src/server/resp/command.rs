@@ -101,6 +101,14 @@ pub enum Command {
     Ttl(Vec<u8>, TtlQuery),
     /// `PERSIST key`.
     Persist(Vec<u8>),
+    /// `FLUSHALL [ASYNC|SYNC]`, `FLUSHDB [ASYNC|SYNC]`: delete every key (see `exec`).
+    FlushAll,
+    /// `FUNCTION FLUSH [ASYNC|SYNC]`: there are no functions; `OK`.
+    FunctionFlush,
+    /// `TIME`: this node's clock.
+    Time,
+    /// `DEBUG LOG message`: logged; what Redis's test harness sends before each test.
+    DebugLog(Vec<u8>),
     /// `MGET key [key ...]`.
     MGet(Vec<Vec<u8>>),
     /// `MSET key value [key value ...]`.
@@ -228,6 +236,16 @@ pub const SPECS: &[Spec] = &[
     spec("expiretime", 2, &["readonly", "fast"], (1, 1, 1)),
     spec("pexpiretime", 2, &["readonly", "fast"], (1, 1, 1)),
     spec("persist", 2, &["write", "fast"], (1, 1, 1)),
+    spec("flushall", -1, &["write"], NO_KEYS),
+    spec("flushdb", -1, &["write"], NO_KEYS),
+    spec("function", -2, &["noscript"], NO_KEYS),
+    spec("time", 1, &["loading", "stale", "fast"], NO_KEYS),
+    spec(
+        "debug",
+        -2,
+        &["admin", "noscript", "loading", "stale"],
+        NO_KEYS,
+    ),
 ];
 
 const fn spec(
@@ -379,6 +397,31 @@ pub fn decode(request: &[Vec<u8>]) -> Result<Command, Reply> {
         "expiretime" => Ok(Command::Ttl(owned(0), TtlQuery::UnixSeconds)),
         "pexpiretime" => Ok(Command::Ttl(owned(0), TtlQuery::UnixMillis)),
         "persist" => Ok(Command::Persist(owned(0))),
+        "flushall" | "flushdb" => match args {
+            [] => Ok(Command::FlushAll),
+            [mode] if is(mode, "async") || is(mode, "sync") => Ok(Command::FlushAll),
+            _ => Err(syntax()),
+        },
+        "function" => match args {
+            [sub] if is(sub, "flush") => Ok(Command::FunctionFlush),
+            [sub, mode] if is(sub, "flush") && (is(mode, "async") || is(mode, "sync")) => {
+                Ok(Command::FunctionFlush)
+            }
+            [sub, ..] if is(sub, "flush") => Err(syntax()),
+            [sub, ..] => Err(unknown_subcommand("function", sub)),
+            [] => Err(Reply::err(
+                "wrong number of arguments for 'function' command",
+            )),
+        },
+        "time" => Ok(Command::Time),
+        "debug" => match args {
+            [sub, message] if is(sub, "log") => Ok(Command::DebugLog(message.clone())),
+            [sub, ..] => Err(Reply::err(format!(
+                "DEBUG {} is not supported by meshkv (only DEBUG LOG)",
+                lossy(sub).to_ascii_uppercase()
+            ))),
+            [] => Err(Reply::err("wrong number of arguments for 'debug' command")),
+        },
         "setnx" => Ok(Command::SetNx(owned(0), owned(1))),
         "getdel" => Ok(Command::GetDel(owned(0))),
         "type" => Ok(Command::Type(owned(0))),

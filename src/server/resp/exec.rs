@@ -24,7 +24,9 @@
 //! - `SCAN`: cursors are per connection (see [`super::state`]); `COUNT` keys are examined per
 //!   call (at most [`MAX_SCAN_COUNT`]), and `MATCH` filters them (see [`super::pattern`]).
 //!   A key present from a scan's start to its end is returned once; keys are in byte order.
-//! - `DBSIZE` and `INFO keyspace` count the live keys by walking them: O(keys).
+//! - `DBSIZE` and `INFO keyspace` answer from counts every commit keeps: constant time. A key
+//!   past its deadline counts until the sweeper removes its value (100 ms by default), as a
+//!   Redis key counts until it is evicted.
 
 use super::command::{self, ClientCmd, Command, Condition, Introspect, ScanArgs, SPECS};
 use super::expiry::{self, Deadline};
@@ -158,7 +160,7 @@ fn run(shared: &Shared, session: &mut Session, cmd: Command) -> crate::Result<Re
             Reply::count(n)
         }
         Command::Scan(args) => scan(shared, session, args)?,
-        Command::DbSize => Reply::Integer(i64::try_from(db.live_keys()?).unwrap_or(i64::MAX)),
+        Command::DbSize => Reply::Integer(i64::try_from(db.key_count()).unwrap_or(i64::MAX)),
         Command::Info(sections) => Reply::Bulk(info::render(shared, &sections)?.into_bytes()),
         Command::Command(what) => introspect(what),
         Command::Hello(name) => {
@@ -188,6 +190,34 @@ fn run(shared: &Shared, session: &mut Session, cmd: Command) -> crate::Result<Re
         Command::Expire(args) => expiry::run_expire(shared, &args)?,
         Command::Ttl(key, query) => expiry::run_ttl(shared, &key, query)?,
         Command::Persist(key) => expiry::run_persist(shared, &key)?,
+        Command::FlushAll => {
+            flush_all(shared)?;
+            Reply::ok()
+        }
+        Command::FunctionFlush => Reply::ok(),
+        Command::Time => {
+            let us = u64::try_from(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_micros())
+                    .unwrap_or(0),
+            )
+            .unwrap_or(u64::MAX);
+            // This node's clock (`Options::clock`) when it is a custom one, in whole ms.
+            let us = if db.options().clock.is_system() {
+                us
+            } else {
+                expiry::now_ms(shared).saturating_mul(1000)
+            };
+            Reply::Array(vec![
+                Reply::Bulk((us / 1_000_000).to_string().into_bytes()),
+                Reply::Bulk((us % 1_000_000).to_string().into_bytes()),
+            ])
+        }
+        Command::DebugLog(message) => {
+            tracing::info!(message = %String::from_utf8_lossy(&message), "DEBUG LOG");
+            Reply::ok()
+        }
         Command::StrLen(key) => Reply::count(db.get(&key)?.map_or(0, |v| v.len())),
         Command::GetRange(key, start, end) => {
             let value = db.get(&key)?.unwrap_or_default();
@@ -283,6 +313,13 @@ fn run(shared: &Shared, session: &mut Session, cmd: Command) -> crate::Result<Re
             }
         }
     })
+}
+
+/// `FLUSHALL`/`FLUSHDB`: [`Db::delete_all`](crate::Db::delete_all) under the exclusive RESP
+/// write lock, so no other RESP command of this server interleaves with it.
+fn flush_all(shared: &Shared) -> crate::Result<u64> {
+    let _exclusive = shared.writes.write();
+    shared.db.delete_all()
 }
 
 /// `GETRANGE`'s bytes of `value` from `start` to `end` inclusive, negative counting from the

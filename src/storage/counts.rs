@@ -1,0 +1,67 @@
+//! [`Counts`]: how many keys hold a value, and how many of them have a deadline, kept in
+//! memory and moved by every commit, so `DBSIZE` and `INFO keyspace` answer in constant time.
+//!
+//! A key counts while its index record is a put whose value has not been removed after its
+//! deadline (`commit::counted`): a write moves the counts by what it changes (it knows the key's
+//! previous record), the sweeper lowers them by what it removes. An expired put still counts
+//! until the sweeper runs (every `Options::sweep_interval`, 100 ms by default), as a Redis key
+//! counts until it is evicted. The counts are made once at open, by one pass over the index
+//! (key and record only, no value), and are exact from then on: a delta is applied only after
+//! its batch is written, under the commit lock.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rocksdb::{ColumnFamily, DB};
+
+use super::commit::counted;
+use super::keys::IndexRecord;
+use crate::Result;
+
+/// The two counts.
+pub(crate) struct Counts {
+    keys: AtomicU64,
+    expiring: AtomicU64,
+}
+
+impl Counts {
+    /// Counts the index of `db` (the `index` column family `cf`).
+    pub(crate) fn load(db: &DB, cf: &ColumnFamily) -> Result<Counts> {
+        let (mut keys, mut expiring) = (0u64, 0u64);
+        let mut iter = db.raw_iterator_cf(cf);
+        iter.seek_to_first();
+        while let Some((k, v)) = iter.item() {
+            let (a, b) = counted(Some(&IndexRecord::decode(k, v)?));
+            keys += a as u64;
+            expiring += b as u64;
+            iter.next();
+        }
+        iter.status()?;
+        Ok(Counts {
+            keys: AtomicU64::new(keys),
+            expiring: AtomicU64::new(expiring),
+        })
+    }
+
+    /// Applies a committed batch's change.
+    pub(crate) fn add(&self, (keys, expiring): (i64, i64)) {
+        let apply = |c: &AtomicU64, d: i64| {
+            if d >= 0 {
+                c.fetch_add(d as u64, Ordering::Relaxed);
+            } else {
+                c.fetch_sub(d.unsigned_abs(), Ordering::Relaxed);
+            }
+        };
+        apply(&self.keys, keys);
+        apply(&self.expiring, expiring);
+    }
+
+    /// Keys holding a value (expired ones until swept).
+    pub(crate) fn keys(&self) -> u64 {
+        self.keys.load(Ordering::Relaxed)
+    }
+
+    /// Of those, the keys with a deadline.
+    pub(crate) fn expiring(&self) -> u64 {
+        self.expiring.load(Ordering::Relaxed)
+    }
+}
