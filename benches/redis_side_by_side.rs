@@ -31,7 +31,7 @@
 //!    `Db::get` on B, then a count of B's `s:` keys), which must equal keys + 1 (the warm-up
 //!    key). Both systems stream writes in commit order, so the time is taken, from the first send,
 //!    when the last of the last keys is found, and the count confirms it (it is not the time of
-//!    the count's reply: meshkv's `DBSIZE` walks every key, which would charge it the walk).
+//!    the count's reply; the embedded count walks B's keys).
 //!    Should the first count fall short (a meshkv puller that falls behind the live stream
 //!    catches up in rounds, newest entries first), the time is the reply of the first complete
 //!    count, and a note says so.
@@ -48,6 +48,9 @@
 //!    every 20 ms, so lags above that can be overstated by a prober still busy with the
 //!    previous one. Embedded: the ack is `put` returning, and probe threads call `Db::get` on
 //!    B, 20 us apart for the first millisecond, then 1 ms apart. p50 and p99 of the samples.
+//! 5. **Keys that expire.** The throughput phase again for a quarter of `--keys` new keys
+//!    (`e:` and 14 digits), each written with `SET key value EX 3600` (embedded:
+//!    `Db::put_with_ttl`): primary write throughput of writes with a deadline.
 
 use std::collections::HashMap;
 use std::io;
@@ -153,11 +156,13 @@ struct Outcome {
     ready: Ready,
     lags_us: Vec<u64>,
     lag_rate: f64,
+    /// Phase 5: `SET ... EX` writes a second.
+    set_ex_rate: f64,
 }
 
 impl Outcome {
     /// The `RESULT` line: label, keys, write seconds, ready seconds, lag p50 ms, lag p99 ms,
-    /// samples, achieved lag-phase rate.
+    /// samples, achieved lag-phase rate, `SET EX` writes/s.
     fn print(mut self, p: &Params) {
         self.lags_us.sort_unstable();
         let pct = |q: f64| -> f64 {
@@ -170,7 +175,7 @@ impl Outcome {
         eprintln!(
             "[{}] {} keys written in {:.2} s ({:.0}/s); all readable on the second node after \
              {:.2} s ({:.0}/s end to end; the confirming count took {:.3} s); lag at {:.0} \
-             writes/s: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms ({} samples)",
+             writes/s: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms ({} samples); SET EX: {:.0}/s",
             p.label,
             p.keys,
             self.write_secs,
@@ -182,10 +187,11 @@ impl Outcome {
             pct(0.5),
             pct(0.99),
             pct(1.0),
-            self.lags_us.len()
+            self.lags_us.len(),
+            self.set_ex_rate
         );
         println!(
-            "RESULT\t{}\t{}\t{:.4}\t{:.4}\t{:.4}\t{:.4}\t{}\t{:.0}",
+            "RESULT\t{}\t{}\t{:.4}\t{:.4}\t{:.4}\t{:.4}\t{}\t{:.0}\t{:.0}",
             p.label,
             p.keys,
             self.write_secs,
@@ -193,7 +199,8 @@ impl Outcome {
             pct(0.5),
             pct(0.99),
             self.lags_us.len(),
-            self.lag_rate
+            self.lag_rate,
+            self.set_ex_rate
         );
     }
 }
@@ -459,12 +466,56 @@ async fn resp(p: Params) -> io::Result<Outcome> {
     // 4. Lag at a fixed rate.
     tokio::time::sleep(p.settle).await;
     let (lags_us, lag_rate) = resp_lag(&p, primary).await?;
+    let set_ex_rate = resp_set_ex(&p).await?;
     Ok(Outcome {
         write_secs,
         ready,
         lags_us,
         lag_rate,
+        set_ex_rate,
     })
+}
+
+/// A key of phase 5: 16 bytes.
+fn ex_key(i: u64) -> Vec<u8> {
+    format!("e:{i:014}").into_bytes()
+}
+
+/// Phase 5 over RESP: pipelined `SET key value EX 3600`, the throughput phase's clients and
+/// pipeline, a quarter of its keys; writes a second.
+async fn resp_set_ex(p: &Params) -> io::Result<f64> {
+    let value = p.value();
+    let keys = (p.keys / 4).max(p.clients as u64);
+    let mut conns = Vec::new();
+    for _ in 0..p.clients {
+        conns.push(Conn::connect(&p.primary).await?);
+    }
+    let start = Instant::now();
+    let mut writers = Vec::new();
+    for (c, mut conn) in conns.into_iter().enumerate() {
+        let n = p.clients as u64;
+        let range = keys * c as u64 / n..keys * (c as u64 + 1) / n;
+        let (pipeline, value) = (p.pipeline, value.clone());
+        writers.push(tokio::spawn(async move {
+            let mut i = range.start;
+            while i < range.end {
+                let end = (i + pipeline as u64).min(range.end);
+                for k in i..end {
+                    conn.tx.push(&[b"SET", &ex_key(k), &value, b"EX", b"3600"]);
+                }
+                conn.tx.flush().await?;
+                for _ in i..end {
+                    expect_ok(conn.rx.reply().await?)?;
+                }
+                i = end;
+            }
+            Ok::<_, io::Error>(())
+        }));
+    }
+    for w in writers {
+        w.await.expect("writer task")?;
+    }
+    Ok(keys as f64 / start.elapsed().as_secs_f64())
 }
 
 /// When the second node held every key of the throughput phase.
@@ -750,16 +801,39 @@ async fn embedded(p: Params) -> io::Result<Outcome> {
             }
         }
     }
-    nb.shutdown().await.map_err(fail)?;
-    na.shutdown().await.map_err(fail)?;
     if let Some(e) = failed {
+        nb.shutdown().await.map_err(fail)?;
+        na.shutdown().await.map_err(fail)?;
         return Err(e);
     }
+
+    // 5. Keys that expire: `put_with_ttl` from the writer threads.
+    let keys = (p.keys / 4).max(p.clients as u64);
+    let start = Instant::now();
+    let writers: Vec<_> = (0..p.clients as u64)
+        .map(|c| {
+            let n = p.clients as u64;
+            let (a, value) = (a.clone(), value.clone());
+            tokio::task::spawn_blocking(move || {
+                for k in keys * c / n..keys * (c + 1) / n {
+                    a.put_with_ttl(ex_key(k), &value, Duration::from_secs(3600))
+                        .expect("put_with_ttl");
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.expect("writer thread");
+    }
+    let set_ex_rate = keys as f64 / start.elapsed().as_secs_f64();
+    nb.shutdown().await.map_err(fail)?;
+    na.shutdown().await.map_err(fail)?;
     Ok(Outcome {
         write_secs,
         ready,
         lags_us,
         lag_rate,
+        set_ex_rate,
     })
 }
 
@@ -774,6 +848,8 @@ struct Row {
     ready_secs: f64,
     p50: f64,
     p99: f64,
+    /// `SET ... EX` writes a second (NaN in a result line from before phase 5).
+    set_ex: f64,
 }
 
 impl Row {
@@ -790,6 +866,7 @@ impl Row {
             ready_secs: n(4)?,
             p50: n(5)?,
             p99: n(6)?,
+            set_ex: f.get(9).and_then(|v| v.parse().ok()).unwrap_or(f64::NAN),
         })
     }
 
@@ -812,6 +889,7 @@ impl Row {
             ready_secs: med(&|r| r.ready_secs),
             p50: med(&|r| r.p50),
             p99: med(&|r| r.p99),
+            set_ex: med(&|r| r.set_ex),
         }
     }
 
@@ -851,18 +929,19 @@ fn table(path: &str) {
     }
     let rows: Vec<Row> = groups.iter().map(|g| Row::median(g)).collect();
     println!(
-        "| scenario | primary writes/s | all readable on 2nd node after | end-to-end writes/s | lag p50 | lag p99 |"
+        "| scenario | primary writes/s | all readable on 2nd node after | end-to-end writes/s | lag p50 | lag p99 | SET EX writes/s |"
     );
-    println!("|---|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
     for r in &rows {
         println!(
-            "| {} | {} | {:.2} s | {} | {:.3} ms | {:.3} ms |",
+            "| {} | {} | {:.2} s | {} | {:.3} ms | {:.3} ms | {} |",
             r.label,
             thousands(r.write_rate()),
             r.ready_secs,
             thousands(r.e2e_rate()),
             r.p50,
-            r.p99
+            r.p99,
+            thousands(r.set_ex)
         );
     }
     let (mesh, redis): (Vec<&Row>, Vec<&Row>) =
@@ -871,18 +950,21 @@ fn table(path: &str) {
         return;
     }
     println!();
-    println!("| ratio meshkv/Redis | primary writes/s | end-to-end writes/s | lag p50 | lag p99 |");
-    println!("|---|---:|---:|---:|---:|");
+    println!(
+        "| ratio meshkv/Redis | primary writes/s | end-to-end writes/s | lag p50 | lag p99 | SET EX writes/s |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
     for m in &mesh {
         for r in &redis {
             println!(
-                "| {} / {} | {:.2} | {:.2} | {:.2} | {:.2} |",
+                "| {} / {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
                 m.label,
                 r.label,
                 m.write_rate() / r.write_rate(),
                 m.e2e_rate() / r.e2e_rate(),
                 m.p50 / r.p50,
-                m.p99 / r.p99
+                m.p99 / r.p99,
+                m.set_ex / r.set_ex
             );
         }
     }

@@ -6,7 +6,12 @@
 //!   floor this design can reach);
 //! - `get`: meshkv `get` | raw `get_cf`, random keys of a 200k-key table;
 //! - `batch100`: meshkv `write(batch of 100)` | raw 100-put `WriteBatch` | raw 300-entry batch;
-//! - `sync8`: 8 threads of synced puts, meshkv `Durability::Sync` | raw `put_cf` with sync.
+//! - `sync8`: 8 threads of synced puts, meshkv `Durability::Sync` | raw `put_cf` with sync;
+//! - `put_ttl`: meshkv `put_with_ttl` | meshkv `put` (goal: at least 0.9x), and `get_ttl`: `get`
+//!   of keys with a deadline | `get` of keys without one (information: the first looks in two
+//!   column families);
+//! - the sweeper: 1,000,000 expired keys removed by `sweep_expired` steps (keys/s), and puts
+//!   while the sweeper thread drains such a backlog against puts once it is gone.
 //!
 //! Criterion measures each case on its own and prints its figures. Then, because a ratio of two
 //! runs taken minutes apart on a shared 2-core machine swings by ±15%, each meshkv/raw pair is
@@ -273,7 +278,7 @@ fn paired(
 fn summary() {
     const CHUNK: u64 = 5_000;
     const ROUNDS: u64 = 40;
-    let dirs: Vec<_> = (0..12).map(|_| tempfile::tempdir().unwrap()).collect();
+    let dirs: Vec<_> = (0..16).map(|_| tempfile::tempdir().unwrap()).collect();
     let mut rows: Vec<(&str, &str, f64, f64, f64)> = Vec::new();
 
     // put: meshkv vs raw put, and vs the three-entry floor.
@@ -403,6 +408,61 @@ fn summary() {
         );
         rows.push(("sync8", "raw synced put_cf x8", m, r, 0.8));
     }
+    // put_with_ttl against put, both meshkv, new keys.
+    {
+        let a = Db::open(dirs[12].path(), Options::default()).unwrap();
+        let b = Db::open(dirs[13].path(), Options::default()).unwrap();
+        let ttl = Duration::from_secs(3600);
+        let (m, r) = paired(
+            ROUNDS,
+            CHUNK,
+            |c| {
+                for n in c * CHUNK..(c + 1) * CHUNK {
+                    a.put_with_ttl(key(n), VALUE, ttl).unwrap();
+                }
+            },
+            |c| {
+                for n in c * CHUNK..(c + 1) * CHUNK {
+                    b.put(key(n), VALUE).unwrap();
+                }
+            },
+        );
+        rows.push(("put_ttl", "meshkv put", m, r, 0.9));
+    }
+    // get of keys with a deadline against keys without one, at rest.
+    {
+        let a = Db::open(dirs[14].path(), Options::default()).unwrap();
+        let b = Db::open(dirs[15].path(), Options::default()).unwrap();
+        for chunk in (0..GET_KEYS).collect::<Vec<_>>().chunks(1000) {
+            let (mut ba, mut bb) = (a.batch(), b.batch());
+            for &n in chunk {
+                ba.put_with_ttl(key(n), VALUE, Duration::from_secs(3600));
+                bb.put(key(n), VALUE);
+            }
+            a.write(ba).unwrap();
+            b.write(bb).unwrap();
+        }
+        for db in [&a, &b] {
+            db.flush_memtables().unwrap();
+            db.compact().unwrap();
+        }
+        let (mut x, mut y) = (1u64, 1u64);
+        let (m, r) = paired(
+            ROUNDS,
+            4 * CHUNK,
+            |_| {
+                for _ in 0..4 * CHUNK {
+                    a.get(key(xorshift(&mut x) % GET_KEYS)).unwrap().unwrap();
+                }
+            },
+            |_| {
+                for _ in 0..4 * CHUNK {
+                    b.get(key(xorshift(&mut y) % GET_KEYS)).unwrap().unwrap();
+                }
+            },
+        );
+        rows.push(("get_ttl", "meshkv get, no ttl", m, r, 0.0));
+    }
 
     println!();
     println!(
@@ -423,6 +483,89 @@ fn summary() {
         };
         println!("{case:<10} {m:>14.0} {baseline:>22} {r:>14.0} {ratio:>7.2} {verdict:>14}");
     }
+}
+
+/// Keys of the sweeper figures.
+const SWEEP_KEYS: u64 = 1_000_000;
+
+/// A database on a clock the benchmark moves (ms since the epoch), holding `SWEEP_KEYS` keys
+/// that expire one second after the start.
+fn expired_backlog(dir: &std::path::Path, sweeper: bool) -> (Db, Arc<AtomicU64>) {
+    let now = Arc::new(AtomicU64::new(1_800_000_000_000));
+    let clock = Arc::clone(&now);
+    let options = Options::default()
+        .clock(meshkv::record::Clock::custom(move || {
+            clock.load(Ordering::Relaxed)
+        }))
+        .sweep_interval(sweeper.then_some(Duration::from_millis(100)));
+    let db = Db::open(dir, options).unwrap();
+    for chunk in (0..SWEEP_KEYS).collect::<Vec<_>>().chunks(1000) {
+        let mut batch = db.batch();
+        for &n in chunk {
+            batch.put_with_ttl(key(n), VALUE, Duration::from_secs(1));
+        }
+        db.write(batch).unwrap();
+    }
+    (db, now)
+}
+
+/// The sweeper's figures: how fast it removes a backlog, and what that does to puts.
+fn sweeper_figures() {
+    // Alone: steps of `sweep_batch` (1,000) one after the other.
+    let dir = tempfile::tempdir().unwrap();
+    let (db, now) = expired_backlog(dir.path(), false);
+    now.fetch_add(2_000, Ordering::Relaxed);
+    let start = Instant::now();
+    let mut removed = 0;
+    loop {
+        let n = db.sweep_expired().unwrap();
+        if n == 0 {
+            break;
+        }
+        removed += n;
+    }
+    let alone = start.elapsed();
+    assert_eq!(removed, SWEEP_KEYS);
+    assert_eq!(db.key_count(), 0);
+    drop(db);
+
+    // Puts on other keys while the sweeper thread drains a backlog, then once it is gone.
+    let dir = tempfile::tempdir().unwrap();
+    let (db, now) = expired_backlog(dir.path(), true);
+    now.fetch_add(2_000, Ordering::Relaxed);
+    // The count holds the new keys and what is left of the backlog: puts go on until only the
+    // new keys are left.
+    let puts = |first: u64| {
+        let start = Instant::now();
+        let mut n = 0u64;
+        while db.key_count() > n {
+            db.put(key(first + n), VALUE).unwrap();
+            n += 1;
+        }
+        (n, start.elapsed())
+    };
+    let (during_n, during_t) = puts(10 * SWEEP_KEYS);
+    let drained = db.stats().expired_swept;
+    let start = Instant::now();
+    let after_n = 200_000u64;
+    for n in 0..after_n {
+        db.put(key(20 * SWEEP_KEYS + n), VALUE).unwrap();
+    }
+    let after_t = start.elapsed();
+    let during = during_n as f64 / during_t.as_secs_f64();
+    let after = after_n as f64 / after_t.as_secs_f64();
+    println!();
+    println!(
+        "sweeper: {SWEEP_KEYS} expired keys removed in {:.2} s by sweep_expired steps: {:.0} keys/s",
+        alone.as_secs_f64(),
+        SWEEP_KEYS as f64 / alone.as_secs_f64()
+    );
+    println!(
+        "sweeper: puts while the sweeper thread drained the backlog ({drained} removed meanwhile, \
+         in {:.2} s): {during:.0} ops/s; once it is gone: {after:.0} ops/s; ratio {:.2}",
+        during_t.as_secs_f64(),
+        during / after
+    );
 }
 
 fn xorshift(state: &mut u64) -> u64 {
@@ -465,4 +608,5 @@ fn main() {
     bench_sync(&mut c);
     c.final_summary();
     summary();
+    sweeper_figures();
 }
