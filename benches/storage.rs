@@ -11,7 +11,8 @@
 //!   of keys with a deadline | `get` of keys without one (information: the first looks in two
 //!   column families);
 //! - the sweeper: 1,000,000 expired keys removed by `sweep_expired` steps (keys/s), and puts
-//!   while the sweeper thread drains such a backlog against puts once it is gone.
+//!   while the sweeper thread drains such a backlog against puts once it is gone
+//!   (`MESHKV_BENCH=sweeper` runs these alone).
 //!
 //! Criterion measures each case on its own and prints its figures. Then, because a ratio of two
 //! runs taken minutes apart on a shared 2-core machine swings by ±15%, each meshkv/raw pair is
@@ -597,6 +598,11 @@ fn fill(db: &Db, raw_db: &DB) {
 }
 
 fn main() {
+    // `MESHKV_BENCH=sweeper` runs the sweeper figures alone.
+    if std::env::var("MESHKV_BENCH").as_deref() == Ok("sweeper") {
+        sweeper_figures();
+        return;
+    }
     let mut c = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4))

@@ -48,7 +48,8 @@ pub struct Options {
     /// when called (a simulation calls it in simulated time). Default 100 ms; 1 ms ..= 1 hour.
     pub sweep_interval: Option<std::time::Duration>,
     /// Most expired keys one sweeper step removes, under the commit lock (writers wait for at
-    /// most one step); a full step is followed by the next at once. Default 1,000; 1 ..= 1,000,000.
+    /// most one step); a full step is followed by the next after a pause as long as itself.
+    /// Default 1,000; 1 ..= 1,000,000.
     pub sweep_batch: usize,
 }
 

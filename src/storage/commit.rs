@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use rocksdb::WriteBatch;
 
-use super::keys::{cf, encode_expiring, meta, DeadlineKey, IndexRecord, LogEntry, SeqKey};
+use super::keys::{cf, encode_expiring, meta, IndexRecord, LogEntry, SeqKey};
 use super::lease::{LeaseValues, HLC_HEADROOM, HLC_LEASE_AHEAD, SEQ_HEADROOM, SEQ_LEASE_AHEAD};
 use super::rocks::Store;
 use crate::hlc::Hlc;
@@ -148,8 +148,9 @@ impl Store {
         match (value, expires_at) {
             (Some(value), None) => batch.put_cf(data, key, value),
             (Some(value), Some(at)) => {
-                batch.put_cf(self.cf(cf::EXPIRING), key, encode_expiring(at, value));
-                batch.put_cf(self.cf(cf::DEADLINES), DeadlineKey::encode(at, key), []);
+                // `expires_at | value` and `expires_at | key`, on the stack when short.
+                with_deadline(at, value, |v| batch.put_cf(self.cf(cf::EXPIRING), key, v));
+                with_deadline(at, key, |k| batch.put_cf(self.cf(cf::DEADLINES), k, []));
             }
             (None, _) => {}
         }
@@ -166,7 +167,7 @@ impl Store {
                             batch.delete_cf(self.cf(cf::EXPIRING), key);
                         }
                         if !(in_expiring && expires_at == Some(old)) {
-                            batch.delete_cf(self.cf(cf::DEADLINES), DeadlineKey::encode(old, key));
+                            with_deadline(old, key, |k| batch.delete_cf(self.cf(cf::DEADLINES), k));
                         }
                     }
                 }
@@ -326,9 +327,31 @@ impl Store {
     }
 }
 
+/// Calls `f` with `at` (8 bytes, big-endian) followed by `rest`: the layout of both an
+/// `expiring` value and a `deadlines` key (`keys::encode_expiring`, `keys::DeadlineKey`),
+/// built on the stack when it is short, as most are.
+fn with_deadline<R>(at: u64, rest: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
+    let mut stack = [0u8; 256];
+    let len = 8 + rest.len();
+    if len <= stack.len() {
+        stack[..8].copy_from_slice(&at.to_be_bytes());
+        stack[8..len].copy_from_slice(rest);
+        f(&stack[..len])
+    } else {
+        f(&encode_expiring(at, rest))
+    }
+}
+
 /// Bytes a batch needs for one operation: the value, the key three times (data, log entry,
 /// index), the fixed parts of a log entry (value length included) and an index record, and
 /// RocksDB's record headers (a put with a deadline needs a little more: its batch grows once).
 pub(super) fn batch_bytes(key: &[u8], value: &[u8]) -> usize {
     3 * key.len() + value.len() + 128
+}
+
+/// [`batch_bytes`] of a put with a deadline: the deadline index entry (the key again and 8
+/// bytes) and the deadline in the value, log entry and index record, so the batch never
+/// regrows.
+pub(super) fn expiring_batch_bytes(key: &[u8], value: &[u8]) -> usize {
+    batch_bytes(key, value) + key.len() + 64
 }

@@ -16,7 +16,7 @@ use rocksdb::WriteBatch;
 use rustc_hash::FxBuildHasher;
 
 use super::apply::MAX_REMOTE_CLOCK;
-use super::commit::{batch_bytes, CommitState, OpRef, WriteOp};
+use super::commit::{batch_bytes, expiring_batch_bytes, CommitState, OpRef, WriteOp};
 use super::keys::IndexRecord;
 use super::rocks::Store;
 use crate::{Error, Result, Version};
@@ -137,7 +137,10 @@ impl Store {
         let bytes: usize = group
             .iter()
             .flat_map(|ops| ops.iter())
-            .map(|op| batch_bytes(op.key(), op.value().unwrap_or_default()))
+            .map(|op| match *op {
+                OpRef::PutExpiring(k, v, _) => expiring_batch_bytes(k, v),
+                _ => batch_bytes(op.key(), op.value().unwrap_or_default()),
+            })
             .sum();
         state.events.clear();
         let mut batch = WriteBatch::with_capacity_bytes(bytes + 64);
@@ -226,7 +229,10 @@ impl Store {
                 "an expire reached the single-write path",
             ));
         };
-        let bytes = batch_bytes(key, value.unwrap_or_default());
+        let bytes = match op {
+            OpRef::PutExpiring(_, v, _) => expiring_batch_bytes(key, v),
+            _ => batch_bytes(key, value.unwrap_or_default()),
+        };
         let mut batch = WriteBatch::with_capacity_bytes(bytes + 64);
         let record = self.stage(state, &mut batch, key, value, expires_at, prev, physical);
         if crate::sabotage::skip_commit() {

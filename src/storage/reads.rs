@@ -12,13 +12,20 @@ impl Store {
     /// The value at `key` (checked by the caller), or `None` when absent, deleted or expired.
     ///
     /// A value without a deadline is found in `data` with one lookup, as before deadlines
-    /// existed. Only a key not there looks further, in `expiring`, from one snapshot of both
-    /// families: a write moving the key from one to the other between two reads could
-    /// otherwise make a live key look absent.
+    /// existed; a value with one in `expiring` with a second. A key in neither is read again
+    /// from one snapshot of both families: a write moving the key from one to the other
+    /// between the two reads could otherwise make a live key look absent.
     pub(crate) fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         if let Some(value) = self.db.get_pinned_cf(self.cf(cf::DATA), key)? {
             return Ok(Some(value.to_vec()));
         }
+        // A value with a deadline found now was the key's value now: no snapshot needed.
+        if let Some(bytes) = self.db.get_pinned_cf(self.cf(cf::EXPIRING), key)? {
+            let (at, value) = decode_expiring(key, &bytes)?;
+            return Ok((!expired(Some(at), self.now_ms())).then(|| value.to_vec()));
+        }
+        // In neither: absent, unless a write moved the key between the two reads; one
+        // snapshot of both settles it.
         let snapshot = self.db.snapshot();
         if let Some(bytes) = snapshot.get_pinned_cf(self.cf(cf::EXPIRING), key)? {
             let (at, value) = decode_expiring(key, &bytes)?;

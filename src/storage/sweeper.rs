@@ -2,7 +2,8 @@
 //! expired puts (see `storage::expiry`).
 //!
 //! A step handles at most `Options::sweep_batch` deadlines under the commit lock, so writers
-//! wait for one bounded step at most; when more were due the next step follows at once,
+//! wait for one bounded step at most; when more were due the next step follows after a pause
+//! as long as the step took (a backlog takes at most half of the commit lock's time),
 //! otherwise after `Options::sweep_interval`. The thread holds the store weakly and is joined
 //! before the store drops (`Db` keeps the handle in front of it), so closing a database never
 //! waits for more than one step and never leaves RocksDB open behind the caller's back. A
@@ -42,8 +43,11 @@ impl Sweeper {
                         _ => return,
                     }
                     let Some(store) = store.upgrade() else { return };
+                    let started = std::time::Instant::now();
                     wait = match store.sweep(batch) {
-                        Ok(step) if step.more => Duration::ZERO,
+                        // More is due: the next step after a pause as long as this one, so a
+                        // backlog never holds the commit lock more than half the time.
+                        Ok(step) if step.more => started.elapsed(),
                         Ok(_) => interval,
                         Err(e) => {
                             tracing::warn!(error = %e, "expiry sweep failed");
