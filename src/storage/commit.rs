@@ -158,7 +158,8 @@ impl Store {
         let in_expiring = value.is_some() && expires_at.is_some();
         if let Some(p) = prev {
             batch.delete_cf(log, SeqKey(p.seq).encode());
-            if p.op == Op::Put {
+            // A swept put left nothing in `expiring` or `deadlines` to delete.
+            if p.op == Op::Put && !p.swept {
                 match p.expires_at {
                     None if !in_data => batch.delete_cf(data, key),
                     None => {}
