@@ -151,7 +151,7 @@ impl Store {
             .sum();
         let mut state = self.commit.lock();
         // Changes a failed commit staged are never published.
-        state.events.clear();
+        state.begin();
         // Every local index record with one MultiGet, under the lock.
         let found = self.read_indexes(&keys);
         let mut batch = WriteBatch::with_capacity_bytes(bytes + 64);

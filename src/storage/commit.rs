@@ -45,6 +45,15 @@ pub(crate) struct CommitState {
     pub(crate) count_delta: (i64, i64),
 }
 
+impl CommitState {
+    /// Starts a batch: drops what a batch that was never written staged (its changes for
+    /// watchers, its change of the key counts).
+    pub(crate) fn begin(&mut self) {
+        self.events.clear();
+        self.count_delta = (0, 0);
+    }
+}
+
 /// Whether a record counts as a key with a value, and as one with a deadline, for
 /// `Store::counts`: a put whose value has not been removed after its deadline (expired puts
 /// count until the sweeper removes their value, as in Redis until a key is evicted).
@@ -307,7 +316,7 @@ impl Store {
             &self.write_opts
         };
         if let Err(e) = self.db.write_opt(batch, opts) {
-            state.events.clear();
+            state.begin();
             return Err(e);
         }
         state.leases = written;

@@ -83,7 +83,7 @@ impl Store {
     /// for an expire of a key that held no live value (it writes nothing).
     pub(crate) fn write_reading(&self, ops: &[OpRef<'_>]) -> Result<Vec<Option<Version>>> {
         let mut state = self.commit.lock();
-        state.events.clear();
+        state.begin();
         let physical = self.options.clock.reading();
         self.guard_clock(&mut state, physical)?;
         let now_ms = crate::hlc::millis(physical);

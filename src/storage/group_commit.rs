@@ -142,7 +142,7 @@ impl Store {
                 _ => batch_bytes(op.key(), op.value().unwrap_or_default()),
             })
             .sum();
-        state.events.clear();
+        state.begin();
         let mut batch = WriteBatch::with_capacity_bytes(bytes + 64);
         // Every previous index record of the group, read with one call (RocksDB's batched
         // MultiGet): the largest cost of a write after the batch itself.
@@ -222,7 +222,7 @@ impl Store {
         }
         let physical = self.options.clock.reading();
         self.guard_clock(state, physical)?;
-        state.events.clear();
+        state.begin();
         let Some((value, expires_at)) = plain_write(op, physical) else {
             return Err(Error::corrupt(
                 "commit",
