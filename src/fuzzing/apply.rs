@@ -103,6 +103,13 @@ fn implausible(e: &Entry, now: u64) -> bool {
         || e.version.origin.is_nil()
         || e.version.timestamp > now.saturating_add(day)
         || e.expires_at.is_some_and(|at| at > MAX_EXPIRES_AT_MS)
+        // A put sent as expired whose deadline is more than the clock bound (the default
+        // `max_clock_drift`) ahead of this node's clock.
+        || (e.value.is_none()
+            && e.expires_at.is_some_and(|at| {
+                let bound = crate::storage::DEFAULT_MAX_CLOCK_DRIFT.as_millis() as u64;
+                at > hlc::millis(now) + bound
+            }))
 }
 
 /// What the key holds after `e` wins, by this node's clock at `now`: its value, unless its

@@ -100,6 +100,23 @@ impl Store {
                 e.expires_at.unwrap_or_default()
             ));
         }
+        // A put without its value is one the sender judged expired. Honest clocks differ by
+        // less than the clock bound, so one whose deadline is further ahead of this node's
+        // clock than that came from a clock running ahead (or one that swept too early): it
+        // waits, kept below the cursor like any refused entry, until this clock is within the
+        // bound of it (or the value arrives from another peer), so no clock further off than
+        // the bound makes a key expire early here.
+        let now_ms = hlc::millis(self.options.clock.reading());
+        if let (None, Some(at)) = (&e.value, e.expires_at) {
+            let bound_ms = hlc::millis(self.clock_bound());
+            if at > now_ms.saturating_add(bound_ms) {
+                return bad(format!(
+                    "a put sent without its value, as expired, while its deadline is {} ms \
+                     ahead of this node's clock (more than max_clock_drift, {bound_ms} ms)",
+                    at - now_ms
+                ));
+            }
+        }
         if v.timestamp > future_limit {
             return bad(format!(
                 "timestamp {} ms is more than {} ms (max_clock_drift) ahead of this node's clock",
@@ -143,6 +160,7 @@ impl Store {
             self.check_remote(e, future_limit)?;
         }
         let now_ms = crate::hlc::millis(self.options.clock.reading());
+        let drop_ms = self.drop_clock_ms();
         let latest = rocksdb::ReadOptions::default();
         let keys: Vec<&[u8]> = entries.iter().map(|e| e.key.as_slice()).collect();
         let bytes: usize = entries
@@ -214,12 +232,13 @@ impl Store {
                 Outcome::Local => report.stale += 1,
                 Outcome::Same => report.duplicate += 1,
                 Outcome::Remote => {
-                    // A put that arrives after its deadline (by this node's clock) is stored
-                    // expired: its value is never written.
+                    // A put that arrives well after its deadline (by the clock that may drop
+                    // values, `drop_clock_ms`) is stored expired: its value is never written.
+                    // Within the grace it keeps its value, for peers a little behind.
                     let value = e
                         .value
                         .as_deref()
-                        .filter(|_| !expired(e.expires_at, now_ms));
+                        .filter(|_| !expired(e.expires_at, drop_ms));
                     let record = self.write_entry(
                         &mut state,
                         &mut batch,

@@ -267,12 +267,14 @@ impl<'a> Changes<'a> {
 
     /// Reads the values of `entries` (puts) from the snapshot with one MultiGet per column
     /// family: `data` for puts without a deadline, `expiring` for those with one. A put past
-    /// its deadline by this node's clock is sent without its value (nothing is read), whether
-    /// or not the sweeper has removed it yet, so what a peer receives never depends on the
-    /// sweeper. A value whose length differs from the one its log entry records is
+    /// its deadline by [`Store::drop_clock_ms`] (a second after it, and never ahead of the
+    /// peers' clocks) is sent without its value (nothing is read), whether or not the sweeper
+    /// has removed it yet, so what a peer receives never depends on the sweeper. A value whose length differs from the one its log entry records is
     /// `Error::Corrupt`: the byte plan relies on it.
     fn with_values(&mut self, entries: Vec<(u64, LogEntry)>) -> Result<Vec<(u64, Entry)>> {
-        let now = self.store.now_ms();
+        // Judged by the clock that may drop values (`Store::drop_clock_ms`), as `apply` does:
+        // a put sent without its value is one every peer within the grace reads as expired.
+        let now = self.store.drop_clock_ms();
         let live = |e: &LogEntry| e.op == Op::Put && !expired(e.expires_at, now);
         let keys_of = |with_deadline: bool| -> Vec<&[u8]> {
             entries

@@ -5,7 +5,9 @@
 //! without one is in `data`, of a put with one in `expiring` (`expires_at | value`) with its
 //! deadline in `deadlines`, never in both. Expired is a pure function of the record and this
 //! node's clock ([`crate::record::entry::expired`]), so no write is needed for a key to
-//! disappear. The sweeper only reclaims space: it removes the values of puts past their
+//! disappear. Values leave the disk later, by a more careful clock ([`Store::drop_clock_ms`]:
+//! a second after the deadline, and never ahead of the peers' clocks), so that what a peer
+//! receives never expires early by its own clock. The sweeper only reclaims space: it removes the values of puts past their
 //! deadline, in deadline order, a bounded number per step, and writes no log entry or sequence
 //! (the record stays a put past its deadline, marked swept, which reads, feeds and replicates
 //! as expired as it did before its value left the disk).
@@ -43,10 +45,31 @@ pub(crate) struct SweepStep {
     pub(crate) more: bool,
 }
 
+/// How long after its deadline, by [`Store::drop_clock_ms`], a put keeps its value on disk:
+/// a peer whose clock is up to this far behind still receives it with its value (and a value
+/// arriving without one while its deadline is ahead of the receiver's clock is refused, see
+/// `storage::apply`).
+pub(crate) const EXPIRY_GRACE_MS: u64 = 1000;
+
 impl Store {
     /// Milliseconds since the Unix epoch by this node's clock (`Options::clock`).
     pub(crate) fn now_ms(&self) -> u64 {
         crate::hlc::millis(self.options.clock.reading())
+    }
+
+    /// The time up to which this node may drop the values of expired puts (the sweeper, and
+    /// `apply` storing a put that arrives after its deadline): its own clock, but never past
+    /// what a majority of its peers' clocks read (their accepted limit less the clock bound),
+    /// less [`EXPIRY_GRACE_MS`]. A node whose clock runs ahead (it reads such keys as absent,
+    /// by its own clock) thus neither removes nor relays without its value a key that is live
+    /// by the honest clocks.
+    pub(crate) fn drop_clock_ms(&self) -> u64 {
+        let own = self.now_ms();
+        let peers = self.peer_clock_limit().map(|(limit, _)| {
+            crate::hlc::millis(limit).saturating_sub(crate::hlc::millis(self.clock_bound()))
+        });
+        own.min(peers.unwrap_or(u64::MAX))
+            .saturating_sub(EXPIRY_GRACE_MS)
     }
 
     /// The live value of `key`, whose index record is `rec`, read with `opts` (a snapshot, or
@@ -143,12 +166,12 @@ impl Store {
         Ok(out)
     }
 
-    /// One sweeper step: removes the values of at most `max` puts whose deadline this node's
-    /// clock has reached, earliest first, under the commit lock (so no write interleaves: the
+    /// One sweeper step: removes the values of at most `max` puts whose deadline
+    /// [`Store::drop_clock_ms`] has passed, earliest first, under the commit lock (so no write interleaves: the
     /// step is bounded by `max`). The deadlines it went through leave with one range deletion,
     /// so the next step's seek skips them at once instead of stepping over a tombstone each.
     pub(crate) fn sweep(&self, max: usize) -> Result<SweepStep> {
-        let now_ms = self.now_ms();
+        let now_ms = self.drop_clock_ms();
         let deadlines = self.cf(cf::DEADLINES);
         let state = self.commit.lock();
         let mut opts = ReadOptions::default();

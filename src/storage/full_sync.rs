@@ -49,7 +49,7 @@ impl<'a> FullSync<'a> {
             data,
             expiring,
             _snapshot: snapshot,
-            now_ms: store.now_ms(),
+            now_ms: store.drop_clock_ms(),
             high_seq,
             done: false,
             held: None,
