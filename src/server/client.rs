@@ -263,6 +263,35 @@ impl Client {
             .json()
     }
 
+    /// Gives the live value at `key` the deadline `ttl_secs` seconds from now (`POST ?ttl=`, a
+    /// new write of the value): the write's version as JSON (with `expires_at`), or `None` when
+    /// the key holds no live value (404 `not_found`: nothing was written).
+    pub async fn expire(&self, key: &[u8], ttl_secs: u64) -> Result<Option<Value>, ClientError> {
+        let path = format!("{}?ttl={ttl_secs}", kv_path(key));
+        self.rewrite(&path).await
+    }
+
+    /// Removes the deadline of the live value at `key` (`POST ?persist`, a new write of the
+    /// value without one): the write's version as JSON, or `None` when the key holds no live
+    /// value (404 `not_found`: nothing was written).
+    pub async fn persist(&self, key: &[u8]) -> Result<Option<Value>, ClientError> {
+        let path = format!("{}?persist", kv_path(key));
+        self.rewrite(&path).await
+    }
+
+    /// A `POST` that rewrites a key's live value: its version, or `None` for `not_found`.
+    async fn rewrite(&self, path: &str) -> Result<Option<Value>, ClientError> {
+        match self.request("POST", path, Vec::new()).await?.ok() {
+            Ok(reply) => reply.json().map(Some),
+            Err(ClientError::Api { status, code, .. })
+                if status == StatusCode::NOT_FOUND.as_u16() && code == "not_found" =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Deletes `key`; the delete's version as JSON.
     pub async fn delete(&self, key: &[u8]) -> Result<Value, ClientError> {
         self.request("DELETE", &kv_path(key), Vec::new())

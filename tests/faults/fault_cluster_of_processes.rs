@@ -1,10 +1,13 @@
 //! The fault suite on real processes: three `meshkv serve` processes (keyed) dial each other only
-//! through per-link fault proxies, while one HTTP client per node writes a seeded workload and a
+//! through per-link fault proxies, while one HTTP client per node writes a seeded workload (puts
+//! and deletes, puts with a TTL, expires and persists: `PUT ?ttl=`, `POST ?ttl=`, `POST
+//! ?persist`, TTLs of 1-3 s or days) and a
 //! controller applies a fault every 0.5-1.5 s — blackholed links (both ways or one way), delay,
 //! throttle, duplicated, reordered and cut frames, resets, SIGKILL and restart, SIGSTOP and
 //! SIGCONT. Then everything heals, the nodes quiesce, stop (SIGTERM, exit 0), and the checker reads
-//! every folder: nothing acknowledged lost, nothing unexpected, divergent or resurrected (the
-//! checker's report valid), `verify()` clean on every folder after the crashes, and at least
+//! every folder once every short deadline has passed: nothing acknowledged lost, nothing
+//! unexpected, divergent or resurrected, no deadline read wrong (the checker's report valid),
+//! `verify()` clean on every folder after the crashes, and at least
 //! [`MIN_ACKED_SHARE`] of the requests acknowledged (a build whose writes fail cannot pass).
 //! Prints its seed, the faults applied and a summary line.
 //!
@@ -23,9 +26,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::jepsen::checker::{check, Report};
+use common::jepsen::cluster::read_finals;
 use common::jepsen::history::{History, Outcome};
 use common::jepsen::net::{Fault, Net};
-use common::jepsen::workload::{Mode, Op, Workload};
+use common::jepsen::workload::{Mode, Op, Ttls, Workload};
 use common::process::{loopback_config, write_file, ServerProcess};
 use meshkv::server::Client;
 use meshkv::{Db, LastWriteWins, NodeId, Options, Version};
@@ -67,6 +71,11 @@ fn version_of(json: &serde_json::Value) -> Option<Version> {
     })
 }
 
+/// The system clock in ms since the Unix epoch (the processes' `Options::clock`).
+fn now_ms() -> u64 {
+    meshkv::record::entry::deadline_ms(std::time::SystemTime::now())
+}
+
 fn signal(process: &ServerProcess, sig: &str) {
     let status = std::process::Command::new("kill")
         .args([sig, &process.child.id().to_string()])
@@ -94,7 +103,7 @@ async fn client(
     history: History,
     stop: Arc<AtomicBool>,
 ) {
-    let mut w = Workload::new(seed, i as u32, Mode::Conflicts { keys: 16 });
+    let mut w = Workload::new(seed, i as u32, Mode::Conflicts { keys: 16 }).with_ttls(Ttls::HTTP);
     while !stop.load(Ordering::Relaxed) {
         let Some(addr) = http.lock().unwrap().clone() else {
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -102,22 +111,33 @@ async fn client(
         };
         let op = w.next_op();
         let client = Client::new(&addr).unwrap();
+        let secs = |ttl: &Duration| ttl.as_secs();
         let call = async {
             match &op {
-                Op::Put { key, value } => client.put(key, value).await,
-                Op::Delete { key } => client.delete(key).await,
+                Op::Put { key, value } => client.put(key, value).await.map(Some),
+                Op::PutTtl { key, value, ttl } => {
+                    client.put_with_ttl(key, value, secs(ttl)).await.map(Some)
+                }
+                Op::Delete { key } => client.delete(key).await.map(Some),
+                Op::Expire { key, ttl } => client.expire(key, secs(ttl)).await,
+                Op::Persist { key } => client.persist(key).await,
             }
         };
+        // The processes read the system clock, as this one: a deadline a write set is its TTL
+        // after a reading between these two.
+        let before = now_ms();
         let outcome = match tokio::time::timeout(Duration::from_secs(1), call).await {
-            Ok(Ok(json)) => match version_of(&json) {
+            Ok(Ok(Some(json))) => match version_of(&json) {
                 Some(v) => Outcome::Ok(v),
                 None => Outcome::Unknown,
             },
+            // An expire or persist of a key without a live value: 404, nothing written.
+            Ok(Ok(None)) => Outcome::NoEffect,
             // Refused, timed out, the process gone: it may or may not have happened.
             _ => Outcome::Unknown,
         };
         let failed = outcome == Outcome::Unknown;
-        history.record(i as u32, i, op, outcome);
+        history.record(i as u32, i, op, outcome, (before, now_ms()));
         tokio::time::sleep(Duration::from_millis(if failed { 100 } else { 10 })).await;
     }
 }
@@ -321,25 +341,37 @@ async fn run_cluster(seed: u64, secs: u64) {
         let status = p.terminate();
         assert!(status.success(), "exit {status:?}; stderr:\n{}", p.stderr());
     }
-    let mut finals = Vec::new();
-    for m in &members {
-        let db = Db::open(&m.dir, Options::default()).unwrap();
+    let dbs: Vec<Db> = members
+        .iter()
+        .map(|m| Db::open(&m.dir, Options::default()).unwrap())
+        .collect();
+    for db in &dbs {
         assert!(db.verify().unwrap().is_clean(), "seed {seed}: verify");
-        finals.push(common::contents(&db));
     }
+    let finals = read_finals(&dbs.iter().collect::<Vec<_>>()).await;
     let report: Report = check(&LastWriteWins, &history.events(), &finals);
     println!(
         "cluster (processes): seed {seed}, {secs} s, {NODES} nodes, faults {faults:?}, acked {} \
-         ({:.1}%, floor {:.0}%), unknown {}, lost {}, unexpected {}, divergent {}, resurrected {}, \
-         quiet {:?} after heal",
+         ({:.1}%, floor {:.0}%), unknown {}, no effect {}, lost {}, unexpected {}, divergent {}, \
+         resurrected {}, expired visible {}, expired early {}, persist undone {}, wrong deadline \
+         {}; at the end {} keys expired, {} live with a deadline, {} persisted; quiet {:?} after \
+         heal",
         report.acknowledged,
         100.0 * report.acked_share(),
         100.0 * MIN_ACKED_SHARE,
         report.unknown,
+        report.no_effect,
         report.lost,
         report.unexpected,
         report.divergent_keys,
         report.resurrected,
+        report.expired_visible,
+        report.expired_early,
+        report.persist_undone,
+        report.wrong_deadline,
+        report.expired_keys,
+        report.deadline_keys,
+        report.persisted_keys,
         settled
     );
     assert!(report.valid(), "seed {seed}: {report:?}");

@@ -1,9 +1,12 @@
 //! The fault suite on in-process nodes: three nodes on the fault network take a seeded workload
-//! in one of three modes (conflicts, unique keys, delete-heavy) while a nemesis partitions them
+//! in one of three modes (conflicts, unique keys, delete-heavy; each with puts with a TTL,
+//! expires and persists, short TTLs of 50-800 ms and long ones of days) while a nemesis partitions them
 //! (halves, one node, one way), blackholes links one way, delays, throttles, duplicates, reorders
 //! and cuts frames, resets connections and restarts nodes; then everything heals, the nodes
-//! quiesce, and the checker compares every node with the history: nothing lost, unexpected,
-//! divergent or resurrected, and `verify()` clean, and at least [`MIN_ACKED_SHARE`] of the
+//! quiesce, every node is read once every short deadline has passed, and the checker compares
+//! every node with the history: nothing lost, unexpected, divergent or resurrected, no deadline
+//! read wrong (expired visible or early, a persist undone, a wrong deadline), and `verify()`
+//! clean, and at least [`MIN_ACKED_SHARE`] of the
 //! writes acknowledged (a build whose writes fail cannot pass). Prints each seed and a summary
 //! line.
 //!
@@ -60,9 +63,7 @@ async fn nemesis_runs_lose_nothing_and_converge() {
         );
         lowest_share = lowest_share.min(r.acked_share());
         let took = took.expect("converged (a valid report means no divergence)");
-        total.acknowledged += r.acknowledged;
-        total.unknown += r.unknown;
-        total.failed += r.failed;
+        total.add(&r);
         faults += f;
         times.push(took);
     }
@@ -70,17 +71,27 @@ async fn nemesis_runs_lose_nothing_and_converge() {
     let pct = |p: f64| times[((times.len() - 1) as f64 * p) as usize];
     println!(
         "cluster (in-process): {} seeds x {STEPS} steps, {NODES} nodes, {faults} faults, acked {} \
-         of {} (lowest run {:.0}%, floor {:.0}%), lost {}, unexpected {}, divergent {}, \
-         resurrected {}, convergence after heal p50 {:?} p99 {:?}, {:.1} s",
+         of {} (lowest run {:.0}%, floor {:.0}%), no effect {}, lost {}, unexpected {}, divergent \
+         {}, resurrected {}, expired visible {}, expired early {}, persist undone {}, wrong \
+         deadline {}; at the end {} keys expired, {} live with a deadline, {} persisted; \
+         convergence after heal p50 {:?} p99 {:?}, {:.1} s",
         seeds.len(),
         total.acknowledged,
         total.attempted(),
         100.0 * lowest_share,
         100.0 * MIN_ACKED_SHARE,
+        total.no_effect,
         total.lost,
         total.unexpected,
         total.divergent_keys,
         total.resurrected,
+        total.expired_visible,
+        total.expired_early,
+        total.persist_undone,
+        total.wrong_deadline,
+        total.expired_keys,
+        total.deadline_keys,
+        total.persisted_keys,
         pct(0.5),
         pct(0.99),
         started.elapsed().as_secs_f64()

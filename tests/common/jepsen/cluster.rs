@@ -1,14 +1,17 @@
 //! A cluster of in-process nodes on the fault network: node `i` listens on its own loopback
 //! address, advertises its proxy, and lists every other node's proxy as a peer.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use meshkv::{Db, Node, NodeConfig, Options};
+use meshkv::{Db, Node, NodeConfig, Options, Version};
 use tokio::sync::watch;
 
+use super::checker::{pending_deadline, Contents, MARGIN_MS};
 use super::net::{node_ip, Net, NodeTransport};
+use super::workload::clock_ms;
 
 /// One node of the cluster.
 pub struct Member {
@@ -122,8 +125,45 @@ impl Cluster {
     }
 }
 
-/// Waits until every database holds identical contents and versions (any number of keys),
-/// polling; panics after `timeout`. Returns how long it took.
+/// What settling compares of a key: its version, its deadline, and its value without one.
+pub type Settled = (Version, Option<u64>, Option<Vec<u8>>);
+
+/// What settling compares of a database: every key's version and deadline, and its value when
+/// it has no deadline. A value with a deadline is left out: each node judges the deadline by its
+/// own clock, so one may read it expired a moment before another; the checker compares the
+/// values once no deadline is near ([`read_finals`]).
+pub fn view(db: &Db) -> BTreeMap<Vec<u8>, Settled> {
+    db.replica()
+        .changes_since(0)
+        .map(|r| {
+            let (_, e) = r.unwrap();
+            let value = if e.expires_at.is_none() {
+                e.value
+            } else {
+                None
+            };
+            (e.key, (e.version, e.expires_at, value))
+        })
+        .collect()
+}
+
+/// Every database's final contents, read when no record's deadline is near any node's clock
+/// (see [`pending_deadline`]): while one is, waits until every clock is past it by
+/// [`MARGIN_MS`] and reads again.
+pub async fn read_finals(dbs: &[&Db]) -> Vec<Contents> {
+    loop {
+        let finals: Vec<Contents> = dbs.iter().map(|db| Contents::read(db)).collect();
+        let Some(deadline) = pending_deadline(&finals) else {
+            return finals;
+        };
+        while dbs.iter().any(|db| clock_ms(db) <= deadline + MARGIN_MS) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// Waits until every database holds identical contents and versions (any number of keys; see
+/// [`view`]), polling; panics after `timeout`. Returns how long it took.
 pub async fn settle(dbs: &[&Db], timeout: Duration) -> Duration {
     match try_settle(dbs, timeout).await {
         Some(took) => took,
@@ -135,11 +175,8 @@ pub async fn settle(dbs: &[&Db], timeout: Duration) -> Duration {
 pub async fn try_settle(dbs: &[&Db], timeout: Duration) -> Option<Duration> {
     let start = std::time::Instant::now();
     loop {
-        let first = crate::common::contents(dbs[0]);
-        if dbs[1..]
-            .iter()
-            .all(|db| crate::common::contents(db) == first)
-        {
+        let first = view(dbs[0]);
+        if dbs[1..].iter().all(|db| view(db) == first) {
             return Some(start.elapsed());
         }
         if start.elapsed() > timeout {

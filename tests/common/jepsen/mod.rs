@@ -2,10 +2,15 @@
 //! checker that computes from that history what every node must hold after the faults heal.
 //!
 //! Values are unique per write (`c<client>-<n>`), so a value found on a node names the write
-//! that produced it. The checker reports `acknowledged / unknown / failed / lost / unexpected /
-//! divergent_keys / resurrected`; a run is valid only when the last four are 0, and each suite
-//! also asks a floor of acknowledged writes of it (`Report::acked_at_least`), so that a build
-//! whose writes fail cannot pass.
+//! that produced it (an expire or a persist rewrites a value some put wrote). Keys also expire:
+//! the workload writes puts with a TTL, expires and persists (see [`workload`]), the history
+//! keeps each operation's node clock around it, and every node's final record carries its
+//! deadline and whether it reads as expired, read when no short deadline is pending on any clock.
+//! The checker reports `acknowledged / unknown / failed / no_effect` and the violations `lost /
+//! unexpected / divergent_keys / resurrected / expired_visible / expired_early / persist_undone /
+//! wrong_deadline`; a run is valid only when every violation is 0, and each suite also asks a
+//! floor of acknowledged writes of it (`Report::acked_at_least`), so that a build whose writes
+//! fail cannot pass.
 
 pub mod checker;
 pub mod cluster;

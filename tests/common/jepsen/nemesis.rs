@@ -1,5 +1,6 @@
-//! One seeded nemesis run on in-process nodes: a workload on every node while faults come and
-//! go, then heal, quiesce, check. Shared by the fault suite and its negative controls.
+//! One seeded nemesis run on in-process nodes: a workload (with keys that expire) on every node
+//! while faults come and go, then heal, quiesce, read every node once no short deadline is
+//! pending, check. Shared by the fault suite and its negative controls.
 
 use std::time::Duration;
 
@@ -8,11 +9,10 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::checker::{check, Report};
-use super::cluster::{try_settle, Cluster};
+use super::cluster::{read_finals, try_settle, Cluster};
 use super::history::History;
 use super::net::Fault;
 use super::workload::{Mode, Workload};
-use crate::common::contents;
 
 pub const NODES: usize = 3;
 pub const STEPS: usize = 60;
@@ -45,8 +45,8 @@ pub async fn run(
         for (i, client) in clients.iter_mut().enumerate() {
             for _ in 0..rng.random_range(0..4) {
                 let op = client.next_op();
-                let outcome = op.apply(c.db(i));
-                history.record(i as u32, i, op, outcome);
+                let (outcome, clock) = op.apply(c.db(i));
+                history.record(i as u32, i, op, outcome, clock);
             }
         }
         if rng.random_ratio(1, 3) {
@@ -77,7 +77,7 @@ pub async fn run(
     }
     c.net.heal();
     let took = try_settle(&c.dbs(), settle).await;
-    let finals: Vec<_> = c.dbs().iter().map(|db| contents(db)).collect();
+    let finals = read_finals(&c.dbs()).await;
     for db in c.dbs() {
         assert!(db.verify().unwrap().is_clean(), "seed {seed}: verify");
     }

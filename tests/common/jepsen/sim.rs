@@ -9,9 +9,11 @@
 //!
 //! Each host's software opens its database (in a folder that survives crashes), starts a node
 //! and runs until the host crashes. The harness plays the clients: between simulation steps it
-//! writes through each live host's `Db`, as an embedded service calls `db.put`, records the
-//! history, and drives the nemesis. After the write phase it heals everything, steps until
-//! every node holds the same contents (or a simulated deadline passes), and checks.
+//! writes through each live host's `Db`, as an embedded service calls `db.put` (or
+//! `put_with_ttl`, `expire`, `persist`, and now and then `sweep_expired`: the databases run no
+//! sweeper thread), records the history, and drives the nemesis. After the write phase it heals
+//! everything, steps until every node holds the same contents (or a simulated deadline passes),
+//! steps on until every short deadline has passed on every node's skewed clock, and checks.
 //!
 //! Two things in the stack would make a run depend on more than its seed, and are handled:
 //! - tokio's `watch` channel wakes its receivers in a randomly chosen order; the database's
@@ -42,10 +44,10 @@ use meshkv::{Db, LastWriteWins, MulticastConfig, Node, NodeConfig, NodeId, Optio
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::checker::{check, Contents, Report};
+use super::checker::{check, pending_deadline, Contents, Report, MARGIN_MS};
+use super::cluster::view;
 use super::history::{History, Outcome};
-use super::workload::{Mode, Workload};
-use crate::common::contents;
+use super::workload::{clock_ms, Mode, Ttls, Workload};
 
 /// Hosts per simulation.
 pub const NODES: usize = 5;
@@ -335,7 +337,7 @@ pub fn run(seed: u64, mode: Option<Mode>) -> SimRun {
     let mut lines: Vec<String> = Vec::new();
     let history = History::default();
     let mut clients: Vec<Workload> = (0..NODES as u32)
-        .map(|i| Workload::new(seed, i, mode))
+        .map(|i| Workload::new(seed, i, mode).with_ttls(Ttls::SIMULATION))
         .collect();
     let mut crashed: Vec<Option<Duration>> = vec![None; NODES];
     let mut faults = 0u64;
@@ -378,13 +380,21 @@ pub fn run(seed: u64, mode: Option<Mode>) -> SimRun {
             let Some(n) = live else { continue };
             let op = clients[n].next_op();
             let db = hosts.borrow().dbs[n].clone().expect("a live host");
+            // Simulated time stands still during the call: one reading is both ends.
+            let at = clock_ms(&db);
             let result = op.run(&db);
             if matches!(result, Err(meshkv::Error::ClockSkew { .. })) {
                 clock_refused += 1;
             }
             let outcome = Outcome::from(result);
             lines.push(format!("{} op n{n} {op:?} {outcome:?}", now.as_millis()));
-            history.record(n as u32, n, op, outcome);
+            history.record(n as u32, n, op, outcome, (at, at));
+            // The databases run no sweeper thread (nothing outside simulated time): the
+            // service sweeps now and then, as the thread would.
+            if rng.random_ratio(1, 8) {
+                let swept = db.sweep_expired().expect("a sweeper step");
+                lines.push(format!("{} sweep n{n} {swept}", now.as_millis()));
+            }
         }
         if let Some((s, hours, on, off)) = hours_ahead {
             let ms = now.as_millis() as u64;
@@ -427,8 +437,8 @@ pub fn run(seed: u64, mode: Option<Mode>) -> SimRun {
         }
     }
     let healed = sim.elapsed();
+    let applied_at_heal = applied(&hosts.borrow().dbs);
     let mut converged_after = None;
-    let mut finals: Vec<Contents> = Vec::new();
     while sim.elapsed() < healed + SETTLE {
         let now = step(&mut sim, &now_ms);
         if (now - healed).as_millis() % 100 != 0 {
@@ -438,15 +448,34 @@ pub fn run(seed: u64, mode: Option<Mode>) -> SimRun {
         if dbs.iter().any(Option::is_none) {
             continue;
         }
-        finals = dbs.iter().flatten().map(contents).collect();
-        if finals.windows(2).all(|w| w[0] == w[1]) {
+        let views: Vec<_> = dbs.iter().flatten().map(view).collect();
+        if views.windows(2).all(|w| w[0] == w[1]) {
             converged_after = Some(now - healed);
             break;
         }
+        // Each write is applied at most once per node; more applies than that after the heal,
+        // with no client writing, are replicas replacing each other forever (a livelock, as
+        // a broken tie-break makes): not converging, however long it runs. Stop here rather
+        // than simulate the rest of the settle time, commit by commit.
+        if applied(&dbs) > applied_at_heal + (OPS * NODES) as u64 {
+            lines.push(format!("{} livelock", now.as_millis()));
+            break;
+        }
     }
-    if converged_after.is_none() {
-        finals = hosts.borrow().dbs.iter().flatten().map(contents).collect();
-    }
+    // The final contents, read when no deadline is near any node's (skewed) clock: while one
+    // is, the simulation steps on until every clock is past it. (A run that did not converge
+    // fails whatever its deadlines say: it is read at once.)
+    let finals: Vec<Contents> = loop {
+        let dbs: Vec<Db> = hosts.borrow().dbs.iter().flatten().cloned().collect();
+        let finals: Vec<Contents> = dbs.iter().map(Contents::read).collect();
+        let pending = pending_deadline(&finals).filter(|_| converged_after.is_some());
+        let Some(deadline) = pending else {
+            break finals;
+        };
+        while dbs.iter().any(|db| clock_ms(db) <= deadline + MARGIN_MS) {
+            step(&mut sim, &now_ms);
+        }
+    };
     for db in hosts.borrow().dbs.iter().flatten() {
         assert!(
             db.verify().expect("verify runs").is_clean(),
@@ -472,6 +501,14 @@ pub fn run(seed: u64, mode: Option<Mode>) -> SimRun {
         trace: trace.finish(),
         lines,
     }
+}
+
+/// Remote entries the open databases have applied since they were opened.
+fn applied(dbs: &[Option<Db>]) -> u64 {
+    dbs.iter()
+        .flatten()
+        .map(|db| db.stats().remote_applied)
+        .sum()
 }
 
 /// Steps the simulation by one tick and publishes the simulated time to the hosts' clocks.
