@@ -34,7 +34,6 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -49,7 +48,7 @@ use tokio::sync::watch;
 
 use super::urlkey;
 use crate::net::stopped;
-use crate::{Db, Error, Event, Expiry, Node, Version};
+use crate::{Db, Error, Event, Node, Version};
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -241,6 +240,14 @@ fn ttl_of(query: &[(String, Vec<u8>)], headers: &HeaderMap) -> Result<Option<u64
     }
 }
 
+/// `secs` seconds from now by the database's clock (a ttl too long to be a deadline is refused
+/// by the write: `DeadlineTooLate`).
+fn deadline_in(db: &Db, secs: u64) -> std::time::SystemTime {
+    let now = crate::hlc::millis(db.options().clock.reading());
+    let ms = now.saturating_add(secs.saturating_mul(1000));
+    crate::record::entry::deadline_time(ms.min(u64::MAX / 2))
+}
+
 /// A deadline as ms since the Unix epoch.
 fn millis_of(at: std::time::SystemTime) -> u64 {
     crate::record::entry::deadline_ms(at)
@@ -303,16 +310,14 @@ async fn kv(State(st): State<AppState>, req: Request) -> Result<Response, ApiErr
             let ttl = ttl_of(&query(&req)?, req.headers())?;
             let max = st.db.options().max_value_size;
             let value = read_body(req.into_body(), max).await?;
-            let (version, expires_at) = blocking(move || {
-                let version = match ttl {
-                    Some(secs) => db.put_with_ttl(&key, &value, Duration::from_secs(secs))?,
-                    None => db.put(&key, &value)?,
-                };
-                let at = match db.expiry(&key)? {
-                    Expiry::At(at) => Some(millis_of(at)),
-                    _ => None,
-                };
-                Ok((version, at))
+            // The deadline is fixed before the write, so the answer reports this write's (a
+            // write of the key racing it cannot change what it says).
+            let (version, expires_at) = blocking(move || match ttl {
+                Some(secs) => {
+                    let at = deadline_in(&db, secs);
+                    Ok((db.put_expiring_at(&key, &value, at)?, Some(millis_of(at))))
+                }
+                None => Ok((db.put(&key, &value)?, None)),
             })
             .await?;
             Ok(written(&version, expires_at))
@@ -323,14 +328,9 @@ async fn kv(State(st): State<AppState>, req: Request) -> Result<Response, ApiErr
             let persist = pairs.iter().any(|(k, _)| k == "persist");
             let (version, expires_at) = match (ttl, persist) {
                 (Some(secs), false) => {
-                    let d = Duration::from_secs(secs);
                     blocking(move || {
-                        let version = db.expire(&key, d)?;
-                        let at = match db.expiry(&key)? {
-                            Expiry::At(at) => Some(millis_of(at)),
-                            _ => None,
-                        };
-                        Ok((version, at))
+                        let at = deadline_in(&db, secs);
+                        Ok((db.expire_at(&key, at)?, Some(millis_of(at))))
                     })
                     .await?
                 }

@@ -141,7 +141,11 @@ fn deliver(entries: &[Entry], seed: u64, chunk: usize) -> (Node, Vec<Entry>) {
     for part in order.chunks(chunk.max(1)) {
         if n.db.replica().apply(part, &LastWriteWins).is_err() {
             for e in part {
-                if n.db.replica().apply(std::slice::from_ref(e), &LastWriteWins).is_err() {
+                if n.db
+                    .replica()
+                    .apply(std::slice::from_ref(e), &LastWriteWins)
+                    .is_err()
+                {
                     waiting.push(e.clone());
                 }
             }
