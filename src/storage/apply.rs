@@ -76,7 +76,7 @@ pub struct ApplyReport {
 
 impl Store {
     /// Rejects a remote entry whose version no honest peer can have produced.
-    pub(super) fn check_remote(&self, e: &Entry, future_limit: u64) -> Result<()> {
+    pub(super) fn check_remote(&self, e: &Entry, future_limit: u64, now_ms: u64) -> Result<()> {
         self.check_key(&e.key)?;
         if let Some(v) = &e.value {
             self.check_value(v)?;
@@ -106,7 +106,6 @@ impl Store {
         // waits, kept below the cursor like any refused entry, until this clock is within the
         // bound of it (or the value arrives from another peer), so no clock further off than
         // the bound makes a key expire early here.
-        let now_ms = hlc::millis(self.options.clock.reading());
         if let (None, Some(at)) = (&e.value, e.expires_at) {
             let bound_ms = hlc::millis(self.clock_bound());
             if at > now_ms.saturating_add(bound_ms) {
@@ -129,7 +128,8 @@ impl Store {
 
     /// [`Store::check_remote`] against this node's clock now: what `apply` would refuse.
     pub(crate) fn check_entry(&self, e: &Entry) -> Result<()> {
-        self.check_remote(e, self.clock_limits().0)?;
+        let now_ms = hlc::millis(self.options.clock.reading());
+        self.check_remote(e, self.clock_limits().0, now_ms)?;
         check_step(e, self.read_index(&e.key)?.as_ref())
     }
 
@@ -156,11 +156,16 @@ impl Store {
     /// Applies remote entries (docs/design.md invariants 5 and 6) in one batch.
     pub(crate) fn apply(&self, entries: &[Entry], resolver: &dyn Resolver) -> Result<ApplyReport> {
         let (future_limit, adopt_limit) = self.clock_limits();
-        for e in entries {
-            self.check_remote(e, future_limit)?;
-        }
         let now_ms = crate::hlc::millis(self.options.clock.reading());
-        let drop_ms = self.drop_clock_ms();
+        for e in entries {
+            self.check_remote(e, future_limit, now_ms)?;
+        }
+        // Only a batch with deadlines needs the clock that may drop values.
+        let drop_ms = if entries.iter().any(|e| e.expires_at.is_some()) {
+            self.drop_clock_ms()
+        } else {
+            0
+        };
         let latest = rocksdb::ReadOptions::default();
         let keys: Vec<&[u8]> = entries.iter().map(|e| e.key.as_slice()).collect();
         let bytes: usize = entries

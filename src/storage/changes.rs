@@ -274,7 +274,11 @@ impl<'a> Changes<'a> {
     fn with_values(&mut self, entries: Vec<(u64, LogEntry)>) -> Result<Vec<(u64, Entry)>> {
         // Judged by the clock that may drop values (`Store::drop_clock_ms`), as `apply` does:
         // a put sent without its value is one every peer within the grace reads as expired.
-        let now = self.store.drop_clock_ms();
+        let now = if entries.iter().any(|(_, e)| e.expires_at.is_some()) {
+            self.store.drop_clock_ms()
+        } else {
+            0
+        };
         let live = |e: &LogEntry| e.op == Op::Put && !expired(e.expires_at, now);
         let keys_of = |with_deadline: bool| -> Vec<&[u8]> {
             entries
@@ -290,9 +294,12 @@ impl<'a> Changes<'a> {
         let mut plain_values = db
             .batched_multi_get_cf_opt(self.store.cf(cf::DATA), plain.iter(), false, &opts)
             .into_iter();
-        let mut expiring_values = db
-            .batched_multi_get_cf_opt(self.store.cf(cf::EXPIRING), expiring.iter(), false, &opts)
-            .into_iter();
+        let mut expiring_values = if expiring.is_empty() {
+            Vec::new()
+        } else {
+            db.batched_multi_get_cf_opt(self.store.cf(cf::EXPIRING), expiring.iter(), false, &opts)
+        }
+        .into_iter();
         let mut out = Vec::with_capacity(entries.len());
         for (seq, e) in entries {
             let value = if !live(&e) {
