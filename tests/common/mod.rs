@@ -10,7 +10,11 @@ pub mod resp;
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use meshkv::record::Clock;
 
 use meshkv::replication::PeerSource;
 use meshkv::{Db, MulticastConfig, Node, NodeConfig, Options, Version};
@@ -68,6 +72,35 @@ pub async fn start_in(dir: tempfile::TempDir, config: NodeConfig) -> TestNode {
 pub async fn start_db(dir: tempfile::TempDir, db: Db, config: NodeConfig) -> TestNode {
     let node = Node::start(db.clone(), config).await.unwrap();
     TestNode { dir, db, node }
+}
+
+/// A clock `skew` ms off the system clock (the test may change the skew while it runs).
+pub fn skewed_clock(skew: &Arc<AtomicI64>) -> Clock {
+    let skew = Arc::clone(skew);
+    Clock::custom(move || {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        (now + skew.load(Ordering::Relaxed)) as u64
+    })
+}
+
+/// A node in a fresh folder whose database reads [`skewed_clock`]`(skew)`.
+pub async fn start_skewed(skew: &Arc<AtomicI64>, config: NodeConfig) -> TestNode {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default().clock(skewed_clock(skew))).unwrap();
+    start_db(dir, db, config).await
+}
+
+/// A database at `dir` whose clock reads `now` (ms since the Unix epoch, moved by the test),
+/// without a sweeper thread (`Db::sweep_expired` sweeps).
+pub fn open_at(dir: &std::path::Path, now: &Arc<AtomicU64>) -> Db {
+    let now = Arc::clone(now);
+    let options = Options::default()
+        .clock(Clock::custom(move || now.load(Ordering::SeqCst)))
+        .sweep_interval(None);
+    Db::open(dir, options).unwrap()
 }
 
 /// Every key's value (or tombstone) and version.

@@ -18,30 +18,11 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{contents, keyed_with, start_db, wait_until, TestNode, KEY};
-use meshkv::record::Clock;
-use meshkv::{Db, Error, NodeConfig, Options};
+use common::{contents, keyed_with, skewed_clock, start_db, start_skewed, wait_until, KEY};
+use meshkv::{Db, Error, Options};
 
 const MINUTE: i64 = 60_000;
 const DAY: i64 = 24 * 60 * MINUTE;
-
-/// A clock `skew` ms off the system clock.
-fn skewed(skew: &Arc<AtomicI64>) -> Clock {
-    let skew = Arc::clone(skew);
-    Clock::custom(move || {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as i64;
-        (now + skew.load(Ordering::Relaxed)) as u64
-    })
-}
-
-async fn node(skew: &Arc<AtomicI64>, config: NodeConfig) -> TestNode {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(dir.path(), Options::default().clock(skewed(skew))).unwrap();
-    start_db(dir, db, config).await
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_a_day_ahead_gets_clock_skew_and_honest_writes_reach_everyone() {
@@ -50,9 +31,9 @@ async fn a_node_a_day_ahead_gets_clock_skew_and_honest_writes_reach_everyone() {
         Arc::new(AtomicI64::new(0)),
         Arc::new(AtomicI64::new(-5 * MINUTE)),
     );
-    let b = node(&right, keyed_with(vec![], KEY)).await;
-    let c = node(&behind, keyed_with(vec![b.addr()], KEY)).await;
-    let a = node(&ahead, keyed_with(vec![b.addr(), c.addr()], KEY)).await;
+    let b = start_skewed(&right, keyed_with(vec![], KEY)).await;
+    let c = start_skewed(&behind, keyed_with(vec![b.addr()], KEY)).await;
+    let a = start_skewed(&ahead, keyed_with(vec![b.addr(), c.addr()], KEY)).await;
     // B and C learn A by its hellos and dial it back; wait until A has heard both.
     let an = &a.node;
     wait_until(
@@ -113,11 +94,11 @@ async fn a_node_a_day_ahead_gets_clock_skew_and_honest_writes_reach_everyone() {
 async fn a_clock_that_ran_ahead_alone_is_moved_back_when_peers_say_so() {
     let (skew, right) = (Arc::new(AtomicI64::new(DAY)), Arc::new(AtomicI64::new(0)));
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(dir.path(), Options::default().clock(skewed(&skew))).unwrap();
+    let db = Db::open(dir.path(), Options::default().clock(skewed_clock(&skew))).unwrap();
     // Alone, a day ahead: nobody refuses, the write takes a timestamp a day ahead.
     let early = db.put(b"alone", b"1").unwrap();
     skew.store(0, Ordering::Relaxed);
-    let b = node(&right, keyed_with(vec![], KEY)).await;
+    let b = start_skewed(&right, keyed_with(vec![], KEY)).await;
     let a = start_db(dir, db, keyed_with(vec![b.addr()], KEY)).await;
     let an = &a.node;
     wait_until(Duration::from_secs(10), "A to hear B's clock", || {

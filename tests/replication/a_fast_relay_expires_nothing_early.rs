@@ -14,29 +14,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{config, start_db, wait_until, TestNode};
-use meshkv::record::Clock;
-use meshkv::{Db, NodeConfig, Options};
+use common::{config, start_skewed, wait_until};
 
 const HOUR: i64 = 3_600_000;
-
-/// A clock `skew` ms off the system clock.
-fn skewed(skew: &Arc<AtomicI64>) -> Clock {
-    let skew = Arc::clone(skew);
-    Clock::custom(move || {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as i64;
-        (now + skew.load(Ordering::Relaxed)) as u64
-    })
-}
-
-async fn node(skew: &Arc<AtomicI64>, config: NodeConfig) -> TestNode {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(dir.path(), Options::default().clock(skewed(skew))).unwrap();
-    start_db(dir, db, config).await
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_honest_node_reads_a_live_key_that_reached_it_through_a_fast_clock() {
@@ -44,9 +24,9 @@ async fn an_honest_node_reads_a_live_key_that_reached_it_through_a_fast_clock() 
         Arc::new(AtomicI64::new(0)),
         Arc::new(AtomicI64::new(2 * HOUR)),
     );
-    let a = node(&right, config(vec![])).await;
-    let b = node(&right, config(vec![])).await;
-    let c = node(&ahead, config(vec![a.addr(), b.addr()])).await;
+    let a = start_skewed(&right, config(vec![])).await;
+    let b = start_skewed(&right, config(vec![])).await;
+    let c = start_skewed(&ahead, config(vec![a.addr(), b.addr()])).await;
     a.db.put_with_ttl(b"k", b"an hour", Duration::from_secs(3600))
         .unwrap();
     let (bdb, cdb) = (&b.db, &c.db);

@@ -8,17 +8,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use meshkv::record::Clock;
+use crate::common::open_at;
 use meshkv::replica::Entry;
-use meshkv::{Db, LastWriteWins, Options, DELETE_ALL_BATCH};
-
-fn open(dir: &std::path::Path, now: &Arc<AtomicU64>) -> Db {
-    let now = Arc::clone(now);
-    let options = Options::default()
-        .clock(Clock::custom(move || now.load(Ordering::SeqCst)))
-        .sweep_interval(None);
-    Db::open(dir, options).unwrap()
-}
+use meshkv::{Db, LastWriteWins, DELETE_ALL_BATCH};
 
 fn entries_after(db: &Db, seq: u64) -> Vec<Entry> {
     db.replica()
@@ -39,7 +31,7 @@ fn concurrent_writes_survive_a_clear_exactly_when_they_beat_it() {
     for (b_later, a_first) in [(false, true), (false, false), (true, true), (true, false)] {
         let (da, db_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let clock = Arc::new(AtomicU64::new(1_800_000_000_000));
-        let (a, b) = (open(da.path(), &clock), open(db_dir.path(), &clock));
+        let (a, b) = (open_at(da.path(), &clock), open_at(db_dir.path(), &clock));
         a.put(b"k1", b"a1").unwrap();
         a.put(b"k2", b"a2").unwrap();
         b.replica()
@@ -88,7 +80,7 @@ fn concurrent_writes_survive_a_clear_exactly_when_they_beat_it() {
 fn a_clear_of_more_than_one_batch_deletes_every_key() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(AtomicU64::new(1_800_000_000_000));
-    let db = open(dir.path(), &clock);
+    let db = open_at(dir.path(), &clock);
     let n = DELETE_ALL_BATCH + 17;
     let mut batch = db.batch();
     for i in 0..n {

@@ -10,19 +10,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
-use meshkv::record::Clock;
-use meshkv::{Batch, Db, Expiry, Options, Version};
+use crate::common::open_at;
+use meshkv::{Batch, Db, Expiry, Version};
 
 const START: u64 = 1_800_000_000_000;
-
-/// A database whose clock is `now` (ms since the epoch), with no sweeper thread.
-fn open(dir: &std::path::Path, now: &Arc<AtomicU64>) -> Db {
-    let now = Arc::clone(now);
-    let options = Options::default()
-        .clock(Clock::custom(move || now.load(Ordering::SeqCst)))
-        .sweep_interval(None);
-    Db::open(dir, options).unwrap()
-}
 
 fn keys(db: &Db) -> Vec<Vec<u8>> {
     db.scan(..).map(|r| r.unwrap().0).collect()
@@ -32,7 +23,7 @@ fn keys(db: &Db) -> Vec<Vec<u8>> {
 fn a_key_reads_until_its_deadline_and_is_absent_from_it_on() {
     let dir = tempfile::tempdir().unwrap();
     let now = Arc::new(AtomicU64::new(START));
-    let db = open(dir.path(), &now);
+    let db = open_at(dir.path(), &now);
     let v1 = db
         .put_with_ttl(b"k", b"v", Duration::from_secs(10))
         .unwrap();
@@ -83,7 +74,7 @@ fn a_key_reads_until_its_deadline_and_is_absent_from_it_on() {
 fn expire_persist_and_put_are_versioned_writes_of_the_deadline() {
     let dir = tempfile::tempdir().unwrap();
     let now = Arc::new(AtomicU64::new(START));
-    let db = open(dir.path(), &now);
+    let db = open_at(dir.path(), &now);
     let v1 = db.put(b"k", b"value").unwrap();
     let v2 = db.expire(b"k", Duration::from_secs(5)).unwrap().unwrap();
     assert_eq!(v2.clock, v1.clock + 1);
@@ -127,7 +118,7 @@ fn expire_persist_and_put_are_versioned_writes_of_the_deadline() {
 fn batches_expire_and_persist_in_order_and_mark_what_wrote_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let now = Arc::new(AtomicU64::new(START));
-    let db = open(dir.path(), &now);
+    let db = open_at(dir.path(), &now);
     let mut batch = Batch::new();
     batch
         .put(b"a", b"1")
@@ -158,7 +149,7 @@ fn the_sweeper_removes_expired_values_and_keeps_their_records() {
     let dir = tempfile::tempdir().unwrap();
     let now = Arc::new(AtomicU64::new(START));
     {
-        let db = open(dir.path(), &now);
+        let db = open_at(dir.path(), &now);
         for i in 0..2500u32 {
             let ttl = Duration::from_millis(1000 + u64::from(i % 5) * 1000);
             db.put_with_ttl(format!("k{i:05}"), vec![7u8; 64], ttl)
@@ -205,7 +196,7 @@ fn the_sweeper_removes_expired_values_and_keeps_their_records() {
     }
     // Deadlines survive a reopen; the clock moving back does not bring swept values back.
     now.store(START, Ordering::SeqCst);
-    let db = open(dir.path(), &now);
+    let db = open_at(dir.path(), &now);
     assert_eq!(db.get(b"k00001").unwrap(), None);
     assert_eq!(db.get(b"k00003").unwrap(), Some(vec![7u8; 64]));
     assert_eq!(db.get(b"k00000").unwrap(), Some(b"kept".to_vec()));
@@ -224,7 +215,7 @@ fn the_sweeper_removes_expired_values_and_keeps_their_records() {
 async fn the_watch_tells_an_expiry_from_a_delete() {
     let dir = tempfile::tempdir().unwrap();
     let now = Arc::new(AtomicU64::new(START));
-    let db = open(dir.path(), &now);
+    let db = open_at(dir.path(), &now);
     let mut watch = db.watch(b"");
     db.put_with_ttl(b"k", b"v", Duration::from_secs(5)).unwrap();
     db.expire_at(b"k", UNIX_EPOCH + Duration::from_millis(START - 1))
