@@ -91,10 +91,12 @@ async fn bad_requests_get_json_errors_and_the_server_keeps_serving() {
         "not_found",
     )
     .await;
-    let reply = c.request("POST", "/v1/kv/x", b"v".to_vec()).await.unwrap();
+    let reply = c.request("PATCH", "/v1/kv/x", b"v".to_vec()).await.unwrap();
     assert_eq!(reply.status, 405);
-    assert_eq!(reply.header("allow"), Some("GET, PUT, DELETE"));
+    assert_eq!(reply.header("allow"), Some("GET, PUT, POST, DELETE"));
     assert_eq!(reply.json().unwrap()["code"], "method_not_allowed");
+    // POST takes `?ttl=` or `?persist`, nothing else.
+    error(&c, "POST", "/v1/kv/x", b"v".to_vec(), 400, "bad_request").await;
     error(
         &c,
         "DELETE",

@@ -2,16 +2,19 @@
 //!
 //! Redis clients (`redis-cli`, client libraries) read and write the same database as the HTTP
 //! API, through the same [`Db`](crate::Db) calls, and their writes replicate like any other.
-//! Commands: `PING`, `ECHO`, `GET`, `SET` (`NX`, `XX`, `GET`), `MGET`, `MSET`, `DEL`,
+//! Commands: `PING`, `ECHO`, `GET`, `SET` (`NX`, `XX`, `GET`, deadlines), `MGET`, `MSET`, `DEL`,
 //! `EXISTS`, `SCAN` (`MATCH`, `COUNT`, `TYPE`), `DBSIZE`, `INFO`, `COMMAND` (`COUNT`,
 //! `DOCS`, `INFO`), `HELLO` (protocol 2 only: `HELLO 3` gets `-NOPROTO`), `SELECT 0`,
 //! `CLIENT SETNAME|GETNAME|ID|SETINFO`, `QUIT`, and the string and keyspace commands `APPEND`,
 //! `STRLEN`, `GETRANGE`, `SETRANGE`, `GETSET`, `SETNX`, `MSETNX`, `GETDEL`, `TYPE`, `KEYS`,
-//! `UNLINK`, `TOUCH`, `RANDOMKEY`, `RENAME`, `RENAMENX` (their replies are compared with a real
+//! `UNLINK`, `TOUCH`, `RANDOMKEY`, `RENAME`, `RENAMENX`, the expiry commands (`SET` with `EX`,
+//! `PX`, `EXAT`, `PXAT`, `KEEPTTL`; `SETEX`, `PSETEX`, `GETEX`, `EXPIRE`, `PEXPIRE`, `EXPIREAT`,
+//! `PEXPIREAT`, `TTL`, `PTTL`, `EXPIRETIME`, `PEXPIRETIME`, `PERSIST`: [`expiry`]), `FLUSHALL`,
+//! `FLUSHDB`, and `FUNCTION FLUSH`, `DEBUG LOG`, `TIME` (their replies are compared with a real
 //! `redis-server`'s in `tests/server/resp_replies_match_redis.rs`). Anything else gets Redis's
 //! `-ERR unknown command ...` and the connection stays usable. The semantics and the
-//! differences from Redis (multi-master, local `NX`/`XX`, no TTLs, per-connection `SCAN`
-//! cursors) are in [`exec`].
+//! differences from Redis (multi-master, local `NX`/`XX`, expiry by each node's clock,
+//! per-connection `SCAN` cursors) are in [`exec`] and [`expiry`].
 //!
 //! There is no authentication (`AUTH` is refused): like the HTTP API, a non-loopback
 //! `resp_listen` needs `allow_insecure`.
