@@ -434,28 +434,11 @@ async fn resp(p: Params) -> io::Result<Outcome> {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
     });
-    let mut writers = Vec::new();
-    for (c, mut conn) in conns.into_iter().enumerate() {
-        let (range, pipeline, value) = (p.range(c), p.pipeline, value.clone());
-        writers.push(tokio::spawn(async move {
-            let mut i = range.start;
-            while i < range.end {
-                let end = (i + pipeline as u64).min(range.end);
-                for k in i..end {
-                    conn.tx.push(&[b"SET", &set_key(k), &value]);
-                }
-                conn.tx.flush().await?;
-                for _ in i..end {
-                    expect_ok(conn.rx.reply().await?)?;
-                }
-                i = end;
-            }
-            Ok::<_, io::Error>(())
-        }));
-    }
-    for w in writers {
-        w.await.expect("writer task")?;
-    }
+    let ranges = (0..p.clients).map(|c| p.range(c)).collect();
+    write_pipelined(conns, ranges, p.pipeline, move |tx, k| {
+        tx.push(&[b"SET", &set_key(k), &value])
+    })
+    .await?;
     let write_secs = start.elapsed().as_secs_f64();
     eprintln!(
         "[{}] written: {} keys in {write_secs:.2} s; waiting for the replica",
@@ -491,17 +474,32 @@ async fn resp_set_ex(p: &Params) -> io::Result<f64> {
         conns.push(Conn::connect(&p.primary).await?);
     }
     let start = Instant::now();
+    let n = p.clients as u64;
+    let ranges = (0..n).map(|c| keys * c / n..keys * (c + 1) / n).collect();
+    write_pipelined(conns, ranges, p.pipeline, move |tx, k| {
+        tx.push(&[b"SET", &ex_key(k), &value, b"EX", b"3600"])
+    })
+    .await?;
+    Ok(keys as f64 / start.elapsed().as_secs_f64())
+}
+
+/// Writes keys `ranges[c]` on connection `c`, all at once, `pipeline` commands per round trip
+/// (`push` queues key `k`'s command), each reply checked to be `OK`.
+async fn write_pipelined(
+    conns: Vec<Conn>,
+    ranges: Vec<std::ops::Range<u64>>,
+    pipeline: usize,
+    push: impl Fn(&mut Sender, u64) + Clone + Send + 'static,
+) -> io::Result<()> {
     let mut writers = Vec::new();
-    for (c, mut conn) in conns.into_iter().enumerate() {
-        let n = p.clients as u64;
-        let range = keys * c as u64 / n..keys * (c as u64 + 1) / n;
-        let (pipeline, value) = (p.pipeline, value.clone());
+    for (mut conn, range) in conns.into_iter().zip(ranges) {
+        let push = push.clone();
         writers.push(tokio::spawn(async move {
             let mut i = range.start;
             while i < range.end {
                 let end = (i + pipeline as u64).min(range.end);
                 for k in i..end {
-                    conn.tx.push(&[b"SET", &ex_key(k), &value, b"EX", b"3600"]);
+                    push(&mut conn.tx, k);
                 }
                 conn.tx.flush().await?;
                 for _ in i..end {
@@ -515,7 +513,7 @@ async fn resp_set_ex(p: &Params) -> io::Result<f64> {
     for w in writers {
         w.await.expect("writer task")?;
     }
-    Ok(keys as f64 / start.elapsed().as_secs_f64())
+    Ok(())
 }
 
 /// When the second node held every key of the throughput phase.

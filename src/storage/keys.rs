@@ -107,10 +107,8 @@ pub struct DeadlineKey;
 impl DeadlineKey {
     /// The encoding of `key`'s deadline `expires_at`.
     pub fn encode(expires_at: u64, key: &[u8]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(8 + key.len());
-        out.extend_from_slice(&expires_at.to_be_bytes());
-        out.extend_from_slice(key);
-        out
+        // The layout of an `expiring` value, with the key in the value's place.
+        encode_expiring(expires_at, key)
     }
 
     /// Decodes a `deadlines` key into its deadline and user key.

@@ -53,30 +53,19 @@ impl Store {
         }))
     }
 
-    /// Whether `key` holds a live value, and until when (index only, plus, for a deadline, a
-    /// check that the sweeper has not removed the value).
+    /// Whether `key` holds a live value, and until when: from the index record alone (a put
+    /// whose value the sweeper removed is marked swept there).
     pub(crate) fn expiry(&self, key: &[u8]) -> Result<Expiry> {
-        let snapshot = self.db.snapshot();
-        let Some(bytes) = snapshot.get_pinned_cf(self.cf(cf::INDEX), key)? else {
+        let Some(rec) = self.read_index(key)? else {
             return Ok(Expiry::Missing);
         };
-        let rec = IndexRecord::decode(key, &bytes)?;
         if rec.op == Op::Delete || rec.swept || expired(rec.expires_at, self.now_ms()) {
             return Ok(Expiry::Missing);
         }
-        match rec.expires_at {
-            None => Ok(Expiry::Never),
-            Some(at) => {
-                let there = snapshot
-                    .get_pinned_cf(self.cf(cf::EXPIRING), key)?
-                    .is_some();
-                Ok(if there {
-                    Expiry::At(deadline_time(at))
-                } else {
-                    Expiry::Missing
-                })
-            }
-        }
+        Ok(match rec.expires_at {
+            None => Expiry::Never,
+            Some(at) => Expiry::At(deadline_time(at)),
+        })
     }
 
     /// Live keys, counted by walking `data` and `expiring` (values are not copied; an

@@ -290,11 +290,11 @@ fn lossy(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn syntax() -> Reply {
+pub(super) fn syntax() -> Reply {
     Reply::err("syntax error")
 }
 
-fn not_integer() -> Reply {
+pub(super) fn not_integer() -> Reply {
     Reply::err("value is not an integer or out of range")
 }
 
@@ -308,7 +308,7 @@ fn unknown_subcommand(command: &str, sub: &[u8]) -> Reply {
 }
 
 /// Is `word` the option `name`, any case?
-fn is(word: &[u8], name: &str) -> bool {
+pub(super) fn is(word: &[u8], name: &str) -> bool {
     word.eq_ignore_ascii_case(name.as_bytes())
 }
 
@@ -613,14 +613,16 @@ fn client(args: &[Vec<u8>]) -> Result<Command, Reply> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn req(items: &[&str]) -> Vec<Vec<u8>> {
+    /// A request of `items`.
+    pub(crate) fn req(items: &[&str]) -> Vec<Vec<u8>> {
         items.iter().map(|s| s.as_bytes().to_vec()).collect()
     }
 
-    fn error(items: &[&str]) -> String {
+    /// The error reply `items` decode to (panics on anything else).
+    pub(crate) fn error(items: &[&str]) -> String {
         match decode(&req(items)) {
             Err(Reply::Error(e)) => e,
             other => panic!("{items:?} decoded to {other:?}"),

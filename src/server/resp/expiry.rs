@@ -12,7 +12,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::command::Command;
+use super::command::{is, not_integer, syntax, Command};
 use super::parser::parse_i64;
 use super::reply::Reply;
 use super::state::Shared;
@@ -86,21 +86,9 @@ pub enum TtlQuery {
     UnixMillis,
 }
 
-fn syntax() -> Reply {
-    Reply::err("syntax error")
-}
-
-fn not_integer() -> Reply {
-    Reply::err("value is not an integer or out of range")
-}
-
 /// Redis's reply to a time that is not positive or overflows.
 pub fn invalid_time(name: &str) -> Reply {
     Reply::err(format!("invalid expire time in '{name}' command"))
-}
-
-fn is(word: &[u8], name: &str) -> bool {
-    word.eq_ignore_ascii_case(name.as_bytes())
 }
 
 /// A positive time argument of `SET`/`GETEX`/`SETEX` in `unit_ms` milliseconds, as ms.
@@ -369,17 +357,7 @@ pub fn run_persist(shared: &Shared, key: &[u8]) -> crate::Result<Reply> {
 mod tests {
     use super::*;
     use crate::server::resp::command::decode;
-
-    fn req(items: &[&str]) -> Vec<Vec<u8>> {
-        items.iter().map(|s| s.as_bytes().to_vec()).collect()
-    }
-
-    fn error(items: &[&str]) -> String {
-        match decode(&req(items)) {
-            Err(Reply::Error(e)) => e,
-            other => panic!("{items:?} decoded to {other:?}"),
-        }
-    }
+    use crate::server::resp::command::tests::{error, req};
 
     #[test]
     fn options_and_errors_in_redis_words() {
