@@ -266,7 +266,7 @@ pub fn seeds() -> Vec<Seed> {
     add(
         "storage_decode",
         "index-record-expiring.bin",
-        expiring_index.encode().as_ref().to_vec(),
+        expiring_index.encode_inline(b"a value with a deadline", <[u8]>::to_vec),
     );
     add(
         "storage_decode",

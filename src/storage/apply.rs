@@ -215,7 +215,7 @@ impl Store {
                         match overlay.get(e.key.as_slice()) {
                             Some(&(_, v)) => v,
                             None => {
-                                stored = self.live_value(&e.key, &rec, now_ms, &latest)?;
+                                stored = self.live_value_reread(&e.key, &rec, now_ms, &latest)?;
                                 stored.as_deref()
                             }
                         }

@@ -30,7 +30,7 @@
 use rocksdb::{DBRawIteratorWithThreadMode, ReadOptions, SnapshotWithThreadMode, DB};
 
 use crate::record::entry::expired;
-use crate::storage::keys::{cf, decode_expiring, LogEntry, SeqKey};
+use crate::storage::keys::{cf, IndexRecord, LogEntry, SeqKey};
 use crate::storage::rocks::Store;
 use crate::storage::snapshot::Pinned;
 use crate::{Entry, Error, NodeId, Op, Result, Version};
@@ -266,7 +266,8 @@ impl<'a> Changes<'a> {
     }
 
     /// Reads the values of `entries` (puts) from the snapshot with one MultiGet per column
-    /// family: `data` for puts without a deadline, `expiring` for those with one. A put past
+    /// family: `data` for puts without a deadline, `index` for those with one (their records
+    /// hold them). A put past
     /// its deadline by [`Store::drop_clock_ms`] (a second after it, and never ahead of the
     /// peers' clocks) is sent without its value (nothing is read), whether or not the sweeper
     /// has removed it yet, so what a peer receives never depends on the sweeper. A value whose length differs from the one its log entry records is
@@ -297,7 +298,7 @@ impl<'a> Changes<'a> {
         let mut expiring_values = if expiring.is_empty() {
             Vec::new()
         } else {
-            db.batched_multi_get_cf_opt(self.store.cf(cf::EXPIRING), expiring.iter(), false, &opts)
+            db.batched_multi_get_cf_opt(self.store.cf(cf::INDEX), expiring.iter(), false, &opts)
         }
         .into_iter();
         let mut out = Vec::with_capacity(entries.len());
@@ -306,13 +307,15 @@ impl<'a> Changes<'a> {
                 None
             } else if e.expires_at.is_some() {
                 match expiring_values.next() {
-                    Some(Ok(Some(raw))) => {
-                        let (_, v) = decode_expiring(&e.key, &raw)?;
-                        check_len(seq, &e, v.len())?;
-                        Some(v.to_vec())
-                    }
+                    Some(Ok(Some(raw))) => match IndexRecord::decode_inline(&e.key, &raw)? {
+                        (_, Some(v)) => {
+                            check_len(seq, &e, v.len())?;
+                            Some(v.to_vec())
+                        }
+                        // Removed by the sweeper: this node's clock went back since.
+                        (_, None) => None,
+                    },
                     Some(Err(err)) => return Err(err.into()),
-                    // Removed by the sweeper: this node's clock went back since.
                     _ => None,
                 }
             } else {

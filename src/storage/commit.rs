@@ -1,9 +1,10 @@
 //! The commit core: how one write becomes one `WriteBatch`, and how a batch is written.
 //!
 //! Invariant 1 (atomic commit): every write — local or remote — puts the value into `data` (or
-//! deletes it), the entry at `log[seq]` (a put's with its value's length), `index[key] = {seq,
-//! op, version}`, and deletes the key's previous log entry, all in one batch. Invariant 2
-//! follows: the log holds exactly one entry per key.
+//! deletes it; a value with a deadline goes into the index record instead, and its deadline
+//! into `deadlines`), the entry at `log[seq]` (a put's with its value's length), `index[key] =
+//! {seq, op, version, deadline}`, and deletes the key's previous log entry, all in one batch.
+//! Invariant 2 follows: the log holds exactly one entry per key.
 //!
 //! Invariant 3 (ordered visibility): sequences are allocated and the batch is written while
 //! holding the commit lock, so batches reach RocksDB in sequence order and a reader that saw
@@ -20,7 +21,7 @@ use std::sync::Arc;
 
 use rocksdb::WriteBatch;
 
-use super::keys::{cf, encode_expiring, meta, IndexRecord, LogEntry, SeqKey};
+use super::keys::{cf, meta, DeadlineKey, IndexRecord, LogEntry, SeqKey};
 use super::lease::{LeaseValues, HLC_HEADROOM, HLC_LEASE_AHEAD, SEQ_HEADROOM, SEQ_LEASE_AHEAD};
 use super::rocks::Store;
 use crate::hlc::Hlc;
@@ -131,10 +132,11 @@ impl Store {
     /// its sequence, puts or deletes the value, deletes the key's previous log entry `prev`, puts
     /// the new log entry and index record. Returns the new index record.
     ///
-    /// Where the value goes: a put without a deadline into `data`; a put with one into
-    /// `expiring` (with its deadline) and its deadline into `deadlines`; a put past its deadline
-    /// (`value: None`, `expires_at: Some`) nowhere. Whatever `prev` left in the other places is
-    /// deleted, so a value is in at most one of them.
+    /// Where the value goes: a put without a deadline into `data`; a put with one into its
+    /// index record and its deadline into `deadlines`; a put past its deadline (`value: None`,
+    /// `expires_at: Some`) nowhere. Whatever `prev` left in `data` or `deadlines` is deleted,
+    /// so a value is in one place at most and a deadline is listed only while its put holds
+    /// its value.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn write_entry(
         &self,
@@ -156,30 +158,26 @@ impl Store {
         let expires_at = expires_at.filter(|_| kind == Op::Put);
         match (value, expires_at) {
             (Some(value), None) => batch.put_cf(data, key, value),
-            (Some(value), Some(at)) => {
-                // `expires_at | value` and `expires_at | key`, on the stack when short.
-                with_deadline(at, value, |v| batch.put_cf(self.cf(cf::EXPIRING), key, v));
-                with_deadline(at, key, |k| batch.put_cf(self.cf(cf::DEADLINES), k, []));
+            // The value goes into the index record, below.
+            (Some(_), Some(at)) => {
+                with_deadline(at, key, |k| batch.put_cf(self.cf(cf::DEADLINES), k, []))
             }
             (None, _) => {}
         }
         let in_data = value.is_some() && expires_at.is_none();
-        let in_expiring = value.is_some() && expires_at.is_some();
+        let in_index = value.is_some() && expires_at.is_some();
         if let Some(p) = prev {
             batch.delete_cf(log, SeqKey(p.seq).encode());
-            // A swept put left nothing in `expiring` or `deadlines` to delete.
+            // A swept put left nothing in `deadlines` to delete; a record's value leaves with
+            // the record, which is overwritten below.
             if p.op == Op::Put && !p.swept {
                 match p.expires_at {
                     None if !in_data => batch.delete_cf(data, key),
                     None => {}
-                    Some(old) => {
-                        if !in_expiring {
-                            batch.delete_cf(self.cf(cf::EXPIRING), key);
-                        }
-                        if !(in_expiring && expires_at == Some(old)) {
-                            with_deadline(old, key, |k| batch.delete_cf(self.cf(cf::DEADLINES), k));
-                        }
+                    Some(old) if !(in_index && expires_at == Some(old)) => {
+                        with_deadline(old, key, |k| batch.delete_cf(self.cf(cf::DEADLINES), k))
                     }
+                    Some(_) => {}
                 }
             }
         }
@@ -215,7 +213,12 @@ impl Store {
             expires_at,
             swept: kind == Op::Put && value.is_none(),
         };
-        batch.put_cf(index, key, record.encode());
+        if in_index {
+            // Before the batch is written, so that a scan whose snapshot holds this record
+            // sees the flag (`Store::inline_values`).
+            self.inline_values.store(true, Ordering::SeqCst);
+        }
+        record.encode_inline(value.unwrap_or_default(), |b| batch.put_cf(index, key, b));
         let (now, before) = (counted(Some(&record)), counted(prev.as_ref()));
         state.count_delta.0 += now.0 - before.0;
         state.count_delta.1 += now.1 - before.1;
@@ -337,18 +340,17 @@ impl Store {
     }
 }
 
-/// Calls `f` with `at` (8 bytes, big-endian) followed by `rest`: the layout of both an
-/// `expiring` value and a `deadlines` key (`keys::encode_expiring`, `keys::DeadlineKey`),
-/// built on the stack when it is short, as most are.
-fn with_deadline<R>(at: u64, rest: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
+/// Calls `f` with the `deadlines` key of `key` expiring at `at` ([`DeadlineKey`]), built on
+/// the stack when it is short, as most are.
+fn with_deadline<R>(at: u64, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
     let mut stack = [0u8; 256];
-    let len = 8 + rest.len();
+    let len = 8 + key.len();
     if len <= stack.len() {
         stack[..8].copy_from_slice(&at.to_be_bytes());
-        stack[8..len].copy_from_slice(rest);
+        stack[8..len].copy_from_slice(key);
         f(&stack[..len])
     } else {
-        f(&encode_expiring(at, rest))
+        f(&DeadlineKey::encode(at, key))
     }
 }
 
@@ -360,8 +362,7 @@ pub(super) fn batch_bytes(key: &[u8], value: &[u8]) -> usize {
 }
 
 /// [`batch_bytes`] of a put with a deadline: the deadline index entry (the key again and 8
-/// bytes) and the deadline in the value, log entry and index record, so the batch never
-/// regrows.
+/// bytes) and the deadline in the log entry and index record, so the batch never regrows.
 pub(super) fn expiring_batch_bytes(key: &[u8], value: &[u8]) -> usize {
     batch_bytes(key, value) + key.len() + 64
 }

@@ -2,8 +2,8 @@
 //! `expire` and `persist`, and one step of the sweeper.
 //!
 //! A put's deadline is part of the write (docs/design.md, "Expiry"): the value of a put
-//! without one is in `data`, of a put with one in `expiring` (`expires_at | value`) with its
-//! deadline in `deadlines`, never in both. Expired is a pure function of the record and this
+//! without one is in `data`, of a put with one in its index record (op 3) with its deadline
+//! in `deadlines`, never in both. Expired is a pure function of the record and this
 //! node's clock ([`crate::record::entry::expired`]), so no write is needed for a key to
 //! disappear. Values leave the disk later, by a more careful clock ([`Store::drop_clock_ms`]:
 //! a second after the deadline, and never ahead of the peers' clocks), so that what a peer
@@ -16,10 +16,11 @@
 //! - `expire`/`persist` of a key with a live value is a new write of that value (clock + 1)
 //!   with the new deadline, read and written under the commit lock; of a key without one it
 //!   writes nothing.
-//! - The sweeper removes `expiring[key]` only while the key's index record is a put with the
-//!   very deadline it found, checked under the commit lock: a later write of the key is never
-//!   touched. It marks the record swept (same sequence and version, index op 2), so that the
-//!   key's next write knows its value is gone (`storage::counts`).
+//! - The sweeper removes a value only while the key's index record is a put with the very
+//!   deadline it found, checked under the commit lock: a later write of the key is never
+//!   touched. It rewrites the record without the value, marked swept (same sequence and
+//!   version, index op 2), so that the key's next write knows its value is gone
+//!   (`storage::counts`).
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -29,7 +30,7 @@ use rocksdb::{ReadOptions, WriteBatch};
 use super::apply::MAX_REMOTE_CLOCK;
 use super::commit::OpRef;
 use super::group_commit::plain_write;
-use super::keys::{cf, decode_expiring, DeadlineKey, IndexRecord};
+use super::keys::{cf, DeadlineKey, IndexRecord};
 use super::rocks::Store;
 use crate::record::entry::expired;
 use crate::{Error, Op, Result, Version};
@@ -72,13 +73,15 @@ impl Store {
             .saturating_sub(EXPIRY_GRACE_MS)
     }
 
-    /// The live value of `key`, whose index record is `rec`, read with `opts` (a snapshot, or
-    /// the latest state): `None` for a delete, a put past its deadline at `now_ms`, or a put
-    /// whose value the sweeper removed (the clock may have gone back since).
+    /// The live value of `key`, whose index record is `rec` holding `held` (the value of a
+    /// put with a deadline), read with `opts` (a snapshot, or the latest state) when it is in
+    /// `data`: `None` for a delete, a put past its deadline at `now_ms`, or a put whose value
+    /// the sweeper removed (the clock may have gone back since).
     pub(crate) fn live_value(
         &self,
         key: &[u8],
         rec: &IndexRecord,
+        held: Option<&[u8]>,
         now_ms: u64,
         opts: &ReadOptions,
     ) -> Result<Option<Vec<u8>>> {
@@ -91,13 +94,28 @@ impl Store {
                 .get_cf_opt(self.cf(cf::DATA), key, opts)?
                 .map(Some)
                 .ok_or_else(|| Error::missing_value(key)),
-            Some(_) => match self
-                .db
-                .get_pinned_cf_opt(self.cf(cf::EXPIRING), key, opts)?
-            {
-                Some(bytes) => Ok(Some(decode_expiring(key, &bytes)?.1.to_vec())),
-                None => Ok(None),
-            },
+            Some(_) => Ok(held.map(<[u8]>::to_vec)),
+        }
+    }
+
+    /// [`Store::live_value`] of `key`, whose record `rec` was read without the value it may
+    /// hold: the record is read again with `opts` for it (only when it may hold one).
+    pub(crate) fn live_value_reread(
+        &self,
+        key: &[u8],
+        rec: &IndexRecord,
+        now_ms: u64,
+        opts: &ReadOptions,
+    ) -> Result<Option<Vec<u8>>> {
+        if !rec.holds_value() {
+            return self.live_value(key, rec, None, now_ms, opts);
+        }
+        match self.db.get_pinned_cf_opt(self.cf(cf::INDEX), key, opts)? {
+            Some(bytes) => {
+                let (rec, held) = IndexRecord::decode_inline(key, &bytes)?;
+                self.live_value(key, &rec, held, now_ms, opts)
+            }
+            None => Ok(None),
         }
     }
 
@@ -126,7 +144,6 @@ impl Store {
         }
         // Keys this batch already wrote: their record and live value.
         let mut overlay: HashMap<&[u8], (IndexRecord, Option<Vec<u8>>)> = HashMap::new();
-        let latest = ReadOptions::default();
         let mut batch = WriteBatch::default();
         let mut out = Vec::with_capacity(ops.len());
         for (op, from_disk) in ops.iter().zip(found) {
@@ -137,7 +154,9 @@ impl Store {
                 (None, OpRef::Expire(_, at)) => {
                     let current = match (overlay.get(key), prev) {
                         (Some((_, v)), _) => v.clone(),
-                        (None, Some(p)) => self.live_value(key, &p, now_ms, &latest)?,
+                        (None, Some(p)) => {
+                            self.live_value_reread(key, &p, now_ms, &ReadOptions::default())?
+                        }
                         (None, None) => None,
                     };
                     let Some(current) = current else {
@@ -213,9 +232,8 @@ impl Store {
         for ((at, key), rec) in parsed.iter().zip(records) {
             match rec? {
                 Some(r) if r.op == Op::Put && !r.swept && r.expires_at == Some(*at) => {
-                    batch.delete_cf(self.cf(cf::EXPIRING), key);
-                    // The record says its value is gone, so that the next write of the key
-                    // knows what it replaces (the key counts) without reading `expiring`.
+                    // The record without its value says the value is gone, so that the next
+                    // write of the key knows what it replaces (the key counts).
                     let swept = IndexRecord { swept: true, ..r };
                     batch.put_cf(self.cf(cf::INDEX), key, swept.encode());
                     step.removed += 1;

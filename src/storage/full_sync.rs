@@ -15,7 +15,7 @@ use rocksdb::{DBRawIteratorWithThreadMode, SnapshotWithThreadMode, DB};
 
 use crate::record::entry::expired;
 use crate::storage::changes::{batch_size, Held};
-use crate::storage::keys::{cf, decode_expiring, IndexRecord};
+use crate::storage::keys::{cf, IndexRecord};
 use crate::storage::rocks::Store;
 use crate::storage::snapshot::Pinned;
 use crate::{Entry, Error, NodeId, Op, Result};
@@ -25,7 +25,6 @@ pub struct FullSync<'a> {
     // Field order matters: the iterators must be dropped before the snapshot they read.
     index: DBRawIteratorWithThreadMode<'a, DB>,
     data: DBRawIteratorWithThreadMode<'a, DB>,
-    expiring: DBRawIteratorWithThreadMode<'a, DB>,
     _snapshot: SnapshotWithThreadMode<'a, DB>,
     now_ms: u64,
     high_seq: u64,
@@ -41,13 +40,10 @@ impl<'a> FullSync<'a> {
         index.seek_to_first();
         let mut data = pinned.iter(store, cf::DATA, pinned.read_opts());
         data.seek_to_first();
-        let mut expiring = pinned.iter(store, cf::EXPIRING, pinned.read_opts());
-        expiring.seek_to_first();
         let snapshot = pinned.snapshot;
         FullSync {
             index,
             data,
-            expiring,
             _snapshot: snapshot,
             now_ms: store.drop_clock_ms(),
             high_seq,
@@ -84,20 +80,18 @@ impl<'a> FullSync<'a> {
                 self.index.status()?;
                 break;
             };
-            let rec = IndexRecord::decode(key, raw)?;
+            let (rec, held) = IndexRecord::decode_inline(key, raw)?;
             if self.held.is_some_and(|h| h.holds(&rec.version)) {
                 self.index.next();
                 continue;
             }
             // A put past its deadline travels without its value (as in `Changes`); one with a
-            // deadline has its value in `expiring`, behind the 8 bytes of the deadline.
+            // deadline has its value in its index record, here.
             let live = rec.op == Op::Put && !rec.swept && !expired(rec.expires_at, self.now_ms);
             let value: Option<&[u8]> = match (live, rec.expires_at) {
                 (false, _) => None,
                 (true, None) => Some(seek_data(&mut self.data, key)?),
-                (true, Some(_)) => seek(&mut self.expiring, key)?
-                    .map(|raw| decode_expiring(key, raw).map(|(_, v)| v))
-                    .transpose()?,
+                (true, Some(_)) => held,
             };
             let size = batch_size(key.len(), value.map_or(0, <[u8]>::len));
             if !out.is_empty() && bytes + size > max_bytes {

@@ -1,17 +1,18 @@
-//! Typed keys and values of the four column families and their byte encodings.
+//! Typed keys and values of the five column families and their byte encodings.
 //!
 //! | CF | key | value |
 //! |---|---|---|
-//! | `data` | user key | user value (absent for deleted keys) |
+//! | `data` | user key | user value without a deadline (absent for deleted keys) |
 //! | `log` | [`SeqKey`]: sequence number, `u64` big-endian (8 bytes) | [`LogEntry`] |
-//! | `index` | user key | [`IndexRecord`] |
+//! | `index` | user key | [`IndexRecord`], and a value with a deadline |
 //! | `meta` | fixed ASCII names ([`meta`]) | per name, see there |
-//! | `expiring` | user key | `expires_at u64 \| user value`: a live value with a deadline |
 //! | `deadlines` | [`DeadlineKey`]: `expires_at u64 \| user key` | empty: the sweeper's order |
 //!
-//! A put's value is in `data` when it has no deadline and in `expiring` when it has one, never
-//! in both; a put past its deadline may have neither (the sweeper removed its value).
-//! Deadlines (`expires_at`) are milliseconds since the Unix epoch, at most
+//! A put's value is in `data` when it has no deadline and inside its index record when it has
+//! one (format 4), never in both; a put past its deadline may have neither (the sweeper
+//! removed its value). Keeping a deadline's value in the record it needs anyway makes a put
+//! with a deadline three RocksDB entries (index, log, deadline), as a plain put is three
+//! (data, log, index). Deadlines (`expires_at`) are milliseconds since the Unix epoch, at most
 //! [`MAX_EXPIRES_AT_MS`].
 //!
 //! Layouts (all integers big-endian; a version is `clock u64 | timestamp u64 | origin 16 B`):
@@ -20,9 +21,12 @@
 //!   op 2 a put with its value's length (every put without a deadline written since format 2),
 //!   op 1 a delete, op 0 a put written by format 1 (no length: its size is known only once its
 //!   value is read).
-//! - `IndexRecord`: `seq u64 | op u8 | version 32 B | [expires_at u64]` (41 bytes, or 49 for a
-//!   put with a deadline). Op 0 is a put, 1 a delete, 2 a put past its deadline whose value is
-//!   gone (the sweeper removed it, or it was applied already expired; always 49 bytes).
+//! - `IndexRecord`: `seq u64 | op u8 | version 32 B | [expires_at u64] | [value]`. Op 0 is a
+//!   put without a deadline and op 1 a delete (41 bytes); op 3 a put with a deadline and its
+//!   value (49 bytes and the value); op 2 a put past its deadline whose value is gone (the
+//!   sweeper removed it, or it was applied already expired; 49 bytes). Format 3 kept the values
+//!   of op-0 records of 49 bytes in an `expiring` column family ([`cf::LEGACY_EXPIRING`]);
+//!   opening such a folder moves them into their records (`storage::migrate`).
 //!
 //! Big-endian sequence keys sort in numeric order under RocksDB's bytewise comparator, so the
 //! log iterates oldest to newest forwards and newest to oldest backwards. Decoders never panic:
@@ -36,19 +40,20 @@ pub mod cf {
     pub const DATA: &str = "data";
     /// Sequence -> log entry.
     pub const LOG: &str = "log";
-    /// User key -> index record.
+    /// User key -> index record (with the value of a put with a deadline).
     pub const INDEX: &str = "index";
     /// Fixed names -> node metadata.
     pub const META: &str = "meta";
-    /// User key -> `expires_at u64 | value`: live values that have a deadline (format 3).
-    pub const EXPIRING: &str = "expiring";
     /// `expires_at u64 | user key` -> empty: deadlines in order, for the sweeper (format 3).
     pub const DEADLINES: &str = "deadlines";
-    /// All six, in creation order.
-    pub const ALL: [&str; 6] = [DATA, LOG, INDEX, META, EXPIRING, DEADLINES];
-    /// The four every format has: a folder of format 2 or older lacks the other two, which its
+    /// All five, in creation order.
+    pub const ALL: [&str; 5] = [DATA, LOG, INDEX, META, DEADLINES];
+    /// The four every format has: a folder of format 2 or older lacks `deadlines`, which its
     /// first open creates (empty: it has no deadlines).
     pub const BASE: [&str; 4] = [DATA, LOG, INDEX, META];
+    /// Format 3's user key -> `expires_at u64 | value` of puts with a deadline: a folder that
+    /// still has it is migrated at open (`storage::migrate`), and it is dropped.
+    pub const LEGACY_EXPIRING: &str = "expiring";
 }
 
 /// Names in the `meta` column family.
@@ -90,9 +95,11 @@ pub mod meta {
 ///   entries stay readable, no migration) and is marked format 2 by its first writable open, so
 ///   that a format-1 build, which would read op 2 as corruption, refuses it instead.
 /// - 3: keys may expire: the `expiring` and `deadlines` column families, log op 3 and 49-byte
-///   index records. A format-2 folder holds none of them, so it opens as it is (the two column
-///   families are created empty) and is marked format 3 by its first writable open.
-pub const FORMAT_VERSION: u32 = 3;
+///   index records. A format-2 folder holds none of them, so it opens as it is (`deadlines` is
+///   created empty) and is marked current by its first writable open.
+/// - 4: a value with a deadline lives in its index record (op 3) instead of `expiring`. A
+///   format-3 folder is migrated at open (`storage::migrate`).
+pub const FORMAT_VERSION: u32 = 4;
 
 /// The latest deadline a key may have, in milliseconds since the Unix epoch: the hybrid
 /// clock's physical range (2^48 - 1 ms, the year 10889), so every deadline converts to a
@@ -107,8 +114,10 @@ pub struct DeadlineKey;
 impl DeadlineKey {
     /// The encoding of `key`'s deadline `expires_at`.
     pub fn encode(expires_at: u64, key: &[u8]) -> Vec<u8> {
-        // The layout of an `expiring` value, with the key in the value's place.
-        encode_expiring(expires_at, key)
+        let mut out = Vec::with_capacity(8 + key.len());
+        out.extend_from_slice(&expires_at.to_be_bytes());
+        out.extend_from_slice(key);
+        out
     }
 
     /// Decodes a `deadlines` key into its deadline and user key.
@@ -125,15 +134,7 @@ impl DeadlineKey {
     }
 }
 
-/// The `expiring` value of a value with a deadline: `expires_at u64 | value`.
-pub fn encode_expiring(expires_at: u64, value: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(8 + value.len());
-    out.extend_from_slice(&expires_at.to_be_bytes());
-    out.extend_from_slice(value);
-    out
-}
-
-/// Decodes an `expiring` value of `key` (named in errors) into its deadline and value.
+/// Decodes a format-3 `expiring` value of `key` (named in errors) into its deadline and value.
 pub fn decode_expiring<'a>(key: &[u8], bytes: &'a [u8]) -> Result<(u64, &'a [u8])> {
     if bytes.len() < 8 {
         return Err(Error::corrupt(
@@ -320,7 +321,9 @@ impl LogEntry {
     }
 }
 
-/// A key's index record: where its one live log entry is, and its version.
+/// A key's index record: where its one live log entry is, and its version. The value of a
+/// put with a deadline follows it in the same bytes ([`IndexRecord::encode_inline`],
+/// [`IndexRecord::decode_inline`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IndexRecord {
     /// The sequence of the key's live log entry.
@@ -331,7 +334,7 @@ pub struct IndexRecord {
     pub version: Version,
     /// A put's deadline (ms since the Unix epoch), if it has one; `None` for deletes.
     pub expires_at: Option<u64>,
-    /// True for a put past its deadline whose value is gone from `expiring` (op byte 2): the
+    /// True for a put past its deadline whose value is gone from its record (op byte 2): the
     /// sweeper removed it, or the put was applied after its deadline.
     pub swept: bool,
 }
@@ -339,7 +342,10 @@ pub struct IndexRecord {
 /// Index op byte of a put whose value is gone after its deadline.
 const INDEX_SWEPT: u8 = 2;
 
-/// An encoded [`IndexRecord`]: 41 or 49 bytes, on the stack.
+/// Index op byte of a put with a deadline, its value after the deadline (format 4).
+const INDEX_INLINE: u8 = IndexRecord::INLINE_OP;
+
+/// An encoded [`IndexRecord`] without a value: 41 or 49 bytes, on the stack.
 #[derive(Clone, Copy, Debug)]
 pub struct IndexBytes {
     buf: [u8; IndexRecord::MAX_ENCODED_LEN],
@@ -355,10 +361,19 @@ impl AsRef<[u8]> for IndexBytes {
 impl IndexRecord {
     /// Encoded length of a record without a deadline: 41 bytes.
     pub const ENCODED_LEN: usize = 8 + 1 + Version::ENCODED_LEN;
-    /// Encoded length of a put's record with a deadline: 49 bytes.
+    /// Encoded length of a put's record with a deadline, before its value: 49 bytes.
     pub const MAX_ENCODED_LEN: usize = Self::ENCODED_LEN + 8;
+    /// The op byte (at offset 8) of a record holding its put's value: 3.
+    pub const INLINE_OP: u8 = 3;
 
-    /// The byte encoding (a deadline of a delete is not written).
+    /// Whether the record holds its put's value: a put with a deadline not yet swept.
+    pub fn holds_value(&self) -> bool {
+        self.op == Op::Put && self.expires_at.is_some() && !self.swept
+    }
+
+    /// The byte encoding, without a value: a record that [holds one](Self::holds_value) is
+    /// written with an empty value ([`IndexRecord::encode_inline`] writes it with its own).
+    /// A deadline of a delete is not written.
     pub fn encode(&self) -> IndexBytes {
         let mut buf = [0u8; Self::MAX_ENCODED_LEN];
         buf[..8].copy_from_slice(&self.seq.to_be_bytes());
@@ -366,9 +381,11 @@ impl IndexRecord {
         buf[9..Self::ENCODED_LEN].copy_from_slice(&self.version.encode());
         let len = match (self.op, self.expires_at) {
             (Op::Put, Some(at)) => {
-                if self.swept {
-                    buf[8] = INDEX_SWEPT;
-                }
+                buf[8] = if self.swept {
+                    INDEX_SWEPT
+                } else {
+                    INDEX_INLINE
+                };
                 buf[Self::ENCODED_LEN..].copy_from_slice(&at.to_be_bytes());
                 Self::MAX_ENCODED_LEN
             }
@@ -377,54 +394,79 @@ impl IndexRecord {
         IndexBytes { buf, len }
     }
 
-    /// Decodes the index record of `key` (the key only names it in errors).
+    /// Calls `f` with the encoding of the record followed by `value` when it
+    /// [holds one](Self::holds_value) (else `value` is ignored), built on the stack when short.
+    pub fn encode_inline<R>(&self, value: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
+        let head = self.encode();
+        if !self.holds_value() {
+            return f(head.as_ref());
+        }
+        let len = head.len + value.len();
+        let mut stack = [0u8; 320];
+        if len <= stack.len() {
+            stack[..head.len].copy_from_slice(head.as_ref());
+            stack[head.len..len].copy_from_slice(value);
+            f(&stack[..len])
+        } else {
+            let mut out = Vec::with_capacity(len);
+            out.extend_from_slice(head.as_ref());
+            out.extend_from_slice(value);
+            f(&out)
+        }
+    }
+
+    /// Decodes the index record of `key` (the key only names it in errors), ignoring the value
+    /// it may hold.
     pub fn decode(key: &[u8], bytes: &[u8]) -> Result<Self> {
+        Self::decode_inline(key, bytes).map(|(rec, _)| rec)
+    }
+
+    /// Decodes the index record of `key` and the value it holds, if it
+    /// [holds one](Self::holds_value).
+    pub fn decode_inline<'a>(key: &[u8], bytes: &'a [u8]) -> Result<(Self, Option<&'a [u8]>)> {
         let what = || format!("index record of key {}", crate::storage::printable(key));
-        if bytes.len() != Self::ENCODED_LEN && bytes.len() != Self::MAX_ENCODED_LEN {
+        let Some(&byte) = bytes.get(8) else {
             return Err(Error::corrupt(
                 what(),
-                format!(
-                    "{} bytes, expected {} or {}",
-                    bytes.len(),
-                    Self::ENCODED_LEN,
-                    Self::MAX_ENCODED_LEN
-                ),
+                format!("{} bytes, expected at least 41", bytes.len()),
+            ));
+        };
+        let (op, expected) = match byte {
+            INDEX_INLINE => (Op::Put, None),
+            INDEX_SWEPT => (Op::Put, Some(Self::MAX_ENCODED_LEN)),
+            b => (op_from(b, what)?, Some(Self::ENCODED_LEN)),
+        };
+        let fits = match expected {
+            Some(len) => bytes.len() == len,
+            None => bytes.len() >= Self::MAX_ENCODED_LEN,
+        };
+        if !fits {
+            let expected = expected.unwrap_or(Self::MAX_ENCODED_LEN);
+            return Err(Error::corrupt(
+                what(),
+                format!("{} bytes, expected {expected} for op {byte}", bytes.len()),
             ));
         }
         let mut seq = [0u8; 8];
         seq.copy_from_slice(&bytes[..8]);
-        let swept = bytes[8] == INDEX_SWEPT;
-        if swept && bytes.len() != Self::MAX_ENCODED_LEN {
-            return Err(Error::corrupt(
-                what(),
-                "an expired put without its deadline",
-            ));
-        }
-        let op = if swept {
-            Op::Put
-        } else {
-            op_from(bytes[8], what)?
-        };
         let version = Version::decode(&bytes[9..Self::ENCODED_LEN])
             .ok_or_else(|| Error::corrupt(what(), "bad version"))?;
-        let expires_at = match bytes.get(Self::ENCODED_LEN..) {
-            Some(at) if at.len() == 8 => {
-                if op == Op::Delete {
-                    return Err(Error::corrupt(what(), "a delete with a deadline"));
-                }
+        let expires_at = bytes
+            .get(Self::ENCODED_LEN..Self::MAX_ENCODED_LEN)
+            .map(|at| {
                 let mut b = [0u8; 8];
                 b.copy_from_slice(at);
-                Some(u64::from_be_bytes(b))
-            }
-            _ => None,
-        };
-        Ok(IndexRecord {
+                u64::from_be_bytes(b)
+            });
+        let rec = IndexRecord {
             seq: u64::from_be_bytes(seq),
             op,
             version,
             expires_at,
-            swept,
-        })
+            swept: byte == INDEX_SWEPT,
+        };
+        let value = (byte == INDEX_INLINE).then(|| &bytes[Self::MAX_ENCODED_LEN..]);
+        Ok((rec, value))
     }
 }
 
@@ -494,7 +536,14 @@ mod tests {
         }
 
         #[test]
-        fn index_records_round_trip(seq: u64, clock: u64, del: bool, at: Option<u64>, swept: bool) {
+        fn index_records_round_trip(
+            seq: u64,
+            clock: u64,
+            del: bool,
+            at: Option<u64>,
+            swept: bool,
+            value in proptest::collection::vec(any::<u8>(), 0..600),
+        ) {
             let op = if del { Op::Delete } else { Op::Put };
             let expires_at = at.filter(|_| !del);
             let swept = swept && expires_at.is_some();
@@ -502,6 +551,13 @@ mod tests {
             let bytes = r.encode();
             prop_assert_eq!(bytes.as_ref().len(), if expires_at.is_some() { 49 } else { 41 });
             prop_assert_eq!(IndexRecord::decode(b"k", bytes.as_ref()).unwrap(), r);
+            let value = value.as_slice();
+            let (back, held) = r.encode_inline(value, |b| {
+                let (rec, held) = IndexRecord::decode_inline(b"k", b).unwrap();
+                (rec, held.map(<[u8]>::to_vec))
+            });
+            prop_assert_eq!(back, r);
+            prop_assert_eq!(held.as_deref(), r.holds_value().then_some(value));
         }
 
         #[test]
@@ -513,8 +569,7 @@ mod tests {
             let ka = DeadlineKey::encode(a, &key);
             prop_assert_eq!(DeadlineKey::decode(&ka).unwrap(), (a, key.as_slice()));
             prop_assert_eq!(a.cmp(&b), ka.cmp(&DeadlineKey::encode(b, &key)));
-            let v = encode_expiring(a, &key);
-            prop_assert_eq!(decode_expiring(b"k", &v).unwrap(), (a, key.as_slice()));
+            prop_assert_eq!(decode_expiring(b"k", &ka).unwrap(), (a, key.as_slice()));
         }
 
         #[test]
@@ -628,6 +683,19 @@ mod tests {
         assert!(IndexRecord::decode(b"k", &del).unwrap().swept);
         assert!(matches!(
             IndexRecord::decode(b"k", &del[..41]),
+            Err(Error::Corrupt { .. })
+        ));
+        // A put holding its value must have its deadline; a plain put has neither (format 3's
+        // 49-byte op-0 records exist only until the migration at open rewrites them).
+        del[8] = 3;
+        assert_eq!(
+            IndexRecord::decode_inline(b"k", &del).unwrap().1,
+            Some(&[][..])
+        );
+        assert!(IndexRecord::decode(b"k", &del[..48]).is_err());
+        del[8] = 0;
+        assert!(matches!(
+            IndexRecord::decode(b"k", &del),
             Err(Error::Corrupt { .. })
         ));
         // An expiring put cut inside its deadline.

@@ -1,14 +1,15 @@
-//! The storage layer: RocksDB, its six column families, the atomic commit, and every read path
+//! The storage layer: RocksDB, its five column families, the atomic commit, and every read path
 //! and feed. No file outside this folder names `rocksdb`.
 //!
 //! - `keys`: typed keys and values of each column family and their byte layouts.
 //! - `rocks`: opening (creating, checking the format, the node id), the RocksDB tuning, reads.
+//! - `migrate`: a format-3 folder's values with a deadline move into their index records.
 //! - `lease`: durable leases that keep the sequence and the clock from going back.
 //! - `commit`: the commit core: one write as one `WriteBatch` under the commit lock, with the
 //!   lease extension; `group_commit`: local writes, concurrent writers sharing one write and
 //!   one fsync; `apply`: remote entries against the local versions ([`ApplyReport`]).
 //! - `batch`: [`Batch`], several operations committed together.
-//! - `expiry`: keys with deadlines: where their values live, `expire`/`persist`, the sweeper's
+//! - `expiry`: keys with deadlines: reading their values, `expire`/`persist`, the sweeper's
 //!   step; `sweeper`: the background thread that runs it.
 //! - `clock_guard`: local writes never take a timestamp a majority of the peers would refuse
 //!   ([`PeerClockLimit`], `Error::ClockSkew`), and a clock that ran ahead is moved back safely.
@@ -49,6 +50,7 @@ pub mod keys;
 pub(crate) mod keys;
 pub(crate) mod lease;
 pub(crate) mod meta;
+mod migrate;
 pub(crate) mod reads;
 pub(crate) mod rocks;
 pub(crate) mod scan;

@@ -3,7 +3,7 @@
 
 use rocksdb::ReadOptions;
 
-use super::keys::{cf, decode_expiring, IndexRecord};
+use super::keys::{cf, IndexRecord};
 use super::rocks::Store;
 use crate::record::entry::{deadline_time, expired};
 use crate::{Expiry, Op, Record, Result};
@@ -12,27 +12,35 @@ impl Store {
     /// The value at `key` (checked by the caller), or `None` when absent, deleted or expired.
     ///
     /// A value without a deadline is found in `data` with one lookup, as before deadlines
-    /// existed; a value with one in `expiring` with a second. A key in neither is read again
-    /// from one snapshot of both families: a write moving the key from one to the other
-    /// between the two reads could otherwise make a live key look absent.
+    /// existed; a value with one in the key's index record with a second. A record that says
+    /// the key has a plain value (a write moved it into `data` between the two reads) is read
+    /// again with `data` from one snapshot, so a live key never looks absent.
     pub(crate) fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         if let Some(value) = self.db.get_pinned_cf(self.cf(cf::DATA), key)? {
             return Ok(Some(value.to_vec()));
         }
-        // A value with a deadline found now was the key's value now: no snapshot needed.
-        if let Some(bytes) = self.db.get_pinned_cf(self.cf(cf::EXPIRING), key)? {
-            let (at, value) = decode_expiring(key, &bytes)?;
-            return Ok((!expired(Some(at), self.now_ms())).then(|| value.to_vec()));
+        // The record found now is the key's state now: no snapshot needed, unless it points
+        // back at `data`.
+        let Some(bytes) = self.db.get_pinned_cf(self.cf(cf::INDEX), key)? else {
+            return Ok(None);
+        };
+        let (rec, held) = IndexRecord::decode_inline(key, &bytes)?;
+        if rec.op == Op::Delete || rec.expires_at.is_some() {
+            let live = held.filter(|_| !expired(rec.expires_at, self.now_ms()));
+            return Ok(live.map(<[u8]>::to_vec));
         }
-        // In neither: absent, unless a write moved the key between the two reads; one
-        // snapshot of both settles it.
+        drop(bytes);
         let snapshot = self.db.snapshot();
-        if let Some(bytes) = snapshot.get_pinned_cf(self.cf(cf::EXPIRING), key)? {
-            let (at, value) = decode_expiring(key, &bytes)?;
-            return Ok((!expired(Some(at), self.now_ms())).then(|| value.to_vec()));
-        }
-        let value = snapshot.get_pinned_cf(self.cf(cf::DATA), key)?;
-        Ok(value.map(|v| v.to_vec()))
+        let mut opts = ReadOptions::default();
+        opts.set_snapshot(&snapshot);
+        let value = match snapshot.get_pinned_cf(self.cf(cf::INDEX), key)? {
+            Some(bytes) => {
+                let (rec, held) = IndexRecord::decode_inline(key, &bytes)?;
+                self.live_value(key, &rec, held, self.now_ms(), &opts)
+            }
+            None => Ok(None),
+        };
+        value
     }
 
     /// The key's value or tombstone with its version and deadline, from one snapshot.
@@ -41,10 +49,10 @@ impl Store {
         let Some(bytes) = snapshot.get_pinned_cf(self.cf(cf::INDEX), key)? else {
             return Ok(None);
         };
-        let rec = IndexRecord::decode(key, &bytes)?;
+        let (rec, held) = IndexRecord::decode_inline(key, &bytes)?;
         let mut opts = ReadOptions::default();
         opts.set_snapshot(&snapshot);
-        let value = self.live_value(key, &rec, self.now_ms(), &opts)?;
+        let value = self.live_value(key, &rec, held, self.now_ms(), &opts)?;
         Ok(Some(Record {
             expired: rec.op == Op::Put && value.is_none(),
             value,
@@ -68,8 +76,8 @@ impl Store {
         })
     }
 
-    /// Live keys, counted by walking `data` and `expiring` (values are not copied; an
-    /// `expiring` value is looked at for its deadline).
+    /// Live keys, counted by walking `data` and the index records that hold a value (values
+    /// are not copied; such a record is looked at for its deadline).
     pub(crate) fn live_keys(&self) -> Result<u64> {
         let snapshot = self.db.snapshot();
         let mut n = 0u64;
@@ -81,11 +89,11 @@ impl Store {
         }
         iter.status()?;
         let now = self.now_ms();
-        let mut iter = snapshot.raw_iterator_cf(self.cf(cf::EXPIRING));
+        let mut iter = snapshot.raw_iterator_cf(self.cf(cf::INDEX));
         iter.seek_to_first();
         while let Some((k, v)) = iter.item() {
-            let (at, _) = decode_expiring(k, v)?;
-            n += u64::from(!expired(Some(at), now));
+            let rec = IndexRecord::decode(k, v)?;
+            n += u64::from(rec.holds_value() && !expired(rec.expires_at, now));
             iter.next();
         }
         iter.status()?;

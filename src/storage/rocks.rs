@@ -8,6 +8,7 @@
 //!   `UnsupportedFormat`. An older format still opens as it is (format 1 differs only in log
 //!   entries without value lengths, which stay readable) and is marked [`FORMAT_VERSION`] once
 //!   every check has passed, so that an older build then refuses it rather than misread it.
+//!   A format-3 folder is then migrated (`storage::migrate`).
 //! - The node id is read from `meta`; a corrupt record is [`Error::Corrupt`], a mismatch with
 //!   `Options::node_id` is [`Error::NodeIdMismatch`].
 //! - The next sequence is recovered from the last log key (invariant 4: log entries are only ever
@@ -32,7 +33,7 @@ use super::lease::{LeaseValues, Leases};
 use crate::hlc::Hlc;
 use crate::{Durability, Error, NodeId, Options, Result};
 
-/// The RocksDB options meshkv opens its database with, and the descriptors of its six column
+/// The RocksDB options meshkv opens its database with, and the descriptors of its five column
 /// families, for a given `cache_size`. Public so that benchmarks and tools can run raw RocksDB
 /// with exactly the same tuning.
 pub fn rocksdb_options(options: &Options) -> (rocksdb::Options, Vec<ColumnFamilyDescriptor>) {
@@ -73,8 +74,6 @@ pub fn rocksdb_options(options: &Options) -> (rocksdb::Options, Vec<ColumnFamily
         ColumnFamilyDescriptor::new(cf::LOG, cf_opts(false)),
         ColumnFamilyDescriptor::new(cf::INDEX, index_opts),
         ColumnFamilyDescriptor::new(cf::META, cf_opts(false)),
-        // `get` of a key not in `data` looks here: a bloom filter answers most of those.
-        ColumnFamilyDescriptor::new(cf::EXPIRING, cf_opts(true)),
         // Only iterated, by the sweeper, in deadline order.
         ColumnFamilyDescriptor::new(cf::DEADLINES, cf_opts(false)),
     ];
@@ -197,6 +196,10 @@ pub(crate) struct Store {
     pub(crate) counts: super::counts::Counts,
     /// The sweeper's last failure, if any: shown by `Db::background_error`.
     pub(crate) sweep_failure: Mutex<Option<String>>,
+    /// Whether an index record may hold a value (a put with a deadline): false until the first
+    /// one is written (set before its batch is) or found at open. While false, a scan reads
+    /// `data` alone, not the index too (`storage::scan`).
+    pub(crate) inline_values: std::sync::atomic::AtomicBool,
 }
 
 impl Store {
@@ -218,7 +221,8 @@ impl Store {
                 })?;
             }
         }
-        let (mut db_opts, descriptors) = rocksdb_options(&options);
+        let (mut db_opts, mut descriptors) = rocksdb_options(&options);
+        let mut legacy = false;
         if exists {
             let found = DB::list_cf(&db_opts, path)?;
             let missing: Vec<&str> = cf::BASE
@@ -234,18 +238,26 @@ impl Store {
             // Check the metadata through a read-only open first, so that a refusal (newer
             // format, corrupt record, another node id) leaves the folder exactly as it was.
             let (_, ro_descriptors) = rocksdb_options(&options);
-            // Format 2 and older lack the families of format 3: the read-only open names only
-            // those that exist, and the writable open below creates the others.
-            let ro_descriptors: Vec<ColumnFamilyDescriptor> = ro_descriptors
+            // Format 2 and older lack `deadlines`: the read-only open names only the families
+            // that exist, and the writable open below creates the others. Format 3's
+            // `expiring` is opened to be migrated (`storage::migrate`).
+            legacy = found.iter().any(|f| f == cf::LEGACY_EXPIRING);
+            let mut ro_descriptors: Vec<ColumnFamilyDescriptor> = ro_descriptors
                 .into_iter()
                 .filter(|d| found.iter().any(|f| f == d.name()))
                 .collect();
+            if legacy {
+                ro_descriptors.push(legacy_descriptor());
+            }
             let ro = DB::open_cf_descriptors_read_only(&db_opts, path, ro_descriptors, false)?;
             read_meta(&ro, &options)?;
             drop(ro);
             let extra: Vec<&String> = found
                 .iter()
-                .filter(|f| f.as_str() != "default" && !cf::ALL.contains(&f.as_str()))
+                .filter(|f| {
+                    !["default", cf::LEGACY_EXPIRING].contains(&f.as_str())
+                        && !cf::ALL.contains(&f.as_str())
+                })
                 .collect();
             if !extra.is_empty() {
                 return Err(not_meshkv(format!(
@@ -257,7 +269,10 @@ impl Store {
             db_opts.create_if_missing(true);
             db_opts.create_missing_column_families(true);
         }
-        let db = DB::open_cf_descriptors(&db_opts, path, descriptors)?;
+        if legacy {
+            descriptors.push(legacy_descriptor());
+        }
+        let mut db = DB::open_cf_descriptors(&db_opts, path, descriptors)?;
         // The key pair before the node id: a folder creating its id derives it from the key. A
         // folder without one (made before keys existed, or its file removed) gets one now; its
         // stored id is then not bound to it, which keyed replication refuses until `renew-id`.
@@ -367,6 +382,8 @@ impl Store {
                 &sync,
             )?;
         }
+        // After the format mark, so that a format-3 build refuses the records it rewrites.
+        super::migrate::migrate_expiring(&mut db)?;
 
         let mut write_opts = WriteOptions::default();
         write_opts.set_sync(options.durability == Durability::Sync);
@@ -414,6 +431,7 @@ impl Store {
             )),
             seq_floor: next_seq,
             stats_swept: AtomicU64::new(0),
+            inline_values: std::sync::atomic::AtomicBool::new(counts.expiring() > 0),
             counts,
             sweep_failure: Mutex::new(None),
         })
@@ -495,6 +513,11 @@ fn read_meta(db: &DB, options: &Options) -> Result<Option<(NodeId, u32)>> {
         }
     }
     Ok(Some((stored, found)))
+}
+
+/// How format 3's `expiring` family is opened, to be migrated and dropped.
+fn legacy_descriptor() -> ColumnFamilyDescriptor {
+    ColumnFamilyDescriptor::new(cf::LEGACY_EXPIRING, rocksdb::Options::default())
 }
 
 fn handle<'a>(db: &'a DB, name: &str) -> Result<&'a ColumnFamily> {

@@ -1,15 +1,21 @@
 //! [`Scan`]: live keys in order over a key range, from one consistent view.
 //!
-//! Values without a deadline are in `data`, values with one in `expiring` (never both), so a
-//! scan merges an iterator over each, from one snapshot, and leaves out the values whose
-//! deadline had passed when the scan started.
+//! Values without a deadline are in `data`, values with one in their index records (never
+//! both), so a scan merges an iterator over `data` with one over `index` that stops only at
+//! records holding a value, from one snapshot, and leaves out the values whose deadline had
+//! passed when the scan started. The index iterator walks every record of the range, so it is
+//! made only when a record may hold a value (`Store::inline_values`, read after the snapshot
+//! is taken: a put with a deadline sets it before its batch is written, so a snapshot that
+//! holds one sees it set); until a node's first put with a deadline, a scan reads `data` alone.
 
 use std::ops::Bound;
 
 use rocksdb::{DBRawIteratorWithThreadMode, ReadOptions, SnapshotWithThreadMode, DB};
 
+use std::sync::atomic::Ordering::SeqCst;
+
 use crate::record::entry::expired;
-use crate::storage::keys::{cf, decode_expiring};
+use crate::storage::keys::{cf, IndexRecord};
 use crate::storage::rocks::Store;
 use crate::Result;
 
@@ -18,7 +24,8 @@ use crate::Result;
 pub struct Scan<'a> {
     // Field order matters: the iterators must be dropped before the snapshot they read.
     data: DBRawIteratorWithThreadMode<'a, DB>,
-    expiring: DBRawIteratorWithThreadMode<'a, DB>,
+    /// Over `index`, kept at a record that holds a value ([`to_held`]).
+    held: Option<DBRawIteratorWithThreadMode<'a, DB>>,
     _snapshot: SnapshotWithThreadMode<'a, DB>,
     now_ms: u64,
     skip: Option<Vec<u8>>,
@@ -68,13 +75,15 @@ impl<'a> Scan<'a> {
         }
         let mut data = store.db.raw_iterator_cf_opt(store.cf(cf::DATA), bounded());
         data.seek_to_first();
-        let mut expiring = store
-            .db
-            .raw_iterator_cf_opt(store.cf(cf::EXPIRING), bounded());
-        expiring.seek_to_first();
+        let held = store.inline_values.load(SeqCst).then(|| {
+            let mut index = store.db.raw_iterator_cf_opt(store.cf(cf::INDEX), bounded());
+            index.seek_to_first();
+            to_held(&mut index);
+            index
+        });
         Scan {
             data,
-            expiring,
+            held,
             _snapshot: snapshot,
             now_ms: store.now_ms(),
             skip,
@@ -92,6 +101,26 @@ impl<'a> Scan<'a> {
     }
 }
 
+impl Scan<'_> {
+    fn advance_held(&mut self) {
+        if let Some(h) = self.held.as_mut() {
+            h.next();
+            to_held(h);
+        }
+    }
+}
+
+/// Moves an index iterator forward to the next record that holds a value (op byte 3 at offset
+/// 8; a record too short to tell is stopped at, so that its decoding reports it).
+fn to_held(index: &mut DBRawIteratorWithThreadMode<'_, DB>) {
+    while let Some(raw) = index.value() {
+        if raw.get(8).map_or(true, |&op| op == IndexRecord::INLINE_OP) {
+            return;
+        }
+        index.next();
+    }
+}
+
 impl Iterator for Scan<'_> {
     type Item = Result<(Vec<u8>, Vec<u8>)>;
 
@@ -101,9 +130,10 @@ impl Iterator for Scan<'_> {
                 return None;
             }
             // The smaller key of the two iterators goes first (a key is never in both; were it,
-            // `data`'s would be listed and `expiring`'s skipped).
+            // `data`'s would be listed and the index's skipped).
             use std::cmp::Ordering;
-            let order = match (self.data.key(), self.expiring.key()) {
+            let held_key = self.held.as_ref().and_then(|h| h.key());
+            let order = match (self.data.key(), held_key) {
                 (None, None) => None,
                 (Some(_), None) => Some(Ordering::Less),
                 (None, Some(_)) => Some(Ordering::Greater),
@@ -112,11 +142,12 @@ impl Iterator for Scan<'_> {
             let take_data = match order {
                 None => {
                     self.done = true;
-                    let status = self.data.status().and(self.expiring.status());
+                    let held = self.held.as_ref().map_or(Ok(()), |h| h.status());
+                    let status = self.data.status().and(held);
                     return status.err().map(|e| Err(e.into()));
                 }
                 Some(Ordering::Equal) => {
-                    self.expiring.next();
+                    self.advance_held();
                     true
                 }
                 Some(o) => o == Ordering::Less,
@@ -127,12 +158,14 @@ impl Iterator for Scan<'_> {
                 item
             } else {
                 let now = self.now_ms;
-                let item = self.expiring.item().map(|(k, raw)| {
-                    let value = decode_expiring(k, raw)
-                        .map(|(at, v)| (!expired(Some(at), now)).then(|| v.to_vec()));
+                let item = self.held.as_ref().and_then(|h| h.item()).map(|(k, raw)| {
+                    let value = IndexRecord::decode_inline(k, raw).map(|(rec, v)| {
+                        v.filter(|_| !expired(rec.expires_at, now))
+                            .map(<[u8]>::to_vec)
+                    });
                     (k.to_vec(), value)
                 });
-                self.expiring.next();
+                self.advance_held();
                 match item {
                     Some((_, Ok(None))) => continue,
                     Some((k, Ok(Some(v)))) => Some((k, Ok(v))),

@@ -4,12 +4,12 @@
 //! - every index record points at a log entry with the same key, op and version, and the data
 //!   column family holds a value exactly when the record is a put, of the length the log entry
 //!   records (format 2; a format-1 entry records none);
-//! - a put's value is where its deadline says (without one in `data`; with one in `expiring`
-//!   with the same deadline and a matching entry in `deadlines`, or nowhere when the record is
-//!   marked swept), and no value is in both;
+//! - a put's value is where its deadline says (without one in `data`; with one in its index
+//!   record, with a matching entry in `deadlines`, or nowhere when the record is marked
+//!   swept), and no value is in both;
 //! - the key counts kept in memory (`storage::counts`) are the index's;
-//! - every value in `data` has an index record that says put without a deadline, every value in
-//!   `expiring` and every entry of `deadlines` one with that deadline;
+//! - every value in `data` has an index record that says put without a deadline, every entry
+//!   of `deadlines` one that holds its value with that deadline;
 //! - every log entry is the one its key's index record points at (no orphans, one per key);
 //! - the sequence counter is at or above every log key.
 //!
@@ -21,7 +21,7 @@ use std::sync::atomic::Ordering;
 use rocksdb::{IteratorMode, ReadOptions};
 
 use crate::record::entry::expired;
-use crate::storage::keys::{cf, decode_expiring, DeadlineKey, IndexRecord, LogEntry, SeqKey};
+use crate::storage::keys::{cf, DeadlineKey, IndexRecord, LogEntry, SeqKey};
 use crate::storage::printable;
 use crate::storage::rocks::Store;
 use crate::{Op, Result};
@@ -71,7 +71,7 @@ pub(crate) fn verify(store: &Store) -> Result<VerifyReport> {
     let held = (store.counts.keys(), store.counts.expiring());
     drop(state);
     let (data, log, index) = (store.cf(cf::DATA), store.cf(cf::LOG), store.cf(cf::INDEX));
-    let (expiring, deadlines) = (store.cf(cf::EXPIRING), store.cf(cf::DEADLINES));
+    let deadlines = store.cf(cf::DEADLINES);
     let now = store.now_ms();
     let (mut counted_keys, mut counted_expiring) = (0u64, 0u64);
     let mut report = VerifyReport {
@@ -87,7 +87,7 @@ pub(crate) fn verify(store: &Store) -> Result<VerifyReport> {
     for item in store.db.iterator_cf_opt(index, opts(), IteratorMode::Start) {
         let (key, bytes) = item?;
         let shown = printable(&key);
-        let rec = match IndexRecord::decode(&key, &bytes) {
+        let (rec, held) = match IndexRecord::decode_inline(&key, &bytes) {
             Ok(r) => r,
             Err(e) => {
                 report.problem(e.to_string());
@@ -132,46 +132,28 @@ pub(crate) fn verify(store: &Store) -> Result<VerifyReport> {
             },
         }
         let in_data = snapshot.get_pinned_cf(data, &key)?.map(|v| v.len());
-        let in_expiring = snapshot.get_pinned_cf(expiring, &key)?.map(|v| v.to_vec());
-        if let Some(raw) = &in_expiring {
-            match (rec.op, rec.expires_at, decode_expiring(&key, raw)) {
-                (_, _, Err(e)) => report.problem(e.to_string()),
-                (Op::Put, Some(at), Ok((stored, v))) if stored == at && !rec.swept => {
-                    if snapshot
-                        .get_pinned_cf(deadlines, DeadlineKey::encode(at, &key))?
-                        .is_none()
-                    {
-                        report.problem(format!(
-                            "key {shown} expires at {at} but is not in deadlines"
-                        ));
-                    }
-                    if recorded_len.is_some_and(|l| l as usize != v.len()) {
-                        report.problem(format!(
-                            "key {shown} has an expiring value of {} bytes but its log entry {} \
-                             records {recorded_len:?}",
-                            v.len(),
-                            rec.seq
-                        ));
-                    }
-                }
-                _ => report.problem(format!(
-                    "key {shown} has an expiring value its index record ({:?}, deadline {:?}) \
-                     does not account for",
-                    rec.op, rec.expires_at
-                )),
+        if let (Some(at), Some(v)) = (rec.expires_at, held) {
+            if snapshot
+                .get_pinned_cf(deadlines, DeadlineKey::encode(at, &key))?
+                .is_none()
+            {
+                report.problem(format!(
+                    "key {shown} expires at {at} but is not in deadlines"
+                ));
             }
-            if in_data.is_some() {
-                report.problem(format!("key {shown} has a value in both data and expiring"));
+            if recorded_len.is_some_and(|l| l as usize != v.len()) {
+                report.problem(format!(
+                    "key {shown} holds a value of {} bytes but its log entry {} records \
+                     {recorded_len:?}",
+                    v.len(),
+                    rec.seq
+                ));
             }
         }
         if rec.expires_at.is_some() {
-            // Its value was checked above; `data` must not hold one, and `expiring` must until
-            // the record says the value is gone.
+            // Its value, if any, is in the record (checked above): `data` must not hold one.
             if in_data.is_some() {
                 report.problem(format!("key {shown} has a deadline but a value in data"));
-            }
-            if in_expiring.is_none() && !rec.swept {
-                report.problem(format!("key {shown} has a deadline but no expiring value"));
             }
             continue;
         }
@@ -197,19 +179,6 @@ pub(crate) fn verify(store: &Store) -> Result<VerifyReport> {
         if snapshot.get_pinned_cf(index, &key)?.is_none() {
             report.problem(format!(
                 "key {} has a value but no index record",
-                printable(&key)
-            ));
-        }
-    }
-
-    for item in store
-        .db
-        .iterator_cf_opt(expiring, opts(), IteratorMode::Start)
-    {
-        let (key, _) = item?;
-        if snapshot.get_pinned_cf(index, &key)?.is_none() {
-            report.problem(format!(
-                "key {} has an expiring value but no index record",
                 printable(&key)
             ));
         }

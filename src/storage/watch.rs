@@ -248,7 +248,7 @@ fn read_log(db: &Db, prefix: &[u8], after: u64) -> Result<(Vec<Event>, u64)> {
             expires_at: entry.expires_at,
             swept: false,
         };
-        let value = store.live_value(&entry.key, &rec, now, &read)?;
+        let value = store.live_value_reread(&entry.key, &rec, now, &read)?;
         events.push(Event {
             expired: entry.op == Op::Put && value.is_none(),
             key: entry.key,
