@@ -6,7 +6,7 @@
 //! previous record), the sweeper lowers them by what it removes. An expired put still counts
 //! until the sweeper runs (every `Options::sweep_interval`, 100 ms by default), as a Redis key
 //! counts until it is evicted. The counts are made once at open, by one pass over the index
-//! (key and record only, no value), and are exact from then on: a delta is applied only after
+//! (which reads the values records of keys with a deadline hold, too), and are exact from then on: a delta is applied only after
 //! its batch is written, under the commit lock.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,12 +21,16 @@ use crate::Result;
 pub(crate) struct Counts {
     keys: AtomicU64,
     expiring: AtomicU64,
+    /// Whether some index record at open had the op byte of one holding a value, decodable or
+    /// not (`Store::inline_values`: a scan must read such records, to report a corrupt one).
+    pub(crate) held_at_open: bool,
 }
 
 impl Counts {
     /// Counts the index of `db` (the `index` column family `cf`).
     pub(crate) fn load(db: &DB, cf: &ColumnFamily) -> Result<Counts> {
         let (mut keys, mut expiring) = (0u64, 0u64);
+        let mut held = false;
         let mut iter = db.raw_iterator_cf(cf);
         iter.seek_to_first();
         while let Some((k, v)) = iter.item() {
@@ -35,12 +39,14 @@ impl Counts {
             let (a, b) = counted(IndexRecord::decode(k, v).ok().as_ref());
             keys += a as u64;
             expiring += b as u64;
+            held |= v.get(8) == Some(&IndexRecord::INLINE_OP);
             iter.next();
         }
         iter.status()?;
         Ok(Counts {
             keys: AtomicU64::new(keys),
             expiring: AtomicU64::new(expiring),
+            held_at_open: held,
         })
     }
 

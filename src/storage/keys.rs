@@ -340,7 +340,7 @@ pub struct IndexRecord {
 }
 
 /// Index op byte of a put whose value is gone after its deadline.
-const INDEX_SWEPT: u8 = 2;
+const INDEX_SWEPT: u8 = IndexRecord::SWEPT_OP;
 
 /// Index op byte of a put with a deadline, its value after the deadline (format 4).
 const INDEX_INLINE: u8 = IndexRecord::INLINE_OP;
@@ -365,6 +365,8 @@ impl IndexRecord {
     pub const MAX_ENCODED_LEN: usize = Self::ENCODED_LEN + 8;
     /// The op byte (at offset 8) of a record holding its put's value: 3.
     pub const INLINE_OP: u8 = 3;
+    /// The op byte (at offset 8) of a put past its deadline whose value is gone: 2.
+    pub const SWEPT_OP: u8 = 2;
 
     /// Whether the record holds its put's value: a put with a deadline not yet swept.
     pub fn holds_value(&self) -> bool {

@@ -431,7 +431,7 @@ impl Store {
             )),
             seq_floor: next_seq,
             stats_swept: AtomicU64::new(0),
-            inline_values: std::sync::atomic::AtomicBool::new(counts.expiring() > 0),
+            inline_values: std::sync::atomic::AtomicBool::new(counts.held_at_open),
             counts,
             sweep_failure: Mutex::new(None),
         })
@@ -439,7 +439,8 @@ impl Store {
 
     /// The handle of a column family that `open` checked exists.
     pub(crate) fn cf(&self, name: &str) -> &ColumnFamily {
-        // `open` refuses a database without all four families, and none is ever dropped.
+        // `open` creates or refuses a database without every family of `cf::ALL`, and none
+        // of those is ever dropped (only format 3's `expiring`, by the migration at open).
         handle(&self.db, name).expect("column family checked at open")
     }
 
