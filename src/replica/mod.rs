@@ -10,6 +10,9 @@
 //! - applying a peer's entries: [`Replica::apply`] ([`Entry`] in, [`ApplyReport`] out; equal
 //!   clocks go to a [`Resolver`](crate::Resolver), which sees [`Candidate`]s and returns a
 //!   [`Choice`]);
+//! - comparing two nodes' state cheaply: [`Replica::digests`] ([`DigestTree`]: per segment of
+//!   the key space, an order-independent hash of every key's version) and
+//!   [`Replica::versions_in_segments`];
 //! - per-peer cursors ([`PeerCursor`]), this open's incarnation and sequence floor, the proofs
 //!   that a cursor came from this node's lineage ([`CursorProver`]), and the rolled-back mark
 //!   of a restored copy.
@@ -20,6 +23,10 @@ mod cursor_proof;
 mod view;
 
 pub use crate::record::{Candidate, Choice, Entry, Op};
-pub use crate::storage::{ApplyReport, Changes, Commits, FullSync, PeerCursor, SyncSource};
+pub use crate::storage::{
+    differing, differing_segments, element_of, segment_of, ApplyReport, Changes, Commits,
+    DigestTree, FullSync, PeerCursor, SyncSource, DIGEST_RANGES, DIGEST_SEGMENTS,
+    SEGMENTS_PER_RANGE,
+};
 pub use cursor_proof::{CursorProver, Proof, PROOF_LEN};
 pub use view::Replica;

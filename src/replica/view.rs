@@ -1,8 +1,8 @@
 //! [`Replica`]: the replication hooks of a [`Db`], as a borrowed view.
 
 use crate::record::Clock;
-use crate::storage::{ApplyReport, Changes, Commits, FullSync, PeerCursor, SyncSource};
-use crate::{Db, Entry, NodeId, Resolver, Result};
+use crate::storage::{ApplyReport, Changes, Commits, DigestTree, FullSync, PeerCursor, SyncSource};
+use crate::{Db, Entry, NodeId, Resolver, Result, Version};
 
 /// The replication hooks of one database (`db.replica()`): reading its changes for a peer,
 /// applying a peer's entries, per-peer cursors, and the evidence of a restored copy. The
@@ -53,6 +53,21 @@ impl<'a> Replica<'a> {
     /// sequential reads only. See `storage::FullSync`.
     pub fn full_sync(&self) -> FullSync<'a> {
         FullSync::new(&self.db.store)
+    }
+
+    /// The digests of every key's `(key, version)` here, per segment of the key space, as of
+    /// the last commit (a copy, 1 MiB): compare two nodes' [`DigestTree::ranges`], then the
+    /// [`DigestTree::segments`] of the ranges that differ, then
+    /// [`Replica::versions_in_segments`] of the segments that differ. See `storage::digest`.
+    pub fn digests(&self) -> DigestTree {
+        self.db.store.digest_tree()
+    }
+
+    /// The key and version of every record (tombstones and expired puts included) whose key is
+    /// in one of `segments` ([`segment_of`](crate::replica::segment_of)), in key order, from one
+    /// snapshot; one pass over the index.
+    pub fn versions_in_segments(&self, segments: &[u16]) -> Result<Vec<(Vec<u8>, Version)>> {
+        self.db.store.versions_in_segments(segments)
     }
 
     /// The last sequence of `peer`'s log committed here, as stored by

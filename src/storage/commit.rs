@@ -44,6 +44,9 @@ pub(crate) struct CommitState {
     /// How the batch being built changes the key counts (`Store::counts`): keys with a value,
     /// and of those the ones with a deadline. Applied once the batch is written.
     pub(crate) count_delta: (i64, i64),
+    /// How the batch being built moves the digests (`storage::digest`): per segment, the
+    /// element added or the negation of the one removed. Applied once the batch is written.
+    pub(crate) digest_delta: Vec<(u16, u128)>,
 }
 
 impl CommitState {
@@ -52,6 +55,7 @@ impl CommitState {
     pub(crate) fn begin(&mut self) {
         self.events.clear();
         self.count_delta = (0, 0);
+        self.digest_delta.clear();
     }
 }
 
@@ -219,6 +223,13 @@ impl Store {
             self.inline_values.store(true, Ordering::SeqCst);
         }
         record.encode_inline(value.unwrap_or_default(), |b| batch.put_cf(index, key, b));
+        let segment = super::digest::segment_of(key);
+        if let Some(p) = prev {
+            let old = super::digest::element_of(key, &p.version);
+            state.digest_delta.push((segment, old.wrapping_neg()));
+        }
+        let new = super::digest::element_of(key, &version);
+        state.digest_delta.push((segment, new));
         let (now, before) = (counted(Some(&record)), counted(prev.as_ref()));
         state.count_delta.0 += now.0 - before.0;
         state.count_delta.1 += now.1 - before.1;
@@ -288,6 +299,7 @@ impl Store {
     ) -> std::result::Result<(), rocksdb::Error> {
         let delta = std::mem::take(&mut state.count_delta);
         if batch.is_empty() {
+            state.digest_delta.clear();
             return Ok(());
         }
         let used_hlc = state.hlc.last();
@@ -324,6 +336,13 @@ impl Store {
         }
         state.leases = written;
         self.counts.add(delta);
+        {
+            let mut digests = self.digests.lock();
+            for &(segment, d) in &state.digest_delta {
+                digests.apply(segment, d);
+            }
+        }
+        state.digest_delta.clear();
         if must_sync || self.options.durability == crate::Durability::Sync {
             self.leases.mark_durable(written);
         } else if extended {

@@ -27,8 +27,13 @@ pub(crate) struct Counts {
 }
 
 impl Counts {
-    /// Counts the index of `db` (the `index` column family `cf`).
-    pub(crate) fn load(db: &DB, cf: &ColumnFamily) -> Result<Counts> {
+    /// Counts the index of `db` (the `index` column family `cf`), and shows `each` every
+    /// record that decodes (the same pass makes the digests, `storage::digest`).
+    pub(crate) fn load(
+        db: &DB,
+        cf: &ColumnFamily,
+        mut each: impl FnMut(&[u8], &IndexRecord),
+    ) -> Result<Counts> {
         let (mut keys, mut expiring) = (0u64, 0u64);
         let mut held = false;
         let mut iter = db.raw_iterator_cf(cf);
@@ -36,7 +41,11 @@ impl Counts {
         while let Some((k, v)) = iter.item() {
             // A record that does not decode counts for nothing: reads of its key fail with
             // `Error::Corrupt` and `Db::verify` reports it, but the folder still opens.
-            let (a, b) = counted(IndexRecord::decode(k, v).ok().as_ref());
+            let rec = IndexRecord::decode(k, v).ok();
+            if let Some(r) = &rec {
+                each(k, r);
+            }
+            let (a, b) = counted(rec.as_ref());
             keys += a as u64;
             expiring += b as u64;
             held |= v.get(8) == Some(&IndexRecord::INLINE_OP);

@@ -24,6 +24,8 @@
 //!   ([`VerifyReport`]).
 //! - `watch`, `commits`, `stats`, `counts`: change notifications ([`Watch`]), the commit signal
 //!   ([`Commits`]), the counters ([`DbStats`]) and the key counts kept by every commit.
+//! - `digest`: the anti-entropy digests of every key's version, per segment of the key space
+//!   ([`DigestTree`]), kept by every commit.
 //!
 //! Invariants kept here (docs/design.md): 1 atomic commit, 2 one live log entry per key, 3 ordered
 //! visibility, 4 the sequence never goes back, 5 deterministic resolution, 6 relay without echo,
@@ -36,6 +38,7 @@ pub(crate) mod clock_guard;
 pub(crate) mod commit;
 pub(crate) mod commits;
 pub(crate) mod counts;
+pub(crate) mod digest;
 mod error;
 pub(crate) mod expiry;
 pub(crate) mod full_sync;
@@ -66,6 +69,10 @@ pub use batch::Batch;
 pub use changes::Changes;
 pub use clock_guard::PeerClockLimit;
 pub use commits::Commits;
+pub use digest::{
+    differing, differing_segments, element_of, segment_of, DigestTree, DIGEST_RANGES,
+    DIGEST_SEGMENTS, SEGMENTS_PER_RANGE,
+};
 pub use error::StorageError;
 pub use full_sync::FullSync;
 pub use meta::PeerCursor;

@@ -200,6 +200,9 @@ pub(crate) struct Store {
     /// one is written (set before its batch is) or found at open. While false, a scan reads
     /// `data` alone, not the index too (`storage::scan`).
     pub(crate) inline_values: std::sync::atomic::AtomicBool,
+    /// The digests of every key's `(key, version)` (`storage::digest`), moved by every commit
+    /// once its batch is written, under the commit lock.
+    pub(crate) digests: Mutex<super::digest::DigestTree>,
 }
 
 impl Store {
@@ -394,7 +397,10 @@ impl Store {
             seq: seq_lease,
             hlc: hlc_lease,
         };
-        let counts = super::counts::Counts::load(&db, handle(&db, cf::INDEX)?)?;
+        let mut digests = super::digest::DigestTree::default();
+        let counts = super::counts::Counts::load(&db, handle(&db, cf::INDEX)?, |key, rec| {
+            digests.add(key, &rec.version)
+        })?;
         let leases = Leases::start(Arc::clone(&db), on_disk)?;
         let watch_buffer = options.watch_buffer;
         Ok(Store {
@@ -413,6 +419,7 @@ impl Store {
                 events: Vec::new(),
                 held_seq: None,
                 count_delta: (0, 0),
+                digest_delta: Vec::new(),
             }),
             leases,
             commit_signal: Default::default(),
@@ -433,6 +440,7 @@ impl Store {
             stats_swept: AtomicU64::new(0),
             inline_values: std::sync::atomic::AtomicBool::new(counts.held_at_open),
             counts,
+            digests: Mutex::new(digests),
             sweep_failure: Mutex::new(None),
         })
     }

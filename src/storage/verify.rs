@@ -7,7 +7,8 @@
 //! - a put's value is where its deadline says (without one in `data`; with one in its index
 //!   record, with a matching entry in `deadlines`, or nowhere when the record is marked
 //!   swept), and no value is in both;
-//! - the key counts kept in memory (`storage::counts`) are the index's;
+//! - the key counts and the digests kept in memory (`storage::counts`, `storage::digest`) are
+//!   the index's;
 //! - every value in `data` has an index record that says put without a deadline, every entry
 //!   of `deadlines` one that holds its value with that deadline;
 //! - every log entry is the one its key's index record points at (no orphans, one per key);
@@ -69,7 +70,9 @@ pub(crate) fn verify(store: &Store) -> Result<VerifyReport> {
     let last_seq = store.last_seq.load(Ordering::Acquire);
     let next_seq = state.next_seq;
     let held = (store.counts.keys(), store.counts.expiring());
+    let held_digests = store.digests.lock().clone();
     drop(state);
+    let mut digests = crate::storage::digest::DigestTree::default();
     let (data, log, index) = (store.cf(cf::DATA), store.cf(cf::LOG), store.cf(cf::INDEX));
     let deadlines = store.cf(cf::DEADLINES);
     let now = store.now_ms();
@@ -94,6 +97,7 @@ pub(crate) fn verify(store: &Store) -> Result<VerifyReport> {
                 continue;
             }
         };
+        digests.add(&key, &rec.version);
         let (k, e) = crate::storage::commit::counted(Some(&rec));
         counted_keys += k as u64;
         counted_expiring += e as u64;
@@ -250,6 +254,14 @@ pub(crate) fn verify(store: &Store) -> Result<VerifyReport> {
         report.problem(format!(
             "the key counts are {} ({} with a deadline) but the index holds {keys} ({expiring})",
             held.0, held.1
+        ));
+    }
+    let off = crate::storage::digest::differing_segments(&digests, &held_digests);
+    if !off.is_empty() {
+        report.problem(format!(
+            "the digests kept differ from the index's in {} segments (first {})",
+            off.len(),
+            off[0]
         ));
     }
     Ok(report)

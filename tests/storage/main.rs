@@ -13,6 +13,7 @@ mod changes_feed_batches_are_bounded;
 mod clock_scenario;
 mod crash_sigkill_keeps_acknowledged_writes;
 mod delete_all_keeps_the_writes_that_beat_it;
+mod digests_find_what_differs;
 mod expiry_converges_in_any_order;
 mod keys_expire_by_the_readers_clock;
 mod model_against_btreemap;
