@@ -12,7 +12,8 @@
 //!   [`Choice`]);
 //! - comparing two nodes' state cheaply: [`Replica::digests`] ([`DigestTree`]: per segment of
 //!   the key space, an order-independent hash of every key's version) and
-//!   [`Replica::versions_in_segments`];
+//!   [`Replica::versions_in_segments`], driven by a [`Comparison`], and
+//!   [`Replica::entries_of`] for the keys it names;
 //! - per-peer cursors ([`PeerCursor`]), this open's incarnation and sequence floor, the proofs
 //!   that a cursor came from this node's lineage ([`CursorProver`]), and the rolled-back mark
 //!   of a restored copy.
@@ -23,6 +24,9 @@ mod cursor_proof;
 mod view;
 
 pub use crate::record::{Candidate, Choice, Entry, Op};
+pub use crate::replication::anti_entropy::{
+    Comparison, ComparisonError, Differences, Step, MAX_SEGMENTS_PER_ROUND,
+};
 pub use crate::storage::{
     differing, differing_segments, element_of, segment_of, ApplyReport, Changes, Commits,
     DigestTree, FullSync, PeerCursor, SyncSource, DIGEST_RANGES, DIGEST_SEGMENTS,

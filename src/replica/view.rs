@@ -70,6 +70,13 @@ impl<'a> Replica<'a> {
         self.db.store.versions_in_segments(segments)
     }
 
+    /// The entries of `keys` that have a record here (tombstones and puts past their deadline
+    /// included, the latter without a value), in the order given, from one snapshot: what a
+    /// peer that found these keys differ through the digests applies. See `storage::repair`.
+    pub fn entries_of(&self, keys: &[Vec<u8>]) -> Result<Vec<Entry>> {
+        self.db.store.entries_of(keys)
+    }
+
     /// The last sequence of `peer`'s log committed here, as stored by
     /// [`Replica::set_peer_cursor`]; `None` before the first complete sync with it.
     pub fn peer_cursor(&self, peer: NodeId) -> Result<Option<PeerCursor>> {

@@ -14,7 +14,9 @@
 //!   due, what it leaves out, refusals);
 //! - `liveness`: heartbeats and the dead-peer deadline, shared by both;
 //! - `peers`: the registry of peer addresses (admission, expiry, per-peer status events);
-//! - `backoff`: reconnect delays; `progress`: a catch-up's rate and time left.
+//! - `backoff`: reconnect delays; `progress`: a catch-up's rate and time left;
+//! - `anti_entropy`: which keys two nodes hold at different versions, from their digests
+//!   ([`Comparison`](crate::replica::Comparison); not yet on the wire).
 //!
 //! The driver, which only moves bytes, timers and blocking jobs:
 //! - `node`: the [`Node`] handle, its shared state, start, status and shutdown;
@@ -25,6 +27,7 @@
 //! Invariants kept here (docs/design.md): 7 one snapshot per round, 8 the cursor moves only after a
 //! round's `End` is committed, 10 frames, batches, buffers and connections are bounded.
 
+pub(crate) mod anti_entropy;
 mod backoff;
 mod blocking_jobs;
 pub(crate) mod channel;

@@ -24,6 +24,7 @@
 //!   ([`VerifyReport`]).
 //! - `watch`, `commits`, `stats`, `counts`: change notifications ([`Watch`]), the commit signal
 //!   ([`Commits`]), the counters ([`DbStats`]) and the key counts kept by every commit.
+//! - `repair`: the entries of named keys, for anti-entropy repair.
 //! - `digest`: the anti-entropy digests of every key's version, per segment of the key space
 //!   ([`DigestTree`]), kept by every commit.
 //!
@@ -55,6 +56,7 @@ pub(crate) mod lease;
 pub(crate) mod meta;
 mod migrate;
 pub(crate) mod reads;
+mod repair;
 pub(crate) mod rocks;
 pub(crate) mod scan;
 mod snapshot;

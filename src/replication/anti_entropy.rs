@@ -1,0 +1,401 @@
+//! Anti-entropy comparison: which keys two nodes hold at different versions, found from their
+//! digests (docs/design.md, "Digests") in three exchanges, as a state machine without sockets or
+//! clocks. The comparing side drives it; the other side only answers from its
+//! [`Replica`](crate::replica::Replica) (`digests`, `versions_in_segments`, `entries_of`).
+//!
+//! 1. [`Step::AskRanges`]: the peer's 256 range digests (4 KiB). Equal everywhere: done.
+//! 2. [`Step::AskSegments`]: the 256 segment digests of each range that differs.
+//! 3. [`Step::AskVersions`]: the `(key, version)` of every record in the segments that differ
+//!    (at most [`MAX_SEGMENTS_PER_ROUND`]; the rest wait for the next round), compared with this
+//!    node's own records of those segments.
+//!
+//! The result ([`Differences`]) names the keys to fetch from the peer (it holds a version this
+//! node does not) and those the peer lacks. Fetched entries go through `Replica::apply` like any
+//! other, so the resolver settles which version wins and a fetch never overrides a newer local
+//! write; the peer's own comparison fetches what this node holds and it lacks.
+//!
+//! What a broken or hostile peer can do: replies that do not fit what was asked (wrong lengths,
+//! ranges or segments not asked, keys outside the asked segments, a key listed twice) end the
+//! comparison with a [`ComparisonError`] and fetch nothing; a peer that claims every segment
+//! differs gets at most [`MAX_SEGMENTS_PER_ROUND`] segments compared per round, and whatever it
+//! then sends is applied under the same checks as a pull.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::replica::{differing, segment_of, DigestTree, DIGEST_RANGES, SEGMENTS_PER_RANGE};
+use crate::Version;
+
+/// Segments compared at most per round: 1,024 of 65,536, about 15,000 keys' versions at a
+/// million keys, a few hundred KiB.
+pub const MAX_SEGMENTS_PER_ROUND: usize = 1024;
+
+/// What the comparing side asks of the peer next, or what it found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Ask for the peer's range digests ([`DigestTree::ranges`]).
+    AskRanges,
+    /// Ask for the segment digests of these ranges ([`DigestTree::segments`]).
+    AskSegments(Vec<u8>),
+    /// Ask for the `(key, version)` of every record in these segments.
+    AskVersions(Vec<u16>),
+    /// The comparison is over.
+    Done(Differences),
+}
+
+/// What a comparison found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Differences {
+    /// Keys the peer holds at a version this node does not hold: fetch their entries.
+    pub fetch: Vec<Vec<u8>>,
+    /// Keys this node holds at a version the peer does not hold.
+    pub lacking: Vec<Vec<u8>>,
+    /// Segments whose digests differed and were compared key by key.
+    pub segments: usize,
+    /// Segments that differed beyond [`MAX_SEGMENTS_PER_ROUND`], left for a later round.
+    pub deferred: usize,
+}
+
+impl Differences {
+    /// True when the two nodes were found to hold the same versions.
+    pub fn is_empty(&self) -> bool {
+        self.fetch.is_empty() && self.lacking.is_empty() && self.deferred == 0
+    }
+}
+
+/// A reply that does not fit the comparison: the peer is broken or hostile.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ComparisonError {
+    /// A reply came that was not asked for at this step.
+    #[error("unexpected {0} in an anti-entropy comparison")]
+    Unexpected(&'static str),
+    /// A list of digests had the wrong length.
+    #[error("{what}: {got} digests, expected {expected}")]
+    WrongLength {
+        /// Which list.
+        what: &'static str,
+        /// How many came.
+        got: usize,
+        /// How many were due.
+        expected: usize,
+    },
+    /// Segment digests of a range that was not asked for (or came twice).
+    #[error("segment digests of range {0}, which was not asked for")]
+    RangeNotAsked(u8),
+    /// A key outside the segments asked for, or listed twice.
+    #[error("the peer listed a key outside the segments asked for, or twice")]
+    StrayKey,
+}
+
+#[derive(Clone, Debug)]
+enum State {
+    Start,
+    Ranges,
+    Segments {
+        pending: BTreeSet<u8>,
+        found: Vec<u16>,
+    },
+    Versions {
+        asked: Vec<u16>,
+    },
+    Done,
+}
+
+/// One comparison of this node's digests with a peer's.
+#[derive(Clone, Debug)]
+pub struct Comparison {
+    local: DigestTree,
+    state: State,
+    deferred: usize,
+}
+
+impl Comparison {
+    /// A comparison of `local` (this node's [`DigestTree`], taken now) with a peer's.
+    pub fn new(local: DigestTree) -> Self {
+        Comparison {
+            local,
+            state: State::Start,
+            deferred: 0,
+        }
+    }
+
+    /// The first step: ask for the peer's range digests.
+    pub fn start(&mut self) -> Step {
+        self.state = State::Ranges;
+        Step::AskRanges
+    }
+
+    /// The peer's range digests arrived.
+    pub fn on_ranges(&mut self, remote: &[u128]) -> Result<Step, ComparisonError> {
+        if !matches!(self.state, State::Ranges) {
+            return Err(self.fail(ComparisonError::Unexpected("range digests")));
+        }
+        if remote.len() != DIGEST_RANGES {
+            return Err(self.fail(ComparisonError::WrongLength {
+                what: "range digests",
+                got: remote.len(),
+                expected: DIGEST_RANGES,
+            }));
+        }
+        let ranges: Vec<u8> = differing(&self.local.ranges(), remote)
+            .into_iter()
+            .map(|r| r as u8)
+            .collect();
+        if ranges.is_empty() {
+            return Ok(self.finish(Differences::default()));
+        }
+        self.state = State::Segments {
+            pending: ranges.iter().copied().collect(),
+            found: Vec::new(),
+        };
+        Ok(Step::AskSegments(ranges))
+    }
+
+    /// The segment digests of one asked range arrived. `None` while other asked ranges are
+    /// still due.
+    pub fn on_segments(
+        &mut self,
+        range: u8,
+        remote: &[u128],
+    ) -> Result<Option<Step>, ComparisonError> {
+        let State::Segments { pending, found } = &mut self.state else {
+            return Err(self.fail(ComparisonError::Unexpected("segment digests")));
+        };
+        if !pending.remove(&range) {
+            return Err(self.fail(ComparisonError::RangeNotAsked(range)));
+        }
+        if remote.len() != SEGMENTS_PER_RANGE {
+            return Err(self.fail(ComparisonError::WrongLength {
+                what: "segment digests",
+                got: remote.len(),
+                expected: SEGMENTS_PER_RANGE,
+            }));
+        }
+        let local = self.local.segments(usize::from(range)).unwrap_or_default();
+        found.extend(
+            differing(local, remote)
+                .into_iter()
+                .map(|i| (usize::from(range) * SEGMENTS_PER_RANGE + i) as u16),
+        );
+        if !pending.is_empty() {
+            return Ok(None);
+        }
+        let mut found = std::mem::take(found);
+        found.sort_unstable();
+        if found.len() > MAX_SEGMENTS_PER_ROUND {
+            self.deferred = found.len() - MAX_SEGMENTS_PER_ROUND;
+            found.truncate(MAX_SEGMENTS_PER_ROUND);
+        }
+        if found.is_empty() {
+            // The ranges differed but no segment does: the range sums moved between the
+            // two reads (concurrent writes). The next round compares again.
+            return Ok(Some(self.finish(Differences::default())));
+        }
+        self.state = State::Versions {
+            asked: found.clone(),
+        };
+        Ok(Some(Step::AskVersions(found)))
+    }
+
+    /// The peer's `(key, version)` list of the asked segments arrived; `local` is this node's
+    /// own list of the same segments (`Replica::versions_in_segments`).
+    pub fn on_versions(
+        &mut self,
+        local: &[(Vec<u8>, Version)],
+        remote: &[(Vec<u8>, Version)],
+    ) -> Result<Step, ComparisonError> {
+        let State::Versions { asked } = &self.state else {
+            return Err(self.fail(ComparisonError::Unexpected("versions")));
+        };
+        let asked: BTreeSet<u16> = asked.iter().copied().collect();
+        let mut theirs: BTreeMap<&[u8], &Version> = BTreeMap::new();
+        for (key, version) in remote {
+            if !asked.contains(&segment_of(key)) || theirs.insert(key, version).is_some() {
+                return Err(self.fail(ComparisonError::StrayKey));
+            }
+        }
+        let ours: BTreeMap<&[u8], &Version> = local
+            .iter()
+            .filter(|(k, _)| asked.contains(&segment_of(k)))
+            .map(|(k, v)| (k.as_slice(), v))
+            .collect();
+        let mut found = Differences {
+            segments: asked.len(),
+            ..Differences::default()
+        };
+        for (key, version) in &theirs {
+            if ours.get(key) != Some(version) {
+                found.fetch.push(key.to_vec());
+            }
+        }
+        for (key, version) in &ours {
+            if theirs.get(key) != Some(version) {
+                found.lacking.push(key.to_vec());
+            }
+        }
+        Ok(self.finish(found))
+    }
+
+    fn finish(&mut self, mut found: Differences) -> Step {
+        found.deferred = self.deferred;
+        self.state = State::Done;
+        Step::Done(found)
+    }
+
+    fn fail(&mut self, e: ComparisonError) -> ComparisonError {
+        self.state = State::Done;
+        e
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::replica::Replica;
+    use crate::{Db, LastWriteWins, NodeId, Options};
+
+    /// Runs a whole comparison of `local` against `peer`, answering from `peer` directly.
+    fn compare(local: Replica<'_>, peer: Replica<'_>) -> Differences {
+        let theirs = peer.digests();
+        let mut c = Comparison::new(local.digests());
+        let mut step = c.start();
+        loop {
+            step = match step {
+                Step::AskRanges => c.on_ranges(&theirs.ranges()).unwrap(),
+                Step::AskSegments(ranges) => {
+                    let mut next = None;
+                    for r in ranges {
+                        next = c
+                            .on_segments(r, theirs.segments(usize::from(r)).unwrap())
+                            .unwrap();
+                    }
+                    next.expect("the last range answered")
+                }
+                Step::AskVersions(segments) => {
+                    let mine = local.versions_in_segments(&segments).unwrap();
+                    let remote = peer.versions_in_segments(&segments).unwrap();
+                    c.on_versions(&mine, &remote).unwrap()
+                }
+                Step::Done(found) => return found,
+            }
+        }
+    }
+
+    fn open(dir: &tempfile::TempDir, id: u8) -> Db {
+        Db::open(dir.path(), Options::default().node_id(NodeId([id; 16]))).unwrap()
+    }
+
+    #[test]
+    fn differing_keys_are_found_fetched_and_then_nothing_differs() {
+        let (da, db_) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (a, b) = (open(&da, 1), open(&db_, 2));
+        for i in 0..3_000u32 {
+            a.put(format!("k{i:05}"), i.to_be_bytes()).unwrap();
+        }
+        let all: Vec<_> = a.replica().changes_since(0).map(|r| r.unwrap().1).collect();
+        b.replica().apply(&all, &LastWriteWins).unwrap();
+        assert!(compare(a.replica(), b.replica()).is_empty());
+
+        // B misses a delete and a new key of A's, and has a write of its own.
+        a.delete(b"k00017").unwrap();
+        a.put(b"only-a", b"1").unwrap();
+        b.put(b"k02000", b"b's").unwrap();
+        let found = compare(b.replica(), a.replica());
+        let mut fetch = found.fetch.clone();
+        fetch.sort();
+        assert_eq!(
+            fetch,
+            vec![b"k00017".to_vec(), b"k02000".to_vec(), b"only-a".to_vec()]
+        );
+        assert_eq!(
+            found.lacking.len(),
+            2,
+            "B's own k02000 and its k00017: {found:?}"
+        );
+        assert!(found.segments >= 1 && found.deferred == 0);
+
+        // B fetches and applies; A does the same the other way: equal, and nothing differs.
+        let entries = a.replica().entries_of(&found.fetch).unwrap();
+        b.replica().apply(&entries, &LastWriteWins).unwrap();
+        let back = compare(a.replica(), b.replica());
+        let entries = b.replica().entries_of(&back.fetch).unwrap();
+        a.replica().apply(&entries, &LastWriteWins).unwrap();
+        assert_eq!(a.replica().digests(), b.replica().digests());
+        assert!(compare(a.replica(), b.replica()).is_empty());
+        assert!(a.get(b"k00017").unwrap().is_none() && b.get(b"k00017").unwrap().is_none());
+        assert_eq!(a.get(b"k02000").unwrap(), b.get(b"k02000").unwrap());
+    }
+
+    #[test]
+    fn replies_that_do_not_fit_end_the_comparison() {
+        let local = DigestTree::default();
+        let mut c = Comparison::new(local.clone());
+        assert!(matches!(
+            c.on_segments(0, &[0; 256]),
+            Err(ComparisonError::Unexpected(_))
+        ));
+        let mut c = Comparison::new(local.clone());
+        c.start();
+        assert!(matches!(
+            c.on_ranges(&[0; 3]),
+            Err(ComparisonError::WrongLength { .. })
+        ));
+        // A peer that differs in range 5 only: a reply for range 6 is refused, and so is a key
+        // outside the asked segment.
+        let mut remote = DigestTree::default();
+        remote.apply(5 * 256 + 9, 77);
+        let mut c = Comparison::new(local.clone());
+        c.start();
+        assert_eq!(
+            c.on_ranges(&remote.ranges()),
+            Ok(Step::AskSegments(vec![5]))
+        );
+        assert_eq!(
+            c.on_segments(6, remote.segments(6).unwrap()),
+            Err(ComparisonError::RangeNotAsked(6))
+        );
+        let mut c = Comparison::new(local);
+        c.start();
+        c.on_ranges(&remote.ranges()).unwrap();
+        let step = c.on_segments(5, remote.segments(5).unwrap()).unwrap();
+        assert_eq!(step, Some(Step::AskVersions(vec![5 * 256 + 9])));
+        let stray = (0u32..)
+            .map(|i| format!("x{i}").into_bytes())
+            .find(|k| segment_of(k) != 5 * 256 + 9)
+            .unwrap();
+        assert_eq!(
+            c.on_versions(&[], &[(stray, Version::NONE)]),
+            Err(ComparisonError::StrayKey)
+        );
+    }
+
+    #[test]
+    fn a_peer_claiming_everything_differs_gets_a_bounded_round() {
+        let local = DigestTree::default();
+        let mut remote = DigestTree::default();
+        for s in 0..=u16::MAX {
+            remote.apply(s, 1);
+        }
+        let mut c = Comparison::new(local);
+        c.start();
+        let Step::AskSegments(ranges) = c.on_ranges(&remote.ranges()).unwrap() else {
+            panic!("every range differs");
+        };
+        assert_eq!(ranges.len(), DIGEST_RANGES);
+        let mut last = None;
+        for r in ranges {
+            last = c
+                .on_segments(r, remote.segments(usize::from(r)).unwrap())
+                .unwrap();
+        }
+        let Some(Step::AskVersions(segments)) = last else {
+            panic!("versions asked");
+        };
+        assert_eq!(segments.len(), MAX_SEGMENTS_PER_ROUND);
+        let Step::Done(found) = c.on_versions(&[], &[]).unwrap() else {
+            panic!("done");
+        };
+        assert_eq!(found.deferred, (1 << 16) - MAX_SEGMENTS_PER_ROUND);
+        assert!(!found.is_empty());
+    }
+}
