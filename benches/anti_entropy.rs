@@ -35,8 +35,7 @@ fn scale() -> f64 {
 /// framing per list).
 fn compare(local: Replica<'_>, peer: Replica<'_>) -> (Differences, usize) {
     let theirs = peer.digests();
-    let mut c = Comparison::new(local.digests());
-    let mut step = c.start();
+    let (mut c, mut step) = Comparison::start(local.digests(), 0);
     let mut bytes = 8;
     loop {
         step = match step {
@@ -72,7 +71,8 @@ fn compare(local: Replica<'_>, peer: Replica<'_>) -> (Differences, usize) {
 fn repair(a: &Db, b: &Db) -> (usize, usize, Duration) {
     let start = Instant::now();
     let (found, bytes) = compare(b.replica(), a.replica());
-    let entries = a.replica().entries_of(&found.fetch).unwrap();
+    let (entries, done) = a.replica().entries_of(&found.fetch, 64 << 20).unwrap();
+    assert_eq!(done, found.fetch.len());
     b.replica().apply(&entries, &LastWriteWins).unwrap();
     (found.fetch.len(), bytes, start.elapsed())
 }

@@ -71,10 +71,12 @@ impl<'a> Replica<'a> {
     }
 
     /// The entries of `keys` that have a record here (tombstones and puts past their deadline
-    /// included, the latter without a value), in the order given, from one snapshot: what a
-    /// peer that found these keys differ through the digests applies. See `storage::repair`.
-    pub fn entries_of(&self, keys: &[Vec<u8>]) -> Result<Vec<Entry>> {
-        self.db.store.entries_of(keys)
+    /// included, the latter without a value), in the order given, from one snapshot, within
+    /// `max_bytes` of keys and values (at least one entry), and how many of `keys` the call went
+    /// through (call again with the rest): what a peer that found these keys differ through the
+    /// digests applies. See `storage::repair`.
+    pub fn entries_of(&self, keys: &[Vec<u8>], max_bytes: usize) -> Result<(Vec<Entry>, usize)> {
+        self.db.store.entries_of(keys, max_bytes)
     }
 
     /// The last sequence of `peer`'s log committed here, as stored by

@@ -6,13 +6,15 @@
 //! 1. [`Step::AskRanges`]: the peer's 256 range digests (4 KiB). Equal everywhere: done.
 //! 2. [`Step::AskSegments`]: the 256 segment digests of each range that differs.
 //! 3. [`Step::AskVersions`]: the `(key, version)` of every record in the segments that differ
-//!    (at most [`MAX_SEGMENTS_PER_ROUND`]; the rest wait for the next round), compared with this
-//!    node's own records of those segments.
+//!    (at most [`MAX_SEGMENTS_PER_ROUND`], a window that moves with the round number so that no
+//!    segment waits forever behind others that keep differing), compared with this node's own
+//!    records of those segments.
 //!
 //! The result ([`Differences`]) names the keys to fetch from the peer (it holds a version this
-//! node does not) and those the peer lacks. Fetched entries go through `Replica::apply` like any
-//! other, so the resolver settles which version wins and a fetch never overrides a newer local
-//! write; the peer's own comparison fetches what this node holds and it lacks.
+//! node lacks or holds an older clock of) and those the peer lacks or holds older (equal clocks
+//! with different versions are in both: the resolver decides). Fetched entries go through
+//! `Replica::apply` like any other, so the resolver settles which version wins and a fetch
+//! never overrides a newer local write; the peer's own comparison fetches what it lacks.
 //!
 //! What a broken or hostile peer can do: replies that do not fit what was asked (wrong lengths,
 //! ranges or segments not asked, keys outside the asked segments, a key listed twice) end the
@@ -26,8 +28,9 @@ use crate::replica::{differing, segment_of, DigestTree, DIGEST_RANGES, SEGMENTS_
 use crate::Version;
 
 /// Segments compared at most per round: 1,024 of 65,536, about 15,000 keys' versions at a
-/// million keys, a few hundred KiB.
-pub const MAX_SEGMENTS_PER_ROUND: usize = 1024;
+/// million keys, a few hundred KiB (the most a node lists for one ask,
+/// [`MAX_SEGMENTS_PER_ASK`](crate::replica::MAX_SEGMENTS_PER_ASK)).
+pub const MAX_SEGMENTS_PER_ROUND: usize = crate::storage::MAX_SEGMENTS_PER_ASK;
 
 /// What the comparing side asks of the peer next, or what it found.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,9 +48,10 @@ pub enum Step {
 /// What a comparison found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Differences {
-    /// Keys the peer holds at a version this node does not hold: fetch their entries.
+    /// Keys the peer holds at a version this node lacks, or at a clock at or above this
+    /// node's: fetch their entries.
     pub fetch: Vec<Vec<u8>>,
-    /// Keys this node holds at a version the peer does not hold.
+    /// Keys this node holds at a version the peer lacks, or at a clock at or above the peer's.
     pub lacking: Vec<Vec<u8>>,
     /// Segments whose digests differed and were compared key by key.
     pub segments: usize,
@@ -89,7 +93,6 @@ pub enum ComparisonError {
 
 #[derive(Clone, Debug)]
 enum State {
-    Start,
     Ranges,
     Segments {
         pending: BTreeSet<u8>,
@@ -101,28 +104,28 @@ enum State {
     Done,
 }
 
-/// One comparison of this node's digests with a peer's.
+/// One comparison (one round) of this node's digests with a peer's.
 #[derive(Clone, Debug)]
 pub struct Comparison {
     local: DigestTree,
     state: State,
     deferred: usize,
+    round: u64,
 }
 
 impl Comparison {
-    /// A comparison of `local` (this node's [`DigestTree`], taken now) with a peer's.
-    pub fn new(local: DigestTree) -> Self {
-        Comparison {
+    /// Starts round number `round` (any counter the caller keeps: it moves the window of
+    /// segments compared when more differ than a round compares) of a comparison of `local`
+    /// (this node's [`DigestTree`], taken now) with a peer's; the first step is always
+    /// [`Step::AskRanges`].
+    pub fn start(local: DigestTree, round: u64) -> (Self, Step) {
+        let c = Comparison {
             local,
-            state: State::Start,
+            state: State::Ranges,
             deferred: 0,
-        }
-    }
-
-    /// The first step: ask for the peer's range digests.
-    pub fn start(&mut self) -> Step {
-        self.state = State::Ranges;
-        Step::AskRanges
+            round,
+        };
+        (c, Step::AskRanges)
     }
 
     /// The peer's range digests arrived.
@@ -183,8 +186,12 @@ impl Comparison {
         let mut found = std::mem::take(found);
         found.sort_unstable();
         if found.len() > MAX_SEGMENTS_PER_ROUND {
+            // A window that starts further on each round, wrapping around.
             self.deferred = found.len() - MAX_SEGMENTS_PER_ROUND;
+            let from = (self.round as usize).wrapping_mul(MAX_SEGMENTS_PER_ROUND) % found.len();
+            found.rotate_left(from);
             found.truncate(MAX_SEGMENTS_PER_ROUND);
+            found.sort_unstable();
         }
         if found.is_empty() {
             // The ranges differed but no segment does: the range sums moved between the
@@ -223,14 +230,24 @@ impl Comparison {
             segments: asked.len(),
             ..Differences::default()
         };
+        // A key listed at another version by one side and newer (a higher clock) on the other
+        // is only the newer side's to send; equal clocks go both ways (the resolver decides).
         for (key, version) in &theirs {
-            if ours.get(key) != Some(version) {
-                found.fetch.push(key.to_vec());
+            match ours.get(key) {
+                None => found.fetch.push(key.to_vec()),
+                Some(v) if v != version && version.clock >= v.clock => {
+                    found.fetch.push(key.to_vec())
+                }
+                Some(_) => {}
             }
         }
         for (key, version) in &ours {
-            if theirs.get(key) != Some(version) {
-                found.lacking.push(key.to_vec());
+            match theirs.get(key) {
+                None => found.lacking.push(key.to_vec()),
+                Some(v) if v != version && version.clock >= v.clock => {
+                    found.lacking.push(key.to_vec())
+                }
+                Some(_) => {}
             }
         }
         Ok(self.finish(found))
@@ -252,13 +269,13 @@ impl Comparison {
 mod tests {
     use super::*;
     use crate::replica::Replica;
+    use crate::replica::DIGEST_SEGMENTS;
     use crate::{Db, LastWriteWins, NodeId, Options};
 
     /// Runs a whole comparison of `local` against `peer`, answering from `peer` directly.
     fn compare(local: Replica<'_>, peer: Replica<'_>) -> Differences {
         let theirs = peer.digests();
-        let mut c = Comparison::new(local.digests());
-        let mut step = c.start();
+        let (mut c, mut step) = Comparison::start(local.digests(), 0);
         loop {
             step = match step {
                 Step::AskRanges => c.on_ranges(&theirs.ranges()).unwrap(),
@@ -303,22 +320,18 @@ mod tests {
         let found = compare(b.replica(), a.replica());
         let mut fetch = found.fetch.clone();
         fetch.sort();
-        assert_eq!(
-            fetch,
-            vec![b"k00017".to_vec(), b"k02000".to_vec(), b"only-a".to_vec()]
-        );
-        assert_eq!(
-            found.lacking.len(),
-            2,
-            "B's own k02000 and its k00017: {found:?}"
-        );
+        // Not k02000: B's own write is newer (its clock is above A's).
+        assert_eq!(fetch, vec![b"k00017".to_vec(), b"only-a".to_vec()]);
+        assert_eq!(found.lacking, vec![b"k02000".to_vec()], "{found:?}");
         assert!(found.segments >= 1 && found.deferred == 0);
 
         // B fetches and applies; A does the same the other way: equal, and nothing differs.
-        let entries = a.replica().entries_of(&found.fetch).unwrap();
+        let (entries, done) = a.replica().entries_of(&found.fetch, 1 << 20).unwrap();
+        assert_eq!(done, found.fetch.len());
         b.replica().apply(&entries, &LastWriteWins).unwrap();
         let back = compare(a.replica(), b.replica());
-        let entries = b.replica().entries_of(&back.fetch).unwrap();
+        assert_eq!(back.fetch, vec![b"k02000".to_vec()]);
+        let (entries, _) = b.replica().entries_of(&back.fetch, 1 << 20).unwrap();
         a.replica().apply(&entries, &LastWriteWins).unwrap();
         assert_eq!(a.replica().digests(), b.replica().digests());
         assert!(compare(a.replica(), b.replica()).is_empty());
@@ -329,13 +342,12 @@ mod tests {
     #[test]
     fn replies_that_do_not_fit_end_the_comparison() {
         let local = DigestTree::default();
-        let mut c = Comparison::new(local.clone());
+        let (mut c, _) = Comparison::start(local.clone(), 0);
         assert!(matches!(
             c.on_segments(0, &[0; 256]),
             Err(ComparisonError::Unexpected(_))
         ));
-        let mut c = Comparison::new(local.clone());
-        c.start();
+        let (mut c, _) = Comparison::start(local.clone(), 0);
         assert!(matches!(
             c.on_ranges(&[0; 3]),
             Err(ComparisonError::WrongLength { .. })
@@ -344,8 +356,7 @@ mod tests {
         // outside the asked segment.
         let mut remote = DigestTree::default();
         remote.apply(5 * 256 + 9, 77);
-        let mut c = Comparison::new(local.clone());
-        c.start();
+        let (mut c, _) = Comparison::start(local.clone(), 0);
         assert_eq!(
             c.on_ranges(&remote.ranges()),
             Ok(Step::AskSegments(vec![5]))
@@ -354,8 +365,7 @@ mod tests {
             c.on_segments(6, remote.segments(6).unwrap()),
             Err(ComparisonError::RangeNotAsked(6))
         );
-        let mut c = Comparison::new(local);
-        c.start();
+        let (mut c, _) = Comparison::start(local, 0);
         c.on_ranges(&remote.ranges()).unwrap();
         let step = c.on_segments(5, remote.segments(5).unwrap()).unwrap();
         assert_eq!(step, Some(Step::AskVersions(vec![5 * 256 + 9])));
@@ -370,32 +380,40 @@ mod tests {
     }
 
     #[test]
-    fn a_peer_claiming_everything_differs_gets_a_bounded_round() {
+    fn a_peer_claiming_everything_differs_gets_bounded_rounds_that_cover_every_segment() {
         let local = DigestTree::default();
         let mut remote = DigestTree::default();
         for s in 0..=u16::MAX {
             remote.apply(s, 1);
         }
-        let mut c = Comparison::new(local);
-        c.start();
-        let Step::AskSegments(ranges) = c.on_ranges(&remote.ranges()).unwrap() else {
-            panic!("every range differs");
-        };
-        assert_eq!(ranges.len(), DIGEST_RANGES);
-        let mut last = None;
-        for r in ranges {
-            last = c
-                .on_segments(r, remote.segments(usize::from(r)).unwrap())
-                .unwrap();
+        let mut covered = std::collections::BTreeSet::new();
+        for round in 0..(DIGEST_SEGMENTS / MAX_SEGMENTS_PER_ROUND) as u64 {
+            let (mut c, _) = Comparison::start(local.clone(), round);
+            let Step::AskSegments(ranges) = c.on_ranges(&remote.ranges()).unwrap() else {
+                panic!("every range differs");
+            };
+            assert_eq!(ranges.len(), DIGEST_RANGES);
+            let mut last = None;
+            for r in ranges {
+                last = c
+                    .on_segments(r, remote.segments(usize::from(r)).unwrap())
+                    .unwrap();
+            }
+            let Some(Step::AskVersions(segments)) = last else {
+                panic!("versions asked");
+            };
+            assert_eq!(segments.len(), MAX_SEGMENTS_PER_ROUND);
+            covered.extend(segments);
+            let Step::Done(found) = c.on_versions(&[], &[]).unwrap() else {
+                panic!("done");
+            };
+            assert_eq!(found.deferred, DIGEST_SEGMENTS - MAX_SEGMENTS_PER_ROUND);
+            assert!(!found.is_empty());
         }
-        let Some(Step::AskVersions(segments)) = last else {
-            panic!("versions asked");
-        };
-        assert_eq!(segments.len(), MAX_SEGMENTS_PER_ROUND);
-        let Step::Done(found) = c.on_versions(&[], &[]).unwrap() else {
-            panic!("done");
-        };
-        assert_eq!(found.deferred, (1 << 16) - MAX_SEGMENTS_PER_ROUND);
-        assert!(!found.is_empty());
+        assert_eq!(
+            covered.len(),
+            DIGEST_SEGMENTS,
+            "the window moved over every segment"
+        );
     }
 }

@@ -38,6 +38,11 @@ pub const DIGEST_RANGES: usize = 256;
 /// Segments per range.
 pub const SEGMENTS_PER_RANGE: usize = DIGEST_SEGMENTS / DIGEST_RANGES;
 
+/// Segments listed at most by one [`versions_in_segments`](crate::replica::Replica::versions_in_segments)
+/// call (the rest of a longer request are ignored): 1,024 of 65,536, about 15,000 keys'
+/// versions at a million keys, so a peer asking for everything gets a bounded answer.
+pub const MAX_SEGMENTS_PER_ASK: usize = 1024;
+
 /// The segment of `key`: the top 16 bits of FNV-1a 64 of the key, mixed by SplitMix64's
 /// finalizer (so that keys differing only in their last byte spread over all segments).
 pub fn segment_of(key: &[u8]) -> u16 {
@@ -159,12 +164,14 @@ impl Store {
         self.digests.lock().clone()
     }
 
-    /// The `(key, version)` of every index record whose key is in one of `segments`, in key
-    /// order, from one snapshot: what a peer compares once the digests told it where to look.
-    /// One pass over the index, whatever the number of segments.
+    /// The `(key, version)` of every index record whose key is in one of `segments` (the first
+    /// [`MAX_SEGMENTS_PER_ASK`] of them), in key order, from one snapshot: what a peer compares
+    /// once the digests told it where to look. One pass over the index, whatever the number of
+    /// segments. A record that does not decode is left out, as the digests leave it out
+    /// (`Db::verify` reports it), so that one bad record never stops a comparison.
     pub(crate) fn versions_in_segments(&self, segments: &[u16]) -> Result<Vec<(Vec<u8>, Version)>> {
         let mut wanted = vec![false; DIGEST_SEGMENTS];
-        for &s in segments {
+        for &s in segments.iter().take(MAX_SEGMENTS_PER_ASK) {
             wanted[usize::from(s)] = true;
         }
         let snapshot = self.db.snapshot();
@@ -173,7 +180,9 @@ impl Store {
         let mut out = Vec::new();
         while let Some((key, raw)) = iter.item() {
             if wanted[usize::from(segment_of(key))] {
-                out.push((key.to_vec(), IndexRecord::decode(key, raw)?.version));
+                if let Ok(rec) = IndexRecord::decode(key, raw) {
+                    out.push((key.to_vec(), rec.version));
+                }
             }
             iter.next();
         }

@@ -73,7 +73,7 @@ pub use clock_guard::PeerClockLimit;
 pub use commits::Commits;
 pub use digest::{
     differing, differing_segments, element_of, segment_of, DigestTree, DIGEST_RANGES,
-    DIGEST_SEGMENTS, SEGMENTS_PER_RANGE,
+    DIGEST_SEGMENTS, MAX_SEGMENTS_PER_ASK, SEGMENTS_PER_RANGE,
 };
 pub use error::StorageError;
 pub use full_sync::FullSync;

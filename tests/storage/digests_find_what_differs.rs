@@ -94,6 +94,21 @@ fn equal_contents_equal_digests_and_one_difference_is_named() {
     assert_eq!(missing.len(), 1);
     assert_eq!(missing[0].0, b"key:new");
 
+    // The repair read is bounded in bytes (at least one entry) and says how far it went.
+    let keys = vec![
+        b"key:00001".to_vec(),
+        b"key:00004".to_vec(),
+        b"no such key".to_vec(),
+    ];
+    let (one, done) = a.replica().entries_of(&keys, 1).unwrap();
+    assert_eq!((one.len(), done), (1, 1));
+    let (all, done) = a.replica().entries_of(&keys, 1 << 20).unwrap();
+    assert_eq!(
+        (all.len(), done),
+        (2, 3),
+        "a key without a record is left out"
+    );
+
     // Repaired by applying what C lacks: equal again.
     copy(&a, &c, 50);
     assert_eq!(a.replica().digests(), c.replica().digests());
