@@ -226,30 +226,12 @@ impl Comparison {
             .filter(|(k, _)| asked.contains(&segment_of(k)))
             .map(|(k, v)| (k.as_slice(), v))
             .collect();
-        let mut found = Differences {
+        let found = Differences {
+            fetch: newer_or_missing(&theirs, &ours),
+            lacking: newer_or_missing(&ours, &theirs),
             segments: asked.len(),
             ..Differences::default()
         };
-        // A key listed at another version by one side and newer (a higher clock) on the other
-        // is only the newer side's to send; equal clocks go both ways (the resolver decides).
-        for (key, version) in &theirs {
-            match ours.get(key) {
-                None => found.fetch.push(key.to_vec()),
-                Some(v) if v != version && version.clock >= v.clock => {
-                    found.fetch.push(key.to_vec())
-                }
-                Some(_) => {}
-            }
-        }
-        for (key, version) in &ours {
-            match theirs.get(key) {
-                None => found.lacking.push(key.to_vec()),
-                Some(v) if v != version && version.clock >= v.clock => {
-                    found.lacking.push(key.to_vec())
-                }
-                Some(_) => {}
-            }
-        }
         Ok(self.finish(found))
     }
 
@@ -263,6 +245,22 @@ impl Comparison {
         self.state = State::Done;
         e
     }
+}
+
+/// The keys `from` lists at a version `other` lacks: missing there, or at another version whose
+/// clock is not above `from`'s. A key newer on the other side is only the other side's to send;
+/// equal clocks go both ways (the resolver decides).
+fn newer_or_missing(
+    from: &BTreeMap<&[u8], &Version>,
+    other: &BTreeMap<&[u8], &Version>,
+) -> Vec<Vec<u8>> {
+    from.iter()
+        .filter(|(key, version)| match other.get(*key) {
+            None => true,
+            Some(v) => v != *version && version.clock >= v.clock,
+        })
+        .map(|(key, _)| key.to_vec())
+        .collect()
 }
 
 #[cfg(test)]
