@@ -135,27 +135,14 @@ fn simulated_faults_lose_nothing_converge_and_replay_exactly() {
     };
     println!(
         "sim: {} seeds x {OPS} ops, {NODES} nodes ({} by multicast discovery), {faults} faults, acked {} \
-         of {} (fewest in a run {}, floor {MIN_ACKED}), no effect {}, lost {}, unexpected {}, \
-         divergent {}, resurrected {}, expired visible {}, expired early {}, persist undone {}, \
-         wrong deadline {}; at the end {} keys expired, {} live with a deadline, {} persisted; \
+         of {} (fewest in a run {}, floor {MIN_ACKED}), {}; \
          convergence after heal p50 {:.1} s p99 {:.1} s (sim time), determinism {same}/{}, {:.0} s",
         runs.len(),
         runs.iter().filter(|r| r.discovered).count(),
         total.acknowledged,
         total.attempted(),
         fewest_acked.unwrap_or(0),
-        total.no_effect,
-        total.lost,
-        total.unexpected,
-        total.divergent_keys,
-        total.resurrected,
-        total.expired_visible,
-        total.expired_early,
-        total.persist_undone,
-        total.wrong_deadline,
-        total.expired_keys,
-        total.deadline_keys,
-        total.persisted_keys,
+        total.outcomes(),
         pct(0.5).as_secs_f64(),
         pct(0.99).as_secs_f64(),
         replays.len(),

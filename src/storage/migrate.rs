@@ -19,7 +19,8 @@
 use rocksdb::{WriteBatch, WriteOptions, DB};
 
 use super::keys::{cf, decode_expiring, IndexRecord};
-use crate::{Error, Result};
+use super::rocks::handle;
+use crate::Result;
 
 /// Records rewritten per synced batch, at most.
 const MIGRATE_BATCH: usize = 10_000;
@@ -106,9 +107,4 @@ fn format_3_deadline(rec: &[u8]) -> Option<u64> {
     let mut at = [0u8; 8];
     at.copy_from_slice(&rec[IndexRecord::ENCODED_LEN..]);
     Some(u64::from_be_bytes(at))
-}
-
-fn handle<'a>(db: &'a DB, name: &str) -> Result<&'a rocksdb::ColumnFamily> {
-    db.cf_handle(name)
-        .ok_or_else(|| Error::corrupt("database", format!("column family {name:?} is missing")))
 }

@@ -529,7 +529,7 @@ fn legacy_descriptor() -> ColumnFamilyDescriptor {
     ColumnFamilyDescriptor::new(cf::LEGACY_EXPIRING, rocksdb::Options::default())
 }
 
-fn handle<'a>(db: &'a DB, name: &str) -> Result<&'a ColumnFamily> {
+pub(super) fn handle<'a>(db: &'a DB, name: &str) -> Result<&'a ColumnFamily> {
     db.cf_handle(name)
         .ok_or_else(|| Error::corrupt("database", format!("column family {name:?} is missing")))
 }

@@ -352,26 +352,12 @@ async fn run_cluster(seed: u64, secs: u64) {
     let report: Report = check(&LastWriteWins, &history.events(), &finals);
     println!(
         "cluster (processes): seed {seed}, {secs} s, {NODES} nodes, faults {faults:?}, acked {} \
-         ({:.1}%, floor {:.0}%), unknown {}, no effect {}, lost {}, unexpected {}, divergent {}, \
-         resurrected {}, expired visible {}, expired early {}, persist undone {}, wrong deadline \
-         {}; at the end {} keys expired, {} live with a deadline, {} persisted; quiet {:?} after \
-         heal",
+         ({:.1}%, floor {:.0}%), unknown {}, {}; quiet {:?} after heal",
         report.acknowledged,
         100.0 * report.acked_share(),
         100.0 * MIN_ACKED_SHARE,
         report.unknown,
-        report.no_effect,
-        report.lost,
-        report.unexpected,
-        report.divergent_keys,
-        report.resurrected,
-        report.expired_visible,
-        report.expired_early,
-        report.persist_undone,
-        report.wrong_deadline,
-        report.expired_keys,
-        report.deadline_keys,
-        report.persisted_keys,
+        report.outcomes(),
         settled
     );
     assert!(report.valid(), "seed {seed}: {report:?}");

@@ -71,27 +71,14 @@ async fn nemesis_runs_lose_nothing_and_converge() {
     let pct = |p: f64| times[((times.len() - 1) as f64 * p) as usize];
     println!(
         "cluster (in-process): {} seeds x {STEPS} steps, {NODES} nodes, {faults} faults, acked {} \
-         of {} (lowest run {:.0}%, floor {:.0}%), no effect {}, lost {}, unexpected {}, divergent \
-         {}, resurrected {}, expired visible {}, expired early {}, persist undone {}, wrong \
-         deadline {}; at the end {} keys expired, {} live with a deadline, {} persisted; \
+         of {} (lowest run {:.0}%, floor {:.0}%), {}; \
          convergence after heal p50 {:?} p99 {:?}, {:.1} s",
         seeds.len(),
         total.acknowledged,
         total.attempted(),
         100.0 * lowest_share,
         100.0 * MIN_ACKED_SHARE,
-        total.no_effect,
-        total.lost,
-        total.unexpected,
-        total.divergent_keys,
-        total.resurrected,
-        total.expired_visible,
-        total.expired_early,
-        total.persist_undone,
-        total.wrong_deadline,
-        total.expired_keys,
-        total.deadline_keys,
-        total.persisted_keys,
+        total.outcomes(),
         pct(0.5),
         pct(0.99),
         started.elapsed().as_secs_f64()

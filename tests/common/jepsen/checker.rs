@@ -164,6 +164,27 @@ pub struct Report {
 }
 
 impl Report {
+    /// The violation counts and the end state's expiry counts, as the suites print them.
+    pub fn outcomes(&self) -> String {
+        format!(
+            "no effect {}, lost {}, unexpected {}, divergent {}, resurrected {}, expired visible \
+             {}, expired early {}, persist undone {}, wrong deadline {}; at the end {} keys \
+             expired, {} live with a deadline, {} persisted",
+            self.no_effect,
+            self.lost,
+            self.unexpected,
+            self.divergent_keys,
+            self.resurrected,
+            self.expired_visible,
+            self.expired_early,
+            self.persist_undone,
+            self.wrong_deadline,
+            self.expired_keys,
+            self.deadline_keys,
+            self.persisted_keys,
+        )
+    }
+
     /// True when nothing was lost, resurrected, unexplained or divergent, and every deadline
     /// read as it must.
     pub fn valid(&self) -> bool {
