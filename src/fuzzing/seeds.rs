@@ -76,7 +76,7 @@ fn messages() -> Vec<Message> {
                     1,
                     Entry {
                         value: None,
-                        ..entry
+                        ..entry.clone()
                     },
                 ),
             ],
@@ -89,6 +89,40 @@ fn messages() -> Vec<Message> {
         Message::Heartbeat {
             last_seq: 2,
             clock_ms: 1_700_000_000_000,
+        },
+        Message::AskRanges,
+        Message::Ranges {
+            digests: vec![7; 256],
+        },
+        Message::AskSegments { ranges: vec![0, 9] },
+        Message::Segments {
+            range: 9,
+            digests: vec![1; 256],
+        },
+        Message::AskDigests {
+            segments: vec![9 * 256 + 4],
+        },
+        Message::Digests { digests: vec![1] },
+        Message::AskVersions {
+            segments: vec![9 * 256 + 4],
+        },
+        Message::Versions {
+            versions: vec![(entry.key.clone(), entry.version)],
+            last: true,
+        },
+        Message::AskEntries {
+            keys: vec![entry.key.clone()],
+        },
+        Message::Entries {
+            entries: vec![entry.clone()],
+            through: 1,
+        },
+        Message::Push {
+            entries: vec![entry],
+        },
+        Message::Pushed {
+            applied: 1,
+            refused: 0,
         },
     ]
 }

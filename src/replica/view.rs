@@ -63,6 +63,22 @@ impl<'a> Replica<'a> {
         self.db.store.digest_tree()
     }
 
+    /// The 256 range digests now: [`DigestTree::ranges`] without the copy of the whole tree.
+    pub fn range_digests(&self) -> Vec<u128> {
+        self.db.store.range_digests()
+    }
+
+    /// The 256 segment digests of `range` now, without the copy of the whole tree.
+    pub fn range_segments(&self, range: u8) -> Vec<u128> {
+        self.db.store.range_segments(range)
+    }
+
+    /// The digests of `segments` now, in order: [`Replica::digests`] without the copy of the
+    /// whole tree.
+    pub fn segment_digests(&self, segments: &[u16]) -> Vec<u128> {
+        self.db.store.segment_digests(segments)
+    }
+
     /// The key and version of every record (tombstones and expired puts included) whose key is
     /// in one of `segments` ([`segment_of`](crate::replica::segment_of)), in key order, from one
     /// snapshot; one pass over the index.

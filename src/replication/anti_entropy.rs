@@ -5,10 +5,15 @@
 //!
 //! 1. [`Step::AskRanges`]: the peer's 256 range digests (4 KiB). Equal everywhere: done.
 //! 2. [`Step::AskSegments`]: the 256 segment digests of each range that differs.
-//! 3. [`Step::AskVersions`]: the `(key, version)` of every record in the segments that differ
-//!    (at most [`MAX_SEGMENTS_PER_ROUND`], a window that moves with the round number so that no
-//!    segment waits forever behind others that keep differing), compared with this node's own
-//!    records of those segments.
+//! 3. [`Step::AskDigests`], as many times as the comparison was started with (`rechecks`, the
+//!    driver waits a moment before each): the digests of the segments that differed (at most
+//!    [`MAX_SEGMENTS_PER_ROUND`], a window that moves with the round number so that no segment
+//!    waits forever behind others that keep differing), compared with this node's digests of
+//!    the moment. A segment that differed only because a write was still on its way agrees by
+//!    then and is dropped: between nodes under steady writes the digests nearly always differ
+//!    somewhere, and listing versions is a pass over the whole index on both sides.
+//! 4. [`Step::AskVersions`]: the `(key, version)` of every record in the segments that still
+//!    differ, compared with this node's own records of those segments.
 //!
 //! The result ([`Differences`]) names the keys to fetch from the peer (it holds a version this
 //! node lacks or holds an older clock of) and those the peer lacks or holds older (equal clocks
@@ -39,6 +44,8 @@ pub enum Step {
     AskRanges,
     /// Ask for the segment digests of these ranges ([`DigestTree::segments`]).
     AskSegments(Vec<u8>),
+    /// Wait a moment, then ask again for the digests of these segments.
+    AskDigests(Vec<u16>),
     /// Ask for the `(key, version)` of every record in these segments.
     AskVersions(Vec<u16>),
     /// The comparison is over.
@@ -57,6 +64,8 @@ pub struct Differences {
     pub segments: usize,
     /// Segments that differed beyond [`MAX_SEGMENTS_PER_ROUND`], left for a later round.
     pub deferred: usize,
+    /// Segments that differed at first and agreed when asked again (writes in flight).
+    pub transient: usize,
 }
 
 impl Differences {
@@ -98,6 +107,9 @@ enum State {
         pending: BTreeSet<u8>,
         found: Vec<u16>,
     },
+    Recheck {
+        asked: Vec<u16>,
+    },
     Versions {
         asked: Vec<u16>,
     },
@@ -110,19 +122,24 @@ pub struct Comparison {
     local: DigestTree,
     state: State,
     deferred: usize,
+    transient: usize,
+    rechecks: u32,
     round: u64,
 }
 
 impl Comparison {
     /// Starts round number `round` (any counter the caller keeps: it moves the window of
     /// segments compared when more differ than a round compares) of a comparison of `local`
-    /// (this node's [`DigestTree`], taken now) with a peer's; the first step is always
+    /// (this node's [`DigestTree`], taken now) with a peer's, asking `rechecks` times whether
+    /// differing segments still differ before listing their versions; the first step is always
     /// [`Step::AskRanges`].
-    pub fn start(local: DigestTree, round: u64) -> (Self, Step) {
+    pub fn start(local: DigestTree, round: u64, rechecks: u32) -> (Self, Step) {
         let c = Comparison {
             local,
             state: State::Ranges,
             deferred: 0,
+            transient: 0,
+            rechecks,
             round,
         };
         (c, Step::AskRanges)
@@ -198,10 +215,52 @@ impl Comparison {
             // two reads (concurrent writes). The next round compares again.
             return Ok(Some(self.finish(Differences::default())));
         }
+        Ok(Some(self.next_check(found)))
+    }
+
+    /// Asks again while rechecks are left, else lists the versions of `segments`.
+    fn next_check(&mut self, segments: Vec<u16>) -> Step {
+        if self.rechecks > 0 {
+            self.rechecks -= 1;
+            self.state = State::Recheck {
+                asked: segments.clone(),
+            };
+            return Step::AskDigests(segments);
+        }
         self.state = State::Versions {
-            asked: found.clone(),
+            asked: segments.clone(),
         };
-        Ok(Some(Step::AskVersions(found)))
+        Step::AskVersions(segments)
+    }
+
+    /// The peer's digests of the segments asked again arrived; `local` is this node's digests
+    /// of the same segments taken now
+    /// ([`Replica::segment_digests`](crate::replica::Replica::segment_digests)).
+    pub fn on_digests(&mut self, local: &[u128], remote: &[u128]) -> Result<Step, ComparisonError> {
+        let State::Recheck { asked } = &mut self.state else {
+            return Err(self.fail(ComparisonError::Unexpected("digests")));
+        };
+        if remote.len() != asked.len() || local.len() != asked.len() {
+            let (got, expected) = (remote.len(), asked.len());
+            return Err(self.fail(ComparisonError::WrongLength {
+                what: "digests",
+                got,
+                expected,
+            }));
+        }
+        let asked = std::mem::take(asked);
+        let before = asked.len();
+        let still: Vec<u16> = asked
+            .into_iter()
+            .zip(local.iter().zip(remote))
+            .filter(|(_, (l, r))| l != r)
+            .map(|(s, _)| s)
+            .collect();
+        self.transient += before - still.len();
+        if still.is_empty() {
+            return Ok(self.finish(Differences::default()));
+        }
+        Ok(self.next_check(still))
     }
 
     /// The peer's `(key, version)` list of the asked segments arrived; `local` is this node's
@@ -237,6 +296,7 @@ impl Comparison {
 
     fn finish(&mut self, mut found: Differences) -> Step {
         found.deferred = self.deferred;
+        found.transient = self.transient;
         self.state = State::Done;
         Step::Done(found)
     }
@@ -273,9 +333,14 @@ mod tests {
     /// Runs a whole comparison of `local` against `peer`, answering from `peer` directly.
     fn compare(local: Replica<'_>, peer: Replica<'_>) -> Differences {
         let theirs = peer.digests();
-        let (mut c, mut step) = Comparison::start(local.digests(), 0);
+        let (mut c, mut step) = Comparison::start(local.digests(), 0, 1);
         loop {
             step = match step {
+                Step::AskDigests(segments) => {
+                    let remote: Vec<u128> = segments.iter().map(|s| theirs.segment(*s)).collect();
+                    c.on_digests(&local.segment_digests(&segments), &remote)
+                        .unwrap()
+                }
                 Step::AskRanges => c.on_ranges(&theirs.ranges()).unwrap(),
                 Step::AskSegments(ranges) => {
                     let mut next = None;
@@ -340,12 +405,12 @@ mod tests {
     #[test]
     fn replies_that_do_not_fit_end_the_comparison() {
         let local = DigestTree::default();
-        let (mut c, _) = Comparison::start(local.clone(), 0);
+        let (mut c, _) = Comparison::start(local.clone(), 0, 0);
         assert!(matches!(
             c.on_segments(0, &[0; 256]),
             Err(ComparisonError::Unexpected(_))
         ));
-        let (mut c, _) = Comparison::start(local.clone(), 0);
+        let (mut c, _) = Comparison::start(local.clone(), 0, 0);
         assert!(matches!(
             c.on_ranges(&[0; 3]),
             Err(ComparisonError::WrongLength { .. })
@@ -354,7 +419,7 @@ mod tests {
         // outside the asked segment.
         let mut remote = DigestTree::default();
         remote.apply(5 * 256 + 9, 77);
-        let (mut c, _) = Comparison::start(local.clone(), 0);
+        let (mut c, _) = Comparison::start(local.clone(), 0, 0);
         assert_eq!(
             c.on_ranges(&remote.ranges()),
             Ok(Step::AskSegments(vec![5]))
@@ -363,7 +428,7 @@ mod tests {
             c.on_segments(6, remote.segments(6).unwrap()),
             Err(ComparisonError::RangeNotAsked(6))
         );
-        let (mut c, _) = Comparison::start(local, 0);
+        let (mut c, _) = Comparison::start(local, 0, 0);
         c.on_ranges(&remote.ranges()).unwrap();
         let step = c.on_segments(5, remote.segments(5).unwrap()).unwrap();
         assert_eq!(step, Some(Step::AskVersions(vec![5 * 256 + 9])));
@@ -378,6 +443,71 @@ mod tests {
     }
 
     #[test]
+    fn segments_that_agree_when_asked_again_are_not_listed() {
+        // Segments 3 and 700 differ at first; by the recheck 3 agrees (a write arrived), 700
+        // still differs, and only 700's versions are asked.
+        let local = DigestTree::default();
+        let mut remote = DigestTree::default();
+        remote.apply(3, 5);
+        remote.apply(700, 9);
+        let (mut c, _) = Comparison::start(local.clone(), 0, 2);
+        let Step::AskSegments(ranges) = c.on_ranges(&remote.ranges()).unwrap() else {
+            panic!("ranges differ");
+        };
+        let mut next = None;
+        for r in ranges {
+            next = c
+                .on_segments(r, remote.segments(usize::from(r)).unwrap())
+                .unwrap();
+        }
+        assert_eq!(next, Some(Step::AskDigests(vec![3, 700])));
+        let mut now = local.clone();
+        now.apply(3, 5);
+        // The wrong number of digests is refused.
+        let mut bad = c.clone();
+        assert!(matches!(
+            bad.on_digests(&[now.segment(3), now.segment(700)], &[5]),
+            Err(ComparisonError::WrongLength { .. })
+        ));
+        assert_eq!(
+            c.on_digests(&[now.segment(3), now.segment(700)], &[5, 9])
+                .unwrap(),
+            Step::AskDigests(vec![700])
+        );
+        assert_eq!(
+            c.on_digests(&[now.segment(700)], &[9]).unwrap(),
+            Step::AskVersions(vec![700])
+        );
+        let Step::Done(found) = c.on_versions(&[], &[]).unwrap() else {
+            panic!("done");
+        };
+        assert_eq!((found.segments, found.transient), (1, 1));
+        // When every segment agrees on the recheck, the round ends with nothing to list.
+        let (mut c, _) = Comparison::start(local.clone(), 0, 1);
+        let ranges = match c.on_ranges(&remote.ranges()).unwrap() {
+            Step::AskSegments(r) => r,
+            other => panic!("{other:?}"),
+        };
+        let mut next = None;
+        for r in ranges {
+            next = c
+                .on_segments(r, remote.segments(usize::from(r)).unwrap())
+                .unwrap();
+        }
+        assert!(matches!(next, Some(Step::AskDigests(_))));
+        let Step::Done(found) = c.on_digests(&[5, 9], &[5, 9]).unwrap() else {
+            panic!("done");
+        };
+        assert!(found.is_empty() && found.transient == 2, "{found:?}");
+        // Digests are refused at any other step.
+        let (mut c, _) = Comparison::start(local, 0, 1);
+        assert!(matches!(
+            c.on_digests(&[], &[]),
+            Err(ComparisonError::Unexpected(_))
+        ));
+    }
+
+    #[test]
     fn a_peer_claiming_everything_differs_gets_bounded_rounds_that_cover_every_segment() {
         let local = DigestTree::default();
         let mut remote = DigestTree::default();
@@ -386,7 +516,7 @@ mod tests {
         }
         let mut covered = std::collections::BTreeSet::new();
         for round in 0..(DIGEST_SEGMENTS / MAX_SEGMENTS_PER_ROUND) as u64 {
-            let (mut c, _) = Comparison::start(local.clone(), round);
+            let (mut c, _) = Comparison::start(local.clone(), round, 0);
             let Step::AskSegments(ranges) = c.on_ranges(&remote.ranges()).unwrap() else {
                 panic!("every range differs");
             };

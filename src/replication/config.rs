@@ -69,6 +69,12 @@ pub struct NodeConfig {
     /// acceptable to every peer whose clock is within half of it. 1 s ..= 1 day; default
     /// 15 minutes (see docs/design.md, "Clocks").
     pub max_clock_drift: Duration,
+    /// How often this node compares its digests with each connected peer's and repairs what
+    /// differs, both ways (docs/design.md, "Digests"); `None`: never (only
+    /// `Node::verify_peer`). Each round runs on a connection of its own, jittered to 75–100 %
+    /// of the interval. 100 ms ..= 1 day; default 5 s, so a divergence is found and repaired
+    /// in under 10 s.
+    pub anti_entropy_interval: Option<Duration>,
 }
 
 impl Default for NodeConfig {
@@ -92,6 +98,7 @@ impl Default for NodeConfig {
             allow_insecure: false,
             discovery: None,
             max_clock_drift: crate::storage::DEFAULT_MAX_CLOCK_DRIFT,
+            anti_entropy_interval: Some(Duration::from_secs(5)),
         }
     }
 }
@@ -119,6 +126,7 @@ impl fmt::Debug for NodeConfig {
             .field("allow_insecure", &self.allow_insecure)
             .field("discovery", &self.discovery)
             .field("max_clock_drift", &self.max_clock_drift)
+            .field("anti_entropy_interval", &self.anti_entropy_interval)
             .finish()
     }
 }
@@ -212,6 +220,14 @@ impl NodeConfig {
         {
             return bad("max_clock_drift", "must be within 1 s ..= 1 day".into());
         }
+        if let Some(every) = self.anti_entropy_interval {
+            if !(Duration::from_millis(100)..=Duration::from_secs(24 * 3600)).contains(&every) {
+                return bad(
+                    "anti_entropy_interval",
+                    "must be within 100 ms ..= 1 day".into(),
+                );
+            }
+        }
         for p in &self.peers {
             if !is_host_port(p) {
                 return bad("peers", format!("{p:?} is not host:port"));
@@ -292,6 +308,24 @@ mod tests {
                 "max_clock_drift"
             );
         }
+        for every in [
+            Duration::from_millis(99),
+            Duration::from_secs(24 * 3600 + 1),
+        ] {
+            assert_eq!(
+                field(NodeConfig {
+                    anti_entropy_interval: Some(every),
+                    ..NodeConfig::default()
+                }),
+                "anti_entropy_interval"
+            );
+        }
+        NodeConfig {
+            anti_entropy_interval: None,
+            ..NodeConfig::default()
+        }
+        .validate()
+        .unwrap();
         assert_eq!(
             field(NodeConfig {
                 discovery: Some(MulticastConfig {

@@ -95,11 +95,12 @@ pub fn check_hello(own_cluster: &str, own_id: NodeId, hello: &Hello) -> Result<(
         return Err("not a meshkv peer (bad magic)".into());
     }
     if hello.version < PROTOCOL_VERSION {
-        // Version 4 added deadlines to entries: an older peer would drop them (and resurrect
-        // expired keys), so it is refused until it is upgraded.
+        // Version 4 added deadlines to entries (an older peer would drop them and resurrect
+        // expired keys), version 5 anti-entropy connections (an older peer closes them as
+        // protocol errors): refused until it is upgraded.
         return Err(format!(
             "protocol version {} is older than ours ({PROTOCOL_VERSION}, which carries key \
-             deadlines): upgrade that node",
+             deadlines and anti-entropy): upgrade that node",
             hello.version
         ));
     }

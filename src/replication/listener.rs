@@ -16,11 +16,13 @@ use super::handshake;
 use super::liveness;
 use super::message::Message;
 use super::node::{add_peer, at, handshake_timeout, now, send_within, Shared};
+use super::repair_session::{version_chunks, Asked, RepairSession};
+use super::repairer::apply_entries;
 use super::round_reader::{RoundItem, RoundReader};
 use super::serve_session::{self, LocalLog, Opening, Round, ServeSession, Served};
 use super::status::PeerSource;
 use crate::net::{stopped, Transport};
-use crate::{Error, Result};
+use crate::{Error, NodeId, Result};
 
 /// Accepts connections until the node stops; serves each in its own task.
 pub(super) async fn accept_loop<T: Transport>(shared: Arc<Shared<T>>, listener: T::Listener) {
@@ -104,6 +106,10 @@ async fn serve<T: Transport>(
         Ok(first) => first?,
         Err(_) => return Err(serve_session::no_pull(&peer)),
     };
+    if matches!(first, Some(Message::AskRanges)) {
+        channel.count_bytes(Arc::clone(&shared.bytes));
+        return serve_repair(shared, &mut channel, hello.node_id, first).await;
+    }
     let replica = shared.db.replica();
     let local = LocalLog {
         incarnation: replica.incarnation(),
@@ -151,6 +157,132 @@ async fn serve<T: Transport>(
             _ = at(Some(session.deadline())) => return Err(session.silent()),
             _ = stopped(&mut shutdown) => return Ok(()),
         }
+    }
+}
+
+/// Marks a dialer as comparing with this node while it lives: one anti-entropy connection per
+/// node id at a time, so that a peer cannot make this node list its versions over many
+/// connections at once.
+struct Repairing<'a, T: Transport> {
+    shared: &'a Shared<T>,
+    dialer: NodeId,
+}
+
+impl<'a, T: Transport> Repairing<'a, T> {
+    fn take(shared: &'a Shared<T>, dialer: NodeId) -> Option<Self> {
+        // The lock is released before a guard exists: dropping one takes the lock again.
+        let fresh = shared.repairing.lock().insert(dialer);
+        fresh.then(|| Repairing { shared, dialer })
+    }
+}
+
+impl<T: Transport> Drop for Repairing<'_, T> {
+    fn drop(&mut self) {
+        self.shared.repairing.lock().remove(&self.dialer);
+    }
+}
+
+/// Answers an anti-entropy connection ([`RepairSession`] decides what may be asked): digests,
+/// version lists and entries from the `Replica`, and applies what the dialer pushes.
+async fn serve_repair<T: Transport, S: AsyncRead + AsyncWrite + Unpin>(
+    shared: &Arc<Shared<T>>,
+    channel: &mut Channel<S>,
+    dialer: NodeId,
+    first: Option<Message>,
+) -> Result<()> {
+    let peer = channel.peer().to_string();
+    let Some(_repairing) = Repairing::take(shared, dialer) else {
+        let reason = "an anti-entropy exchange with this node is already under way".to_string();
+        let _ = channel
+            .send(&Message::Refuse {
+                reason: reason.clone(),
+            })
+            .await;
+        return Err(Error::Protocol {
+            peer,
+            detail: reason,
+        });
+    };
+    shared.repairs_served.fetch_add(1, Ordering::Relaxed);
+    // The dialer waits between rechecks and lists its own versions: be as patient as it is.
+    let patience = super::repairer::patience(shared.config.heartbeat_interval);
+    let mut shutdown = shared.shutdown.subscribe();
+    let budget = shared.config.sync_batch_bytes;
+    let mut session = RepairSession::new(&peer);
+    let mut msg = first;
+    loop {
+        match session.on_message(msg)? {
+            Asked::Closed => return Ok(()),
+            // The digests are in memory, under a short lock: no blocking job needed.
+            Asked::Ranges => {
+                let digests = shared.db.replica().range_digests();
+                send_within(channel, &Message::Ranges { digests }, patience).await?;
+            }
+            Asked::Segments(ranges) => {
+                for range in ranges {
+                    let digests = shared.db.replica().range_segments(range);
+                    send_within(channel, &Message::Segments { range, digests }, patience).await?;
+                }
+            }
+            Asked::Digests(segments) => {
+                let digests = shared.db.replica().segment_digests(&segments);
+                send_within(channel, &Message::Digests { digests }, patience).await?;
+            }
+            Asked::Versions(segments) => {
+                let db = shared.db.clone();
+                let list = shared
+                    .jobs
+                    .run(move || db.replica().versions_in_segments(&segments))
+                    .await?;
+                session.listed(list.iter().map(|(k, _)| k.as_slice()));
+                for chunk in version_chunks(list, budget) {
+                    send_within(channel, &chunk, patience).await?;
+                }
+                // Pushes carry values, as large as a pull's batches carry them.
+                channel.set_max_message(shared.config.max_frame_size);
+            }
+            Asked::Entries(keys) => {
+                let db = shared.db.clone();
+                let (keys, entries, through) = shared
+                    .jobs
+                    .run(move || {
+                        let (entries, through) = db.replica().entries_of(&keys, budget)?;
+                        Ok((keys, entries, through))
+                    })
+                    .await?;
+                session.sent(keys[..through.min(keys.len())].iter());
+                let through = through as u64;
+                send_within(channel, &Message::Entries { entries, through }, patience).await?;
+            }
+            Asked::Push(entries) => {
+                let received = entries.len() as u64;
+                let applied = apply_entries(shared, entries).await?;
+                shared
+                    .repair_received
+                    .fetch_add(received, Ordering::Relaxed);
+                shared
+                    .repair_applied
+                    .fetch_add(applied.applied, Ordering::Relaxed);
+                let pushed = Message::Pushed {
+                    applied: applied.applied,
+                    refused: applied.refused,
+                };
+                send_within(channel, &pushed, patience).await?;
+            }
+        }
+        msg = tokio::select! {
+            biased;
+            _ = stopped(&mut shutdown) => return Ok(()),
+            next = tokio::time::timeout(patience, channel.recv()) => match next {
+                Ok(next) => next?,
+                Err(_) => {
+                    return Err(Error::Protocol {
+                        peer,
+                        detail: format!("anti-entropy dialer silent for {patience:?}"),
+                    })
+                }
+            },
+        };
     }
 }
 

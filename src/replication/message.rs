@@ -27,19 +27,38 @@
 //!   |<------------ Batch, ..., End --------|   again whenever new writes commit
 //!   |<-------------- Heartbeat ----------->|   both ways, every heartbeat interval
 //! ```
+//!
+//! An anti-entropy connection (`replication/repair_session.rs`) has the same handshake, then the
+//! dialer compares digests instead of pulling; each ask has its answer before the next ask:
+//!
+//! ```text
+//!   |-- AskRanges ------------------------>|
+//!   |<------------------------------ Ranges|   256 range digests
+//!   |-- AskSegments { ranges } ----------->|
+//!   |<-------------- Segments, Segments, ..|   one per range asked
+//!   |-- AskDigests { segments } ---------->|   0 to 4 times (2 from meshkv): still different?
+//!   |<----------------------------- Digests|
+//!   |-- AskVersions { segments } --------->|
+//!   |<------------- Versions, ..., Versions|   byte-bounded chunks; the last has `last`
+//!   |-- AskEntries { keys } -------------->|   the keys the peer holds newer
+//!   |<------------------------------ Entries|
+//!   |-- Push { entries } ----------------->|   what the peer lacks
+//!   |<------------------------------ Pushed|
+//! ```
 
 use serde::{Deserialize, Serialize};
 
 use crate::replica::Proof;
-use crate::{Entry, NodeId};
+use crate::{Entry, NodeId, Version};
 
 /// Bytes every hello starts with.
 pub const MAGIC: [u8; 8] = *b"meshkv\0\x01";
 
 /// The protocol version this build speaks (3: keyed peers prove a static key, `XXpsk0`, and the
 /// hello's node id must be the one derived from it; 4: entries carry their deadline,
-/// `Entry::expires_at`, so a batch of version 3 no longer decodes).
-pub const PROTOCOL_VERSION: u32 = 4;
+/// `Entry::expires_at`, so a batch of version 3 no longer decodes; 5: anti-entropy connections,
+/// whose first message is [`Message::AskRanges`] instead of `Pull`).
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// A node's introduction, the first message each way.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,6 +184,75 @@ pub enum Message {
         /// own timestamps the sender accepts (docs/design.md, "Clocks").
         clock_ms: u64,
     },
+    /// Anti-entropy, the dialer's first message on a connection of its own: asks for the
+    /// listener's 256 range digests.
+    AskRanges,
+    /// The listener's range digests ([`DigestTree::ranges`](crate::replica::DigestTree::ranges)).
+    Ranges {
+        /// 256 digests, range 0 first.
+        digests: Vec<u128>,
+    },
+    /// Asks for the segment digests of these ranges.
+    AskSegments {
+        /// Range numbers, each at most once.
+        ranges: Vec<u8>,
+    },
+    /// The 256 segment digests of one asked range; one message per range, in the order asked.
+    Segments {
+        /// The range.
+        range: u8,
+        /// Its 256 segment digests.
+        digests: Vec<u128>,
+    },
+    /// Asks again for the digests of these segments (a difference that lasts, not a write in
+    /// flight).
+    AskDigests {
+        /// Segment numbers, each at most once.
+        segments: Vec<u16>,
+    },
+    /// The digests of the asked segments, in the order asked.
+    Digests {
+        /// One per segment.
+        digests: Vec<u128>,
+    },
+    /// Asks for the `(key, version)` of every record in these segments.
+    AskVersions {
+        /// Segment numbers, each at most once.
+        segments: Vec<u16>,
+    },
+    /// A chunk of the asked list, bounded in bytes.
+    Versions {
+        /// `(key, version)` pairs.
+        versions: Vec<(Vec<u8>, Version)>,
+        /// True on the last chunk.
+        last: bool,
+    },
+    /// Asks for the entries of these keys (ones the listener listed at a version the dialer
+    /// lacks).
+    AskEntries {
+        /// The keys, in the order wanted.
+        keys: Vec<Vec<u8>>,
+    },
+    /// Entries of the asked keys, in the order asked, bounded in bytes: the keys after
+    /// `through` are left for another ask.
+    Entries {
+        /// The entries (a key without a record is left out).
+        entries: Vec<Entry>,
+        /// How many of the asked keys this answer went through (at least one).
+        through: u64,
+    },
+    /// Entries the dialer holds that the listener listed older or not at all.
+    Push {
+        /// The entries.
+        entries: Vec<Entry>,
+    },
+    /// What the listener made of a `Push`.
+    Pushed {
+        /// Entries that won and were committed.
+        applied: u64,
+        /// Entries refused (implausible versions, over its size limits).
+        refused: u64,
+    },
 }
 
 impl Message {
@@ -177,6 +265,18 @@ impl Message {
             Message::Batch { .. } => "batch",
             Message::End { .. } => "end",
             Message::Heartbeat { .. } => "heartbeat",
+            Message::AskRanges => "ask-ranges",
+            Message::Ranges { .. } => "ranges",
+            Message::AskSegments { .. } => "ask-segments",
+            Message::Segments { .. } => "segments",
+            Message::AskDigests { .. } => "ask-digests",
+            Message::Digests { .. } => "digests",
+            Message::AskVersions { .. } => "ask-versions",
+            Message::Versions { .. } => "versions",
+            Message::AskEntries { .. } => "ask-entries",
+            Message::Entries { .. } => "entries",
+            Message::Push { .. } => "push",
+            Message::Pushed { .. } => "pushed",
         }
     }
 }
@@ -288,7 +388,7 @@ mod tests {
                         2,
                         Entry {
                             value: None,
-                            ..entry
+                            ..entry.clone()
                         },
                     ),
                 ],
@@ -301,6 +401,44 @@ mod tests {
             Message::Heartbeat {
                 last_seq: 9,
                 clock_ms: 1_700_000_000_000,
+            },
+            Message::AskRanges,
+            Message::Ranges {
+                digests: vec![u128::MAX, 0, 1 << 100],
+            },
+            Message::AskSegments {
+                ranges: vec![0, 255],
+            },
+            Message::Segments {
+                range: 7,
+                digests: vec![3; 256],
+            },
+            Message::AskDigests {
+                segments: vec![0, 65535],
+            },
+            Message::Digests {
+                digests: vec![9, 8],
+            },
+            Message::AskVersions {
+                segments: vec![1, 2],
+            },
+            Message::Versions {
+                versions: vec![(b"k".to_vec(), entry.version)],
+                last: true,
+            },
+            Message::AskEntries {
+                keys: vec![b"k".to_vec(), Vec::new()],
+            },
+            Message::Entries {
+                entries: vec![entry.clone()],
+                through: 2,
+            },
+            Message::Push {
+                entries: vec![entry.clone()],
+            },
+            Message::Pushed {
+                applied: 1,
+                refused: 0,
             },
         ]
     }

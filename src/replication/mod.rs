@@ -16,12 +16,15 @@
 //! - `peers`: the registry of peer addresses (admission, expiry, per-peer status events);
 //! - `backoff`: reconnect delays; `progress`: a catch-up's rate and time left;
 //! - `anti_entropy`: which keys two nodes hold at different versions, from their digests
-//!   ([`Comparison`](crate::replica::Comparison); not yet on the wire).
+//!   ([`Comparison`](crate::replica::Comparison)), the comparing side;
+//! - `repair_session`: the answering side of an anti-entropy connection (what may be asked).
 //!
 //! The driver, which only moves bytes, timers and blocking jobs:
 //! - `node`: the [`Node`] handle, its shared state, start, status and shutdown;
 //! - `puller`: one task per peer address, driving a pull session and its applier;
 //! - `listener`: the accept loop and one task per dialer, driving a serve session;
+//! - `repairer`: the anti-entropy rounds, each on a connection of its own, and
+//!   [`Node::verify_peer`]; the listener answers them;
 //! - `round_reader`: a round read from one snapshot; `blocking_jobs`: the seam to RocksDB.
 //!
 //! Invariants kept here (docs/design.md): 7 one snapshot per round, 8 the cursor moves only after a
@@ -52,6 +55,8 @@ mod peers;
 mod progress;
 mod pull_session;
 mod puller;
+mod repair_session;
+mod repairer;
 mod round_reader;
 mod serve_session;
 mod status;
@@ -61,4 +66,5 @@ pub use crate::net::TaskFailure;
 pub use backoff::backoff;
 pub use config::NodeConfig;
 pub use node::Node;
-pub use status::{ClockStatus, NodeStatus, PeerSource, PeerStatus};
+pub use repairer::RepairReport;
+pub use status::{ClockStatus, NodeStatus, PeerSource, PeerStatus, RepairStatus};

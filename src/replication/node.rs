@@ -39,6 +39,7 @@ use super::handshake::{self, HandshakeConfig};
 use super::message::{Limits, Message};
 use super::peer_clocks::PeerClocks;
 use super::peers::{Admission, Peers};
+use super::repairer::{self, RepairReport};
 use super::status::{ClockStatus, NodeStatus, PeerSource};
 use super::{listener, puller};
 use crate::discovery::membership::Membership;
@@ -73,6 +74,15 @@ pub(super) struct Shared<T: Transport> {
     pub(super) clocks: Mutex<PeerClocks>,
     /// Whether a majority refused this node's clock at the last heartbeat (for the log).
     pub(super) clock_refused: std::sync::atomic::AtomicBool,
+    /// Node ids with an anti-entropy connection being served (one each at a time).
+    pub(super) repairing: Mutex<std::collections::HashSet<NodeId>>,
+    /// Anti-entropy connections served.
+    pub(super) repairs_served: AtomicU64,
+    /// Entries peers pushed in anti-entropy rounds, and of those the ones committed here.
+    pub(super) repair_received: AtomicU64,
+    pub(super) repair_applied: AtomicU64,
+    /// One anti-entropy round per peer address at a time (`repairer::compare_with`).
+    pub(super) repair_locks: Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// A replicating node: serves this database's log to peers and pulls theirs.
@@ -186,6 +196,11 @@ impl<T: Transport> Node<T> {
             }),
             clocks: Mutex::new(PeerClocks::new()),
             clock_refused: Default::default(),
+            repairing: Mutex::default(),
+            repairs_served: AtomicU64::new(0),
+            repair_received: AtomicU64::new(0),
+            repair_applied: AtomicU64::new(0),
+            repair_locks: Mutex::default(),
             config,
         });
         tracing::info!(node = %shared.db.node_id(), addr = %local_addr, "meshkv node listening");
@@ -245,7 +260,20 @@ impl<T: Transport> Node<T> {
             bytes_in: s.bytes.bytes_in.load(Ordering::Relaxed),
             bytes_out: s.bytes.bytes_out.load(Ordering::Relaxed),
             failed_tasks: s.tasks.failures(),
+            repairs_served: s.repairs_served.load(Ordering::Relaxed),
+            repair_entries_received: s.repair_received.load(Ordering::Relaxed),
+            repair_entries_applied: s.repair_applied.load(Ordering::Relaxed),
         }
+    }
+
+    /// Runs one anti-entropy round with the peer at `address` now (`host:port`, any address,
+    /// known or not): compares digests, fetches what it holds newer, pushes what it lacks, and
+    /// says what differed. What `meshkv verify --peer` runs.
+    pub async fn verify_peer(&self, address: &str) -> Result<RepairReport> {
+        let round = rand::random();
+        let result = repairer::compare_with(&self.shared, address, round).await;
+        self.shared.with_peer(address, |p| p.repaired(&result));
+        result
     }
 
     /// Stops every task, closes every socket and waits for them.
@@ -291,6 +319,10 @@ pub(super) fn add_peer<T: Transport>(
     if let Some(old) = &new.evicted {
         tracing::info!(peer = %old.status.address, "forgot a failing learned address for a newcomer");
     }
+    let s = Arc::clone(shared);
+    let span = tracing::info_span!("anti-entropy", peer = %address);
+    let task = repairer::rounds(s, address.to_string(), new.removed.clone()).instrument(span);
+    shared.tasks.spawn("anti-entropy", false, task);
     let s = Arc::clone(shared);
     let span = tracing::info_span!("pull", peer = %address);
     let task = puller::puller(s, address.to_string(), new.removed).instrument(span);

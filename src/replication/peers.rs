@@ -247,6 +247,26 @@ impl PeerState {
         self.attempted.send_replace(true);
     }
 
+    /// An anti-entropy round with this peer ended with `result`.
+    pub(crate) fn repaired(&mut self, result: &Result<crate::RepairReport>) {
+        let r = &mut self.status.repair;
+        match result {
+            Ok(report) => {
+                r.rounds += 1;
+                r.differing_rounds += u64::from(!report.converged());
+                r.fetched += report.fetched;
+                r.applied += report.applied;
+                r.pushed += report.pushed;
+                r.last_round_bytes = report.bytes;
+                r.last_error = None;
+            }
+            Err(e) => {
+                r.failed_rounds += 1;
+                r.last_error = Some(e.to_string());
+            }
+        }
+    }
+
     /// A session ended with `result`; returns the text recorded as the last error.
     pub(crate) fn session_ended(&mut self, result: &Result<()>) -> String {
         let error = match result {

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
 use super::backoff::Reconnect;
+use super::channel::Channel;
 use super::handshake;
+use super::message::Hello;
 use super::node::{at, handshake_timeout, now, send_within, Shared};
 use super::progress::RoundStats;
 use super::pull_session::{apply_batch, PullSession, Pulled, Refusals, Work};
@@ -58,8 +60,11 @@ pub(super) async fn puller<T: Transport>(
     }
 }
 
-/// One connection: dial, handshake, then the session until it ends.
-async fn session<T: Transport>(shared: &Arc<Shared<T>>, address: &str) -> Result<()> {
+/// Dials `address` and runs the handshake, each within `handshake_timeout`.
+pub(super) async fn connect<T: Transport>(
+    shared: &Arc<Shared<T>>,
+    address: &str,
+) -> Result<(Channel<T::Stream>, Hello)> {
     let config = &shared.config;
     let stream = tokio::time::timeout(config.handshake_timeout, shared.transport.connect(address))
         .await
@@ -70,12 +75,18 @@ async fn session<T: Transport>(shared: &Arc<Shared<T>>, address: &str) -> Result
             ))
         })??;
     let key = shared.peers.lock().key_index(address);
-    let (mut channel, hello) = tokio::time::timeout(
+    tokio::time::timeout(
         config.handshake_timeout,
         handshake::dial(stream, address.to_string(), &shared.handshake, key),
     )
     .await
-    .map_err(|_| handshake_timeout(address))??;
+    .map_err(|_| handshake_timeout(address))?
+}
+
+/// One connection: dial, handshake, then the session until it ends.
+async fn session<T: Transport>(shared: &Arc<Shared<T>>, address: &str) -> Result<()> {
+    let config = &shared.config;
+    let (mut channel, hello) = connect(shared, address).await?;
     channel.count_bytes(Arc::clone(&shared.bytes));
     let peer_id = hello.node_id;
     let limits = hello.limits;

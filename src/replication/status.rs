@@ -62,6 +62,31 @@ pub struct PeerStatus {
     /// Entries received in the sync round in progress (0 between rounds): with `cursor` and
     /// `peer_last_seq`, how far a catch-up has come.
     pub round_entries: u64,
+    /// Anti-entropy rounds with this peer.
+    pub repair: RepairStatus,
+}
+
+/// The anti-entropy rounds this node ran with one peer (`NodeConfig::anti_entropy_interval`,
+/// `Node::verify_peer`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RepairStatus {
+    /// Rounds that completed.
+    pub rounds: u64,
+    /// Of those, the rounds that found a difference (and repaired it, as far as it could).
+    pub differing_rounds: u64,
+    /// Rounds that failed (the peer unreachable, refusing, or sending what was not asked).
+    pub failed_rounds: u64,
+    /// Entries fetched from the peer.
+    pub fetched: u64,
+    /// Entries fetched from the peer that won and were committed here.
+    pub applied: u64,
+    /// Entries pushed to the peer.
+    pub pushed: u64,
+    /// Bytes the last completed round exchanged.
+    pub last_round_bytes: u64,
+    /// Why the last round failed, until one completes.
+    pub last_error: Option<String>,
 }
 
 /// A snapshot of the node's state.
@@ -92,6 +117,12 @@ pub struct NodeStatus {
     pub bytes_in: u64,
     /// Replication bytes sent, counted the same way.
     pub bytes_out: u64,
+    /// Anti-entropy connections this node answered.
+    pub repairs_served: u64,
+    /// Entries peers pushed to this node in their anti-entropy rounds.
+    pub repair_entries_received: u64,
+    /// Of those, the entries that won and were committed here.
+    pub repair_entries_applied: u64,
     /// Tasks of this node that panicked or failed, oldest first (at most 64). A failure of an
     /// essential one (the accept loop, discovery) means the node no longer does its whole job:
     /// see [`NodeStatus::healthy`].
@@ -138,6 +169,7 @@ impl PeerStatus {
             entries_applied: 0,
             peer_last_seq: None,
             round_entries: 0,
+            repair: RepairStatus::default(),
         }
     }
 }

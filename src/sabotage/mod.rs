@@ -67,6 +67,19 @@ pub(crate) const fn active(_sabotage: Sabotage) -> bool {
     false
 }
 
+/// True while any sabotage is active (the fault suites then turn anti-entropy off, which would
+/// repair the damage some of them do and hide it from the checker).
+#[cfg(feature = "negative-controls")]
+pub fn any_active() -> bool {
+    ACTIVE.load(Ordering::Relaxed) != Sabotage::Off as u8
+}
+
+/// True while any sabotage is active (never: built without `negative-controls`).
+#[cfg(not(feature = "negative-controls"))]
+pub const fn any_active() -> bool {
+    false
+}
+
 /// With [`Sabotage::AckBeforeCommit`] active, true for every fifth write: acknowledge it, skip
 /// the commit.
 pub(crate) fn skip_commit() -> bool {

@@ -323,6 +323,13 @@ impl Client {
             .json()
     }
 
+    /// `POST /v1/verify?peer=`: one anti-entropy round with the peer at `peer` (`host:port`,
+    /// one of the server's peers), as JSON.
+    pub async fn verify_peer(&self, peer: &str) -> Result<Value, ClientError> {
+        let path = format!("/v1/verify?peer={}", super::urlkey::encode(peer.as_bytes()));
+        self.request("POST", &path, Vec::new()).await?.ok()?.json()
+    }
+
     /// `GET /metrics` as text.
     pub async fn metrics(&self) -> Result<String, ClientError> {
         let reply = self.request("GET", "/metrics", Vec::new()).await?.ok()?;

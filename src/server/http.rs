@@ -9,6 +9,7 @@
 //! | `/v1/kv?prefix=&after=&limit=` | `GET` | live keys under `prefix`, in key order, after the key `after`, at most `limit` (default 100, at most 1000); `next_after` continues |
 //! | `/v1/watch?prefix=&from=` | `GET` | server-sent events of every change under `prefix`, from now on, or above sequence `from` |
 //! | `/v1/status` | `GET` | node, peers and counters as JSON (see [`super::status`]) |
+//! | `/v1/verify?peer=HOST:PORT` | `POST` | one anti-entropy round with that peer now (one of the node's known peer addresses, else `unknown_peer`, 404): what differed and what was repaired, as JSON (see [`super::status::repair_report_json`]); `peer_failed` (502) when the round failed |
 //! | `/metrics` | `GET` | Prometheus text (see [`super::metrics`]) |
 //!
 //! Keys and prefixes are percent-decoded to raw bytes ([`super::urlkey`]). Successful `GET`,
@@ -20,9 +21,9 @@
 //! the JSON as `expires_at`. A `ttl` must be a whole number of seconds, 1 or more
 //! (`bad_ttl`, 400, otherwise, and for a deadline past the year 10889).
 //!
-//! Errors: `bad_request` / `bad_encoding` / `empty_key` (400), `not_found` (404),
+//! Errors: `bad_request` / `bad_encoding` / `empty_key` (400), `not_found` / `unknown_peer` (404),
 //! `method_not_allowed` (405, with `Allow`), `key_too_large` / `value_too_large` (413, over
-//! `max_key_size` / `max_value_size`), `internal` (500).
+//! `max_key_size` / `max_value_size`), `internal` (500), `peer_failed` (502).
 //!
 //! Watch events: `event: put`, `event: delete` or `event: expired` (a write that left the key
 //! expired), `id:` the change's sequence (a reconnecting `EventSource` sends it back as
@@ -74,6 +75,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/kv", any(list))
         .route("/v1/watch", any(watch_feed))
         .route("/v1/status", any(status))
+        .route("/v1/verify", any(verify))
         .route("/metrics", any(metrics))
         .fallback(not_found)
         .with_state(state)
@@ -568,6 +570,57 @@ async fn status(State(st): State<AppState>, req: Request) -> Result<Response, Ap
         body["resp"] = super::status::resp_json(r);
     }
     Ok(json_response(StatusCode::OK, &body))
+}
+
+/// `POST /v1/verify?peer=HOST:PORT`: one anti-entropy round with a known peer, now.
+async fn verify(State(st): State<AppState>, req: Request) -> Result<Response, ApiError> {
+    if req.method() != Method::POST {
+        return Err(ApiError::method("POST"));
+    }
+    let mut peer = None;
+    for (name, value) in query(&req)? {
+        match name.as_str() {
+            "peer" => peer = Some(String::from_utf8_lossy(&value).into_owned()),
+            other => {
+                return Err(ApiError::bad(
+                    "bad_request",
+                    format!("unknown parameter `{other}` (peer)"),
+                ))
+            }
+        }
+    }
+    let Some(peer) = peer else {
+        return Err(ApiError::bad("bad_request", "`peer` is required"));
+    };
+    // Only addresses the node already dials: the API must not make it dial anywhere.
+    let known: Vec<String> = st
+        .node
+        .status()
+        .peers
+        .into_iter()
+        .map(|p| p.address)
+        .collect();
+    if !known.contains(&peer) {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_peer",
+            format!(
+                "{peer} is not a peer of this node (known: {})",
+                known.join(", ")
+            ),
+        ));
+    }
+    match st.node.verify_peer(&peer).await {
+        Ok(report) => Ok(json_response(
+            StatusCode::OK,
+            &super::status::repair_report_json(&peer, &report),
+        )),
+        Err(e) => Err(ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "peer_failed",
+            format!("anti-entropy round with {peer} failed: {e}"),
+        )),
+    }
 }
 
 /// `GET /metrics`.

@@ -143,6 +143,38 @@ pub fn render(node: &NodeStatus, stats: &DbStats, last_seq: u64) -> String {
         "Values of expired keys the sweeper removed from disk.",
         &[(none(), stats.expired_swept)],
     );
+    let repair = |f: fn(&crate::RepairStatus) -> u64| peers.iter().map(|p| f(&p.repair)).sum();
+    family(
+        "meshkv_anti_entropy_rounds_total",
+        "counter",
+        "Anti-entropy rounds this node ran with its peers, by outcome.",
+        &[
+            (
+                label("outcome", "converged"),
+                repair(|r| r.rounds - r.differing_rounds),
+            ),
+            (label("outcome", "differed"), repair(|r| r.differing_rounds)),
+            (label("outcome", "failed"), repair(|r| r.failed_rounds)),
+        ],
+    );
+    family(
+        "meshkv_anti_entropy_entries_total",
+        "counter",
+        "Entries anti-entropy moved: fetched from peers and committed here, pushed to peers, pushed by peers and committed here.",
+        &[
+            (label("kind", "fetched"), repair(|r| r.fetched)),
+            (label("kind", "fetched_applied"), repair(|r| r.applied)),
+            (label("kind", "pushed"), repair(|r| r.pushed)),
+            (label("kind", "received"), node.repair_entries_received),
+            (label("kind", "received_applied"), node.repair_entries_applied),
+        ],
+    );
+    family(
+        "meshkv_anti_entropy_served_total",
+        "counter",
+        "Anti-entropy connections this node answered.",
+        &[(none(), node.repairs_served)],
+    );
     family(
         "meshkv_unproven_rollback_claims_total",
         "counter",

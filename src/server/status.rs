@@ -4,6 +4,7 @@
 //! {"node_id": "9f0c...", "replication_addr": "127.0.0.1:7070", "last_seq": 42,
 //!  "refused_inbound": 0, "bytes_in": 1234, "bytes_out": 5678, "halted": null,
 //!  "healthy": true, "failed_tasks": [], "unproven_rollback_claims": 0,
+//!  "repairs_served": 3, "repair_entries_received": 0, "repair_entries_applied": 0,
 //!  "clock": {"peers_heard": 1, "peers_refusing": 0, "refused": false},
 //!  "stats": {"local_writes": 40, "remote_applied": 2, "remote_stale": 0,
 //!            "remote_duplicate": 0, "conflicts_resolved": 0, "clock_skew_refusals": 0,
@@ -12,7 +13,10 @@
 //!             "connected": true, "cursor": 17, "peer_last_seq": 17, "entries_behind": 0,
 //!             "round_entries": 0, "last_error": null, "refused": 0, "invalid_entries": 0,
 //!             "unapplied_entries": 0, "last_refusal": null,
-//!             "entries_received": 17, "entries_applied": 17}],
+//!             "entries_received": 17, "entries_applied": 17,
+//!             "anti_entropy": {"rounds": 3, "differing_rounds": 0, "failed_rounds": 0,
+//!                              "fetched": 0, "applied": 0, "pushed": 0,
+//!                              "last_round_bytes": 4216, "last_error": null}}],
 //!  "discovery": null}
 //! ```
 //!
@@ -69,6 +73,49 @@ pub fn peer_json(p: &PeerStatus) -> Value {
         "last_refusal": p.last_refusal,
         "entries_received": p.entries_received,
         "entries_applied": p.entries_applied,
+        "anti_entropy": repair_json(&p.repair),
+    })
+}
+
+/// One peer's anti-entropy rounds (the `anti_entropy` object of a peer).
+pub fn repair_json(r: &crate::RepairStatus) -> Value {
+    json!({
+        "rounds": r.rounds,
+        "differing_rounds": r.differing_rounds,
+        "failed_rounds": r.failed_rounds,
+        "fetched": r.fetched,
+        "applied": r.applied,
+        "pushed": r.pushed,
+        "last_round_bytes": r.last_round_bytes,
+        "last_error": r.last_error,
+    })
+}
+
+/// Keys listed at most in each of `fetch` and `lacking` (the counts say how many there were).
+pub const LISTED_KEYS: usize = 1000;
+
+/// What one on-demand anti-entropy round found and did (`POST /v1/verify?peer=`); keys are
+/// percent-encoded as in listings, at most [`LISTED_KEYS`] of each kind.
+pub fn repair_report_json(address: &str, r: &crate::RepairReport) -> Value {
+    json!({
+        "peer": address,
+        "node_id": r.peer.map(|id| id.to_string()),
+        "converged": r.converged(),
+        "segments_compared": r.differences.segments,
+        "segments_deferred": r.differences.deferred,
+        "segments_transient": r.differences.transient,
+        "fetch": r.differences.fetch.iter().take(LISTED_KEYS).map(|k| super::urlkey::encode(k)).collect::<Vec<_>>(),
+        "fetch_count": r.differences.fetch.len(),
+        "lacking": r.differences.lacking.iter().take(LISTED_KEYS).map(|k| super::urlkey::encode(k)).collect::<Vec<_>>(),
+        "lacking_count": r.differences.lacking.len(),
+        "fetched": r.fetched,
+        "applied": r.applied,
+        "refused": r.refused,
+        "pushed": r.pushed,
+        "pushed_applied": r.pushed_applied,
+        "pushed_refused": r.pushed_refused,
+        "unsendable": r.unsendable,
+        "bytes": r.bytes,
     })
 }
 
@@ -81,6 +128,9 @@ pub fn status_json(node: &NodeStatus, stats: &DbStats, last_seq: u64) -> Value {
         "refused_inbound": node.refused_inbound,
         "inbound_over_limit": node.inbound_over_limit,
         "unproven_rollback_claims": node.unproven_rollback_claims,
+        "repairs_served": node.repairs_served,
+        "repair_entries_received": node.repair_entries_received,
+        "repair_entries_applied": node.repair_entries_applied,
         "clock": {
             "peers_heard": node.clock.peers_heard,
             "peers_refusing": node.clock.peers_refusing,

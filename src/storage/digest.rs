@@ -79,12 +79,15 @@ pub fn element_of(key: &[u8], version: &Version) -> u128 {
 #[derive(Clone, PartialEq, Eq)]
 pub struct DigestTree {
     segments: Vec<u128>,
+    /// Each range's sum, kept with the segments (an answer to a peer reads 256, not 65,536).
+    ranges: Vec<u128>,
 }
 
 impl Default for DigestTree {
     fn default() -> Self {
         DigestTree {
             segments: vec![0; DIGEST_SEGMENTS],
+            ranges: vec![0; DIGEST_RANGES],
         }
     }
 }
@@ -113,14 +116,13 @@ impl DigestTree {
     pub fn apply(&mut self, segment: u16, delta: u128) {
         let s = &mut self.segments[usize::from(segment)];
         *s = s.wrapping_add(delta);
+        let r = &mut self.ranges[usize::from(segment) / SEGMENTS_PER_RANGE];
+        *r = r.wrapping_add(delta);
     }
 
     /// The digest of each range, in order ([`DIGEST_RANGES`] of them).
     pub fn ranges(&self) -> Vec<u128> {
-        self.segments
-            .chunks(SEGMENTS_PER_RANGE)
-            .map(|c| c.iter().fold(0u128, |a, &s| a.wrapping_add(s)))
-            .collect()
+        self.ranges.clone()
     }
 
     /// The digests of the segments of `range`, in order; `None` when `range` is not below
@@ -162,6 +164,25 @@ impl Store {
     /// A copy of the digests as of the last commit.
     pub(crate) fn digest_tree(&self) -> DigestTree {
         self.digests.lock().clone()
+    }
+
+    /// The range digests as of the last commit (without copying the tree).
+    pub(crate) fn range_digests(&self) -> Vec<u128> {
+        self.digests.lock().ranges()
+    }
+
+    /// The segment digests of `range` as of the last commit (without copying the tree).
+    pub(crate) fn range_segments(&self, range: u8) -> Vec<u128> {
+        let tree = self.digests.lock();
+        tree.segments(usize::from(range))
+            .unwrap_or_default()
+            .to_vec()
+    }
+
+    /// The digests of `segments` as of the last commit, in order (without copying the tree).
+    pub(crate) fn segment_digests(&self, segments: &[u16]) -> Vec<u128> {
+        let tree = self.digests.lock();
+        segments.iter().map(|&s| tree.segment(s)).collect()
     }
 
     /// The `(key, version)` of every index record whose key is in one of `segments` (the first

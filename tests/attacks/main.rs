@@ -4,6 +4,7 @@
 //!
 //! One behaviour per module, each named after its scenario; its header says what it proves.
 
+mod anti_entropy_peers_cannot_overreach;
 #[path = "../common/mod.rs"]
 mod common;
 

@@ -159,12 +159,13 @@ impl Drop for ServerProcess {
     }
 }
 
-/// A config on loopback with ports from port 0 and fast heartbeats.
+/// A config on loopback with ports from port 0, fast heartbeats and anti-entropy every 500 ms.
 pub fn loopback_config(data_dir: &Path, extra: &str) -> String {
     format!(
         "data_dir = {:?}\nhttp_listen = \"127.0.0.1:0\"\nlisten = \"127.0.0.1:0\"\n\
          cluster = \"test\"\nheartbeat_interval = \"100ms\"\nreconnect_min = \"20ms\"\n\
-         reconnect_max = \"500ms\"\ninitial_sync_timeout = \"3s\"\n{extra}",
+         reconnect_max = \"500ms\"\ninitial_sync_timeout = \"3s\"\n\
+         anti_entropy_interval = \"500ms\"\n{extra}",
         data_dir.display().to_string()
     )
 }

@@ -8,6 +8,7 @@ mod common;
 
 mod a_clock_ahead_gets_clock_skew_not_silent_loss;
 mod a_fast_relay_expires_nothing_early;
+mod anti_entropy_repairs_what_the_log_never_sends;
 mod catch_up_survives_a_cut_connection;
 mod chain_converges;
 mod concurrent_writes_to_one_key_converge;

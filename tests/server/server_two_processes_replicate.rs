@@ -202,6 +202,43 @@ async fn put_get_delete_status_and_metrics_across_two_processes() {
     assert_eq!(peer["round_entries"], 0, "{peer}");
     assert_eq!(peer["last_error"], Value::Null);
 
+    // `meshkv verify --peer`: the converged pair has no difference (exit 0); an address the
+    // server does not know is refused (exit 1, named), so the API cannot make it dial anywhere.
+    // Anti-entropy rounds ran by themselves meanwhile (every 500 ms here).
+    let verify = |peer: &str| {
+        common::process::command()
+            .args(["verify", "--peer", peer, "--addr", &b.http])
+            .output()
+            .unwrap()
+    };
+    let out = poll(
+        Duration::from_secs(30),
+        "a verify with no difference",
+        || async {
+            let out = verify(&a.replication);
+            out.status.success().then_some(out)
+        },
+    )
+    .await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("no difference") && text.contains(&a_id),
+        "{text}"
+    );
+    let out = verify("127.0.0.1:9");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not a peer of this node"),
+        "{out:?}"
+    );
+    let status = cb.status().await.unwrap();
+    let rounds = status["peers"][0]["anti_entropy"]["rounds"]
+        .as_u64()
+        .unwrap();
+    assert!(rounds >= 1, "{status}");
+    let m = parse_prometheus(&ca.metrics().await.unwrap());
+    assert!(m["meshkv_anti_entropy_served_total"] >= 1.0, "{m:?}");
+
     // Both stop cleanly on SIGTERM.
     assert!(b.terminate().success(), "{}", b.stderr());
     assert!(a.terminate().success(), "{}", a.stderr());

@@ -105,10 +105,18 @@ enum Command {
         /// The database folder.
         dir: Option<PathBuf>,
     },
-    /// Check a database's storage invariants; exit 1 when a problem is found.
+    /// Check a database's storage invariants (DIR), or, with --peer, ask the running server
+    /// to compare its digests with that peer's now and repair what differs; prints what
+    /// differed. Exit 1 when a problem or a difference is found.
     Verify {
-        /// The database folder.
-        dir: PathBuf,
+        /// The database folder (of a stopped node).
+        #[arg(required_unless_present = "peer", conflicts_with = "peer")]
+        dir: Option<PathBuf>,
+        /// A peer of the server (its replication address, host:port, as in `meshkv status`).
+        #[arg(long, value_name = "HOST:PORT")]
+        peer: Option<String>,
+        #[command(flatten)]
+        addr: Addr,
     },
     /// Give a stopped node's folder a new node id (the repair for a folder restored from an old
     /// copy, which replication refuses to start): its data stays, its peer cursors are cleared,
@@ -125,7 +133,12 @@ fn main() -> ExitCode {
         Command::Serve(args) => return serve(&args),
         Command::Demo { discovery } => local::demo(discovery),
         Command::Example { dir } => local::example(dir.as_deref().and_then(|d| d.to_str())),
-        Command::Verify { dir } => match dir.to_str() {
+        Command::Verify {
+            peer: Some(peer),
+            addr,
+            ..
+        } => remote::run(&addr.addr, remote::Op::VerifyPeer(peer)),
+        Command::Verify { dir, .. } => match dir.as_deref().and_then(|d| d.to_str()) {
             Some(d) => local::verify(d),
             None => Err("the folder name is not UTF-8".into()),
         },

@@ -14,6 +14,7 @@ pub enum Op {
     Ls(String, usize),
     Status,
     Watch(String, Option<u64>),
+    VerifyPeer(String),
 }
 
 type Outcome = Result<ExitCode, Box<dyn std::error::Error>>;
@@ -89,6 +90,13 @@ async fn run_async(client: Client, op: Op) -> Outcome {
             let status = client.status().await?;
             write!(out, "{}", status_table(&status))?;
         }
+        Op::VerifyPeer(peer) => {
+            let report = client.verify_peer(&peer).await?;
+            write!(out, "{}", repair_text(&report))?;
+            if report["converged"] != Value::Bool(true) {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
         Op::Watch(prefix, from) => {
             let mut stream = client.watch(prefix.as_bytes(), from).await?;
             while let Some(event) = stream.next_event().await? {
@@ -101,6 +109,57 @@ async fn run_async(client: Client, op: Op) -> Outcome {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `verify --peer` prints of a round's JSON: a summary, then one line per key that
+/// differed (`fetch` when the peer held it newer, `push` when the peer lacked it).
+pub fn repair_text(r: &Value) -> String {
+    let n = |name: &str| r[name].as_u64().unwrap_or(0);
+    let keys = |name: &str| -> Vec<String> {
+        r[name]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|k| k.as_str().map(str::to_string))
+            .collect()
+    };
+    let (fetch, lacking) = (keys("fetch"), keys("lacking"));
+    let who = format!(
+        "peer {} (node {})",
+        r["peer"].as_str().unwrap_or("?"),
+        r["node_id"].as_str().unwrap_or("?")
+    );
+    let mut t = String::new();
+    if r["converged"] == Value::Bool(true) {
+        t += &format!("{who}: no difference ({} bytes exchanged)\n", n("bytes"));
+        return t;
+    }
+    t += &format!(
+        "{who}: {} keys differed in {} segments; fetched {} ({} applied, {} refused), pushed {} ({} applied, {} refused, {} too large for the peer); {} segments left for a later round; {} bytes exchanged\n",
+        n("fetch_count") + n("lacking_count"),
+        n("segments_compared"),
+        n("fetched"),
+        n("applied"),
+        n("refused"),
+        n("pushed"),
+        n("pushed_applied"),
+        n("pushed_refused"),
+        n("unsendable"),
+        n("segments_deferred"),
+        n("bytes"),
+    );
+    for k in &fetch {
+        t += &format!("fetch\t{k}\n");
+    }
+    for k in &lacking {
+        t += &format!("push\t{k}\n");
+    }
+    let more = (n("fetch_count") + n("lacking_count"))
+        .saturating_sub((fetch.len() + lacking.len()) as u64);
+    if more > 0 {
+        t += &format!("... and {more} more keys\n");
+    }
+    t
 }
 
 /// A readable table of the status JSON, with a progress bar for each peer catching up.
@@ -182,5 +241,26 @@ mod tests {
         let bar = progress_bar(&p).unwrap();
         assert!(bar.contains(" 50%"), "{bar}");
         assert!(progress_bar(&serde_json::json!({"entries_behind": 0})).is_none());
+    }
+
+    #[test]
+    fn verify_prints_each_key_that_differed_and_what_was_left_out() {
+        let r = serde_json::json!({"peer": "127.0.0.1:7071", "node_id": "ab", "converged": false,
+            "segments_compared": 2, "fetch": ["a/1"], "lacking": ["b%00"], "fetch_count": 1,
+            "lacking_count": 3, "fetched": 1, "applied": 1, "pushed": 3, "pushed_applied": 3,
+            "bytes": 9000});
+        let text = repair_text(&r);
+        assert!(text.starts_with("peer 127.0.0.1:7071 (node ab): 4 keys differed in 2 segments"));
+        assert!(
+            text.contains("fetch\ta/1\n") && text.contains("push\tb%00\n"),
+            "{text}"
+        );
+        assert!(text.contains("and 2 more keys"), "{text}");
+        let same =
+            serde_json::json!({"peer": "p", "node_id": "ab", "converged": true, "bytes": 4128});
+        assert_eq!(
+            repair_text(&same),
+            "peer p (node ab): no difference (4128 bytes exchanged)\n"
+        );
     }
 }

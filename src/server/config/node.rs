@@ -109,6 +109,17 @@ settings! {
         )]
         max_clock_drift: Duration = NodeConfig::default().max_clock_drift;
 
+        /// How often to compare digests with each connected peer and repair what differs, 100ms
+        /// ..= 1 day; 0 turns the rounds off.
+        #[setting(
+            flag = "anti-entropy-interval",
+            env = "MESHKV_ANTI_ENTROPY_INTERVAL",
+            value_name = "DURATION"
+        )]
+        anti_entropy_interval: Duration = NodeConfig::default()
+            .anti_entropy_interval
+            .unwrap_or_default();
+
         /// Allow plaintext replication, the HTTP API and the RESP listener on a non-loopback
         /// address.
         #[setting(flag = "allow-insecure", env = "MESHKV_ALLOW_INSECURE", value_name = "BOOL")]
@@ -143,6 +154,8 @@ impl NodeValues {
             handshake_timeout: self.handshake_timeout,
             allow_insecure: self.allow_insecure,
             max_clock_drift: self.max_clock_drift,
+            anti_entropy_interval: (!self.anti_entropy_interval.is_zero())
+                .then_some(self.anti_entropy_interval),
             discovery,
             // The resolver: last-writer-wins (custom resolvers are a library feature).
             ..NodeConfig::default()

@@ -78,6 +78,7 @@ impl Cluster {
             reconnect_max: Duration::from_millis(300),
             initial_sync_timeout: Duration::from_millis(300),
             handshake_timeout: Duration::from_secs(2),
+            anti_entropy_interval: super::anti_entropy(Duration::from_millis(500)),
             ..NodeConfig::default()
         }
     }

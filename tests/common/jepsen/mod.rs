@@ -20,6 +20,24 @@ pub mod net;
 pub mod sim;
 pub mod workload;
 
+/// Set by a test that wants anti-entropy on even while a sabotage is active (to show that it
+/// repairs what the sabotage broke).
+pub static ANTI_ENTROPY_UNDER_SABOTAGE: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// The suites' `anti_entropy_interval`, `every` (500 ms in real time, 2 s of simulated time in
+/// the simulation, where each round's work is the host's CPU time: the rounds still run, repair
+/// and are checked a dozen times per pair and run). Off while a negative control is
+/// active (unless [`ANTI_ENTROPY_UNDER_SABOTAGE`]): anti-entropy repairs exactly what some of
+/// them break in the pull path (a cursor stored before its round is committed loses entries
+/// that the next comparison fetches back), which would hide from the checker the bug the
+/// control stands for.
+pub fn anti_entropy(every: std::time::Duration) -> Option<std::time::Duration> {
+    let on = !meshkv::sabotage::any_active()
+        || ANTI_ENTROPY_UNDER_SABOTAGE.load(std::sync::atomic::Ordering::SeqCst);
+    on.then_some(every)
+}
+
 /// The seeds in `tests/regressions/<suite>.seeds` (one per line, `#` comments): seeds that once
 /// failed, replayed first on every run.
 pub fn regression_seeds(suite: &str) -> Vec<u64> {

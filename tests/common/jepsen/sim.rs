@@ -305,6 +305,7 @@ pub fn run(seed: u64, mode: Option<Mode>) -> SimRun {
                     reconnect_max: Duration::from_secs(1),
                     handshake_timeout: Duration::from_secs(1),
                     initial_sync_timeout: Duration::from_millis(500),
+                    anti_entropy_interval: super::anti_entropy(Duration::from_secs(2)),
                     ..NodeConfig::default()
                 };
                 let node = Node::start_simulated(SimTransport, db, config, node_seed).await?;
