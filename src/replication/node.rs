@@ -270,10 +270,7 @@ impl<T: Transport> Node<T> {
     /// known or not): compares digests, fetches what it holds newer, pushes what it lacks, and
     /// says what differed. What `meshkv verify --peer` runs.
     pub async fn verify_peer(&self, address: &str) -> Result<RepairReport> {
-        let round = rand::random();
-        let result = repairer::compare_with(&self.shared, address, round).await;
-        self.shared.with_peer(address, |p| p.repaired(&result));
-        result
+        repairer::compare_with(&self.shared, address, rand::random()).await
     }
 
     /// Stops every task, closes every socket and waits for them.
@@ -346,6 +343,25 @@ impl<T: Transport> PeerSet for Arc<Shared<T>> {
 }
 
 impl<T: Transport> Shared<T> {
+    /// Applies entries from a peer on a blocking job, as every path from a peer does (a pull's
+    /// batches, anti-entropy's fetches and pushes): checked, the refused ones counted
+    /// ([`apply_batch`](super::pull_session::apply_batch)), the resolver deciding.
+    pub(super) async fn apply_from_peer(
+        &self,
+        entries: Vec<(u64, crate::Entry)>,
+    ) -> Result<super::pull_session::Applied> {
+        let (db, resolver) = (self.db.clone(), Arc::clone(&self.config.resolver));
+        self.jobs
+            .run(move || {
+                let replica = db.replica();
+                let check = |e: &crate::Entry| replica.check_entry(e);
+                super::pull_session::apply_batch(entries, check, |batch| {
+                    replica.apply(batch, &*resolver)
+                })
+            })
+            .await
+    }
+
     /// Changes the state of `address`, if still registered.
     pub(super) fn with_peer(&self, address: &str, f: impl FnOnce(&mut super::peers::PeerState)) {
         if let Some(p) = self.peers.lock().get_mut(address) {

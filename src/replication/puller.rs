@@ -15,7 +15,7 @@ use super::handshake;
 use super::message::Hello;
 use super::node::{at, handshake_timeout, now, send_within, Shared};
 use super::progress::RoundStats;
-use super::pull_session::{apply_batch, PullSession, Pulled, Refusals, Work};
+use super::pull_session::{PullSession, Pulled, Refusals, Work};
 use crate::net::{stopped, Transport};
 use crate::sabotage::{self, Sabotage};
 use crate::{Entry, Error, NodeId, Result};
@@ -212,16 +212,8 @@ async fn apply<T: Transport>(
     refusals: &mut Refusals,
 ) -> Result<()> {
     round.add(&entries);
-    let (db, resolver) = (shared.db.clone(), Arc::clone(&shared.config.resolver));
     let received = entries.len() as u64;
-    let applied = shared
-        .jobs
-        .run(move || {
-            let replica = db.replica();
-            let check = |e: &Entry| replica.check_entry(e);
-            apply_batch(entries, check, |batch| replica.apply(batch, &*resolver))
-        })
-        .await?;
+    let applied = shared.apply_from_peer(entries).await?;
     refusals.record(&applied, now());
     let mut progress = (None, None);
     shared.with_peer(address, |p| {

@@ -22,7 +22,6 @@ use super::anti_entropy::{Comparison, Differences, Step};
 use super::channel::{ByteCounters, Channel};
 use super::message::{Hello, Message};
 use super::node::{send_within, Shared};
-use super::pull_session::apply_batch;
 use super::puller::connect;
 use super::repair_session::MAX_LISTED_BYTES;
 use crate::net::{stopped, Transport};
@@ -115,12 +114,22 @@ pub(super) async fn rounds<T: Transport>(
             Ok(_) => {}
             Err(e) => tracing::warn!(peer = %address, error = %e, "anti-entropy round failed"),
         }
-        shared.with_peer(&address, |p| p.repaired(&result));
     }
 }
 
-/// One anti-entropy round with `address`: compare, fetch, push.
+/// One anti-entropy round with `address`: compare, fetch, push; recorded in the address's
+/// status when it is a known peer.
 pub(super) async fn compare_with<T: Transport>(
+    shared: &Arc<Shared<T>>,
+    address: &str,
+    round: u64,
+) -> Result<RepairReport> {
+    let result = round_with(shared, address, round).await;
+    shared.with_peer(address, |p| p.repaired(&result));
+    result
+}
+
+async fn round_with<T: Transport>(
     shared: &Arc<Shared<T>>,
     address: &str,
     round: u64,
@@ -190,7 +199,8 @@ where
         peer: peer.clone(),
         detail: e.to_string(),
     };
-    let local = local_digests(shared).await?;
+    // The digests are in memory, under a short lock: no blocking job needed.
+    let local = shared.db.replica().digests();
     let (mut comparison, mut step) = Comparison::start(local, round, RECHECKS);
     let found = loop {
         step = match step {
@@ -224,11 +234,7 @@ where
                     Message::Digests { digests } => digests,
                     other => return Err(unexpected(&peer, &other)),
                 };
-                let db = shared.db.clone();
-                let local = shared
-                    .jobs
-                    .run(move || Ok(db.replica().segment_digests(&asked)))
-                    .await?;
+                let local = shared.db.replica().segment_digests(&asked);
                 comparison.on_digests(&local, &remote).map_err(bad)?
             }
             Step::AskVersions(segments) => {
@@ -260,14 +266,6 @@ where
     .await?;
     report.differences = found;
     Ok(report)
-}
-
-/// This node's digests, taken now.
-async fn local_digests<T: Transport>(
-    shared: &Arc<Shared<T>>,
-) -> Result<crate::replica::DigestTree> {
-    let db = shared.db.clone();
-    shared.jobs.run(move || Ok(db.replica().digests())).await
 }
 
 /// The next message, within `patience`; a close is an error (the peer owes an answer).
@@ -406,21 +404,14 @@ fn chunk(keys: &[Vec<u8>], budget: usize) -> usize {
     n
 }
 
-/// Applies entries from a peer as the puller does: checked, the refused ones counted.
+/// Applies entries fetched or pushed in a round as pulled ones are applied.
 pub(super) async fn apply_entries<T: Transport>(
-    shared: &Arc<Shared<T>>,
+    shared: &Shared<T>,
     entries: Vec<Entry>,
 ) -> Result<super::pull_session::Applied> {
-    let (db, resolver) = (shared.db.clone(), Arc::clone(&shared.config.resolver));
     // The sequences only order refusals in a pull; here they are positions.
-    let numbered: Vec<(u64, Entry)> = (1u64..).zip(entries).collect();
     shared
-        .jobs
-        .run(move || {
-            let replica = db.replica();
-            let check = |e: &Entry| replica.check_entry(e);
-            apply_batch(numbered, check, |batch| replica.apply(batch, &*resolver))
-        })
+        .apply_from_peer((1u64..).zip(entries).collect())
         .await
 }
 
