@@ -154,6 +154,10 @@ fn host(i: usize) -> String {
 struct Hosts {
     /// The database of each host whose software has opened it (and not crashed since).
     dbs: Vec<Option<Db>>,
+    /// The runtime of each host in `dbs`: the harness enters it around a client call, so that
+    /// what the database reads of the monotonic clock (`tokio::time::Instant`, aging the
+    /// peers' clock limit) is the host's simulated time, not the test thread's real time.
+    runtimes: Vec<Option<tokio::runtime::Handle>>,
     /// Debugging (`MESHKV_SIM_FINE`): each host's peer states whenever they change.
     notes: Vec<String>,
 }
@@ -224,6 +228,7 @@ pub fn run(seed: u64, mode: Option<Mode>) -> SimRun {
     });
     let hosts = Rc::new(RefCell::new(Hosts {
         dbs: vec![None; NODES],
+        runtimes: vec![None; NODES],
         notes: Vec::new(),
     }));
 
@@ -277,6 +282,7 @@ pub fn run(seed: u64, mode: Option<Mode>) -> SimRun {
                 }
                 let db = Db::open(&dir, options)?;
                 hosts.borrow_mut().dbs[i] = Some(db.clone());
+                hosts.borrow_mut().runtimes[i] = Some(tokio::runtime::Handle::current());
                 let config = NodeConfig {
                     listen: SocketAddr::from(([0, 0, 0, 0], PORT)),
                     advertise: Some(format!("{}:{PORT}", host(i))),
@@ -381,6 +387,10 @@ pub fn run(seed: u64, mode: Option<Mode>) -> SimRun {
             let Some(n) = live else { continue };
             let op = clients[n].next_op();
             let db = hosts.borrow().dbs[n].clone().expect("a live host");
+            let runtime = hosts.borrow().runtimes[n].clone().expect("a live host");
+            // Inside the host's runtime, the database's monotonic clock is simulated time
+            // (docs/design.md, **Determinism rules**).
+            let _in_host = runtime.enter();
             // Simulated time stands still during the call: one reading is both ends.
             let at = clock_ms(&db);
             let result = op.run(&db);
@@ -489,6 +499,7 @@ pub fn run(seed: u64, mode: Option<Mode>) -> SimRun {
     lines.hash(&mut trace);
     let report = check(&LastWriteWins, &history.events(), &finals);
     hosts.borrow_mut().dbs.clear();
+    hosts.borrow_mut().runtimes.clear();
     drop(sim);
     SimRun {
         seed,
@@ -576,6 +587,7 @@ fn nemesis(
         }
         7 if crashed[a].is_none() => {
             hosts.borrow_mut().dbs[a] = None;
+            hosts.borrow_mut().runtimes[a] = None;
             // The host vanishes (power off): its sockets send nothing, so the order in which
             // tokio drops its tasks cannot reorder anything on the network. Its links end any
             // fault (a partition, a hold, a failure burst) with the crash.
