@@ -190,6 +190,27 @@ pub enum Error {
         detail: String,
     },
 
+    /// This node was decommissioned from its cluster (a peer refused it as such): replication
+    /// refuses to start until [`Db::renew_node_id`](crate::Db::renew_node_id) gives the folder
+    /// a new id, which joins as a new node.
+    #[error(
+        "decommissioned: {detail}; give the folder a new node id (renew-id) to join as a new node"
+    )]
+    Decommissioned {
+        /// How it was told.
+        detail: String,
+    },
+
+    /// [`Node::decommission`](crate::Node::decommission) refused: the id is no member, is this
+    /// node's own, or some member may still lack its writes (`force` skips that check).
+    #[error("cannot decommission node {node}: {reason}")]
+    NotDecommissioned {
+        /// The id asked for.
+        node: crate::NodeId,
+        /// Why, naming the members that lack its writes.
+        reason: String,
+    },
+
     /// Multicast discovery could not set up its sockets (binding the group's port, joining the
     /// group on the interface, setting socket options).
     #[error("multicast discovery on {group}: {what}: {source}")]

@@ -67,7 +67,9 @@ pub use discovery::MulticastConfig;
 pub use error::{Error, Result};
 pub use options::{Durability, Options};
 pub use record::{Expiry, LastWriteWins, NodeId, Record, Resolver, Version};
-pub use replication::{Node, NodeConfig, NodeStatus, PeerStatus, RepairReport, RepairStatus};
+pub use replication::{
+    Member, MemberState, Node, NodeConfig, NodeStatus, PeerStatus, RepairReport, RepairStatus,
+};
 pub use storage::{Batch, Event, Watch};
 
 // Crate-internal short paths for the types that live in the modules above.

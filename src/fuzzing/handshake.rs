@@ -66,6 +66,7 @@ fn config(keyed: bool) -> HandshakeConfig {
         advertise: Some("127.0.0.1:7070".into()),
         max_message: 1 << 20,
         limits: crate::replication::message::Limits::default(),
+        refused_ids: Default::default(),
     }
 }
 

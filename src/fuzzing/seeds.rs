@@ -85,6 +85,7 @@ fn messages() -> Vec<Message> {
             high_seq: 2,
             incarnation: 5,
             proof: [9; 32],
+            clock: 1 << 40,
         },
         Message::Heartbeat {
             last_seq: 2,
@@ -123,6 +124,16 @@ fn messages() -> Vec<Message> {
         Message::Pushed {
             applied: 1,
             refused: 0,
+        },
+        Message::Members {
+            through: 2,
+            applied: vec![(NodeId([1; 16]), 1 << 40)],
+            members: vec![crate::replication::MemberRow {
+                node_id: NodeId([1; 16]),
+                address: Some("127.0.0.1:7070".into()),
+                decommissioned: false,
+                last_heard_ms: 1_700_000_000_000,
+            }],
         },
     ]
 }

@@ -29,7 +29,7 @@ pub use crate::replication::anti_entropy::{
 };
 pub use crate::storage::{
     differing, differing_segments, element_of, segment_of, ApplyReport, Changes, Commits,
-    DigestTree, FullSync, PeerCursor, SyncSource, DIGEST_RANGES, DIGEST_SEGMENTS,
+    DigestTree, FullSync, MemberRecord, PeerCursor, SyncSource, DIGEST_RANGES, DIGEST_SEGMENTS,
     MAX_SEGMENTS_PER_ASK, SEGMENTS_PER_RANGE,
 };
 pub use cursor_proof::{CursorProver, Proof, PROOF_LEN};

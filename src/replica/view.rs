@@ -106,6 +106,44 @@ impl<'a> Replica<'a> {
         self.db.store.set_peer_cursor(peer, cursor)
     }
 
+    /// Every member record this folder keeps (`storage::members`), in node-id order.
+    pub fn members(&self) -> Result<Vec<(NodeId, super::MemberRecord)>> {
+        self.db.store.members()
+    }
+
+    /// Writes member records in one batch, deleting the cursors of the members `forget` names
+    /// (synced when it forgets any: a decommission survives a crash).
+    pub fn put_members(
+        &self,
+        records: &[(NodeId, super::MemberRecord)],
+        forget: &[NodeId],
+    ) -> Result<()> {
+        self.db.store.put_members(records, forget)
+    }
+
+    /// This node's last committed sequence and its hybrid clock's last reading, read together:
+    /// every write this node made with a timestamp at or below the reading has a sequence at or
+    /// below the sequence. What the node's own entry of its applied frontier is taken from.
+    pub fn applied_point(&self) -> (u64, u64) {
+        self.db.store.applied_point()
+    }
+
+    /// Syncs the write-ahead log: everything committed before the call is durable after it.
+    pub fn sync_wal(&self) -> Result<()> {
+        self.db.store.flush_wal()
+    }
+
+    /// Marks this folder decommissioned (synced): `Node::start` refuses it until
+    /// [`Db::renew_node_id`](crate::Db::renew_node_id).
+    pub fn mark_decommissioned(&self, why: &str) -> Result<()> {
+        self.db.store.mark_decommissioned(why)
+    }
+
+    /// The decommissioned mark's explanation, if any.
+    pub fn decommissioned(&self) -> Result<Option<String>> {
+        self.db.store.decommissioned()
+    }
+
     /// A random number drawn at every open. A peer's cursor records the
     /// incarnation it was read from, so a cursor from another incarnation can be told apart.
     pub fn incarnation(&self) -> u64 {

@@ -75,6 +75,12 @@ pub struct NodeConfig {
     /// of the interval. 100 ms ..= 1 day; default 5 s, so a divergence is found and repaired
     /// in under 10 s.
     pub anti_entropy_interval: Option<Duration>,
+    /// How long a member may stay silent (no connection, no write of it, no peer that heard of
+    /// it) before this node declares it gone and stops waiting for it (`Node::members` shows it
+    /// `Gone`; heard again, it is active again). `None` (the default): wait forever, so that a
+    /// member down for a week comes back to a cluster that forgot nothing it lacks. At least
+    /// ten heartbeat intervals (member rows are relayed every five) and 1 s, at most 10 years.
+    pub member_timeout: Option<Duration>,
 }
 
 impl Default for NodeConfig {
@@ -99,6 +105,7 @@ impl Default for NodeConfig {
             discovery: None,
             max_clock_drift: crate::storage::DEFAULT_MAX_CLOCK_DRIFT,
             anti_entropy_interval: Some(Duration::from_secs(5)),
+            member_timeout: None,
         }
     }
 }
@@ -127,6 +134,7 @@ impl fmt::Debug for NodeConfig {
             .field("discovery", &self.discovery)
             .field("max_clock_drift", &self.max_clock_drift)
             .field("anti_entropy_interval", &self.anti_entropy_interval)
+            .field("member_timeout", &self.member_timeout)
             .finish()
     }
 }
@@ -228,6 +236,15 @@ impl NodeConfig {
                 );
             }
         }
+        if let Some(timeout) = self.member_timeout {
+            let least = (self.heartbeat_interval * 10).max(Duration::from_secs(1));
+            if timeout < least || timeout > Duration::from_secs(10 * 365 * 24 * 3600) {
+                return bad(
+                    "member_timeout",
+                    format!("must be within {least:?} (ten heartbeat intervals, 1 s at least) ..= 10 years"),
+                );
+            }
+        }
         for p in &self.peers {
             if !is_host_port(p) {
                 return bad("peers", format!("{p:?} is not host:port"));
@@ -322,6 +339,33 @@ mod tests {
         }
         NodeConfig {
             anti_entropy_interval: None,
+            ..NodeConfig::default()
+        }
+        .validate()
+        .unwrap();
+        for timeout in [
+            Duration::from_millis(999),
+            Duration::from_secs(11 * 365 * 24 * 3600),
+        ] {
+            assert_eq!(
+                field(NodeConfig {
+                    member_timeout: Some(timeout),
+                    ..NodeConfig::default()
+                }),
+                "member_timeout"
+            );
+        }
+        assert_eq!(
+            field(NodeConfig {
+                member_timeout: Some(Duration::from_secs(9)),
+                heartbeat_interval: Duration::from_secs(1),
+                ..NodeConfig::default()
+            }),
+            "member_timeout"
+        );
+        NodeConfig {
+            member_timeout: Some(Duration::from_secs(10)),
+            heartbeat_interval: Duration::from_secs(1),
             ..NodeConfig::default()
         }
         .validate()

@@ -49,6 +49,40 @@ pub(crate) struct HandshakeConfig {
     pub(crate) max_message: usize,
     /// What this node accepts and sends, told in its hello.
     pub(crate) limits: Limits,
+    /// Node ids refused at the handshake, both ways: the decommissioned members, shared with
+    /// the node's member table.
+    pub(crate) refused_ids: RefusedIds,
+}
+
+/// The set of node ids a handshake refuses (decommissioned members).
+pub(crate) type RefusedIds =
+    std::sync::Arc<parking_lot::RwLock<std::collections::BTreeSet<NodeId>>>;
+
+/// How a refusal of a decommissioned id begins (followed by the id): the dialer that reads it
+/// about itself stops replicating.
+pub(crate) const DECOMMISSIONED_REFUSAL: &str = "decommissioned node ";
+
+/// Whether a refusal's `reason` (as the dialer reports it) says that node `own` was
+/// decommissioned.
+pub(crate) fn says_decommissioned(reason: &str, own: NodeId) -> bool {
+    let told = format!("the peer refused us: {DECOMMISSIONED_REFUSAL}{own}:");
+    reason.starts_with(&told)
+}
+
+/// Refuses a peer whose id was decommissioned: it was removed from the cluster for good, and
+/// may come back only as a new node (a new id).
+pub fn check_admitted(
+    refused: &std::collections::BTreeSet<NodeId>,
+    theirs: &Hello,
+) -> Result<(), String> {
+    if refused.contains(&theirs.node_id) {
+        return Err(format!(
+            "{DECOMMISSIONED_REFUSAL}{}: it was removed from this cluster for good; give its \
+             folder a new id (renew-id) to join as a new node",
+            theirs.node_id
+        ));
+    }
+    Ok(())
 }
 
 /// Whether a node with `server` limits may serve a puller with `puller` limits: never a key or
@@ -97,10 +131,11 @@ pub fn check_hello(own_cluster: &str, own_id: NodeId, hello: &Hello) -> Result<(
     if hello.version < PROTOCOL_VERSION {
         // Version 4 added deadlines to entries (an older peer would drop them and resurrect
         // expired keys), version 5 anti-entropy connections (an older peer closes them as
-        // protocol errors): refused until it is upgraded.
+        // protocol errors), version 6 `Members` (an older puller closes on it): refused until
+        // it is upgraded.
         return Err(format!(
             "protocol version {} is older than ours ({PROTOCOL_VERSION}, which carries key \
-             deadlines and anti-entropy): upgrade that node",
+             deadlines, anti-entropy and member summaries): upgrade that node",
             hello.version
         ));
     }
@@ -394,6 +429,8 @@ pub(crate) async fn dial<S: AsyncRead + AsyncWrite + Unpin>(
     )
     .await?;
     refuse_unless(&mut channel, check_identity(&theirs, proven.as_deref())).await?;
+    let admitted = check_admitted(&cfg.refused_ids.read(), &theirs);
+    refuse_unless(&mut channel, admitted).await?;
     // We pull from the listener.
     refuse_unless(&mut channel, check_pull(&theirs.limits, &cfg.limits)).await?;
     channel.set_max_message(cfg.max_message);
@@ -452,6 +489,8 @@ pub(crate) async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
     )
     .await?;
     refuse_unless(&mut channel, check_identity(&theirs, proven.as_deref())).await?;
+    let admitted = check_admitted(&cfg.refused_ids.read(), &theirs);
+    refuse_unless(&mut channel, admitted).await?;
     // The dialer pulls from us.
     refuse_unless(&mut channel, check_pull(&cfg.limits, &theirs.limits)).await?;
     channel.send(&hello(cfg)).await?;
@@ -644,6 +683,33 @@ mod tests {
             advertise: Some(format!("node{id}")),
             max_message: 1 << 20,
             limits: Limits::default(),
+            refused_ids: RefusedIds::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_decommissioned_id_is_refused_both_ways() {
+        for keys in [&[b"k".as_slice()][..], &[]] {
+            // The listener decommissioned the dialer.
+            let listener = cfg(2, keys);
+            listener.refused_ids.write().insert(cfg(1, &[]).node_id);
+            let (d, l) = pair(cfg(1, keys), listener).await;
+            let Err(Error::Refused { reason, .. }) = d else {
+                panic!("the dialer was not told");
+            };
+            assert!(reason.contains("decommissioned"), "{reason}");
+            // The dialer reads it as its own decommission, and only its own.
+            assert!(says_decommissioned(&reason, cfg(1, &[]).node_id));
+            assert!(!says_decommissioned(&reason, cfg(2, &[]).node_id));
+            assert!(l.is_err());
+            // The dialer decommissioned the listener.
+            let dialer = cfg(1, keys);
+            dialer.refused_ids.write().insert(cfg(2, &[]).node_id);
+            let (d, l) = pair(dialer, cfg(2, keys)).await;
+            assert!(matches!(d, Err(Error::Refused { .. })));
+            // The listener finished its half first; the refusal is what it reads next.
+            let (mut lc, _) = l.unwrap();
+            assert!(matches!(lc.recv().await, Ok(Some(Message::Refuse { .. }))));
         }
     }
 

@@ -97,6 +97,7 @@ async fn serve<T: Transport>(
         Err(_) => return refused_inbound(shared, addr, handshake_timeout(&peer)),
     };
     drop(handshake_permit);
+    shared.heard(hello.node_id, hello.advertise.as_deref());
     // The dialer pulls from us; we pull from it too (level-replicator's addPeer).
     if let Some(adv) = &hello.advertise {
         add_peer(shared, adv, PeerSource::Dialed);
@@ -135,6 +136,8 @@ async fn serve<T: Transport>(
     send_within(&mut channel, &shared.heartbeat(), session.send_limit()).await?;
     let mut commits = replica.subscribe_commits();
     let mut shutdown = shared.shutdown.subscribe();
+    // The generation of the last summary sent (`Members`): a new one goes after a heartbeat.
+    let mut summary_sent = 0;
     loop {
         if let Some(round) = session.round_due(shared.db.last_seq()) {
             let limit = session.round_send_limit();
@@ -151,8 +154,25 @@ async fn serve<T: Transport>(
             }
             _ = commits.changed() => {}
             _ = at(Some(session.heartbeat_due())) => {
+                if shared.is_refused(hello.node_id) {
+                    return Err(Error::Refused {
+                        peer: peer.clone(),
+                        reason: format!("node {} was decommissioned", hello.node_id),
+                    });
+                }
                 send_within(&mut channel, &shared.heartbeat(), session.send_limit()).await?;
                 session.heartbeat_sent(now());
+                let (generation, summary) = shared.summary.lock().clone();
+                if generation != summary_sent {
+                    let summary = summary.fitted(hello.limits.max_frame_size as usize);
+                    let members = Message::Members {
+                        through: summary.through,
+                        applied: summary.applied,
+                        members: summary.members,
+                    };
+                    send_within(&mut channel, &members, session.send_limit()).await?;
+                    summary_sent = generation;
+                }
             }
             _ = at(Some(session.deadline())) => return Err(session.silent()),
             _ = stopped(&mut shutdown) => return Ok(()),
@@ -371,11 +391,12 @@ async fn send_item<S: AsyncRead + AsyncWrite + Unpin>(
             send_within(channel, &Message::Batch { entries }, limit).await?;
             Ok(None)
         }
-        RoundItem::End(high) => {
+        RoundItem::End(high, clock) => {
             let end = Message::End {
                 high_seq: high,
                 incarnation: local.incarnation,
                 proof: local.prover.prove(local.incarnation, high),
+                clock,
             };
             send_within(channel, &end, limit).await?;
             Ok(Some(high))

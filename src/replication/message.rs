@@ -58,7 +58,7 @@ pub const MAGIC: [u8; 8] = *b"meshkv\0\x01";
 /// hello's node id must be the one derived from it; 4: entries carry their deadline,
 /// `Entry::expires_at`, so a batch of version 3 no longer decodes; 5: anti-entropy connections,
 /// whose first message is [`Message::AskRanges`] instead of `Pull`).
-pub const PROTOCOL_VERSION: u32 = 5;
+pub const PROTOCOL_VERSION: u32 = 6;
 
 /// A node's introduction, the first message each way.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,6 +174,11 @@ pub enum Message {
         /// The sender's proof of `high_seq` and `incarnation`
         /// ([`CursorProver`](crate::replica::CursorProver)), stored with the cursor.
         proof: Proof,
+        /// The sender's hybrid clock reading taken with its last sequence just before the
+        /// round's snapshot: every write the sender made with a timestamp at or below it is in
+        /// the round or below the dialer's cursor, so once the round is committed (no entry
+        /// refused) the dialer holds the sender's own writes up to it (its applied frontier).
+        clock: u64,
     },
     /// Liveness, both ways; carries the sender's last committed sequence and its wall clock.
     Heartbeat {
@@ -246,6 +251,19 @@ pub enum Message {
         /// The entries.
         entries: Vec<Entry>,
     },
+    /// The listener's applied frontier and member rows (docs/design.md, **Membership**), sent
+    /// after a heartbeat when they changed: the dialer merges `applied` once its cursor is at or
+    /// above `through`, and takes the rows at once.
+    Members {
+        /// The listener's last committed sequence when `applied` was captured.
+        through: u64,
+        /// The listener's applied frontier: `(origin, hybrid-clock reading)`, at most
+        /// [`MAX_MEMBERS`](super::members::MAX_MEMBERS).
+        applied: Vec<(NodeId, u64)>,
+        /// The members the listener knows, itself included, at most
+        /// [`MAX_MEMBERS`](super::members::MAX_MEMBERS).
+        members: Vec<super::members::MemberRow>,
+    },
     /// What the listener made of a `Push`.
     Pushed {
         /// Entries that won and were committed.
@@ -277,6 +295,7 @@ impl Message {
             Message::Entries { .. } => "entries",
             Message::Push { .. } => "push",
             Message::Pushed { .. } => "pushed",
+            Message::Members { .. } => "members",
         }
     }
 }
@@ -397,6 +416,7 @@ mod tests {
                 high_seq: 9,
                 incarnation: 3,
                 proof: [5; 32],
+                clock: 77,
             },
             Message::Heartbeat {
                 last_seq: 9,

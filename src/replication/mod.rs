@@ -17,7 +17,8 @@
 //! - `backoff`: reconnect delays; `progress`: a catch-up's rate and time left;
 //! - `anti_entropy`: which keys two nodes hold at different versions, from their digests
 //!   ([`Comparison`](crate::replica::Comparison)), the comparing side;
-//! - `repair_session`: the answering side of an anti-entropy connection (what may be asked).
+//! - `repair_session`: the answering side of an anti-entropy connection (what may be asked);
+//! - `members`: the member table, this node's applied frontier, and the decommission check.
 //!
 //! The driver, which only moves bytes, timers and blocking jobs:
 //! - `node`: the [`Node`] handle, its shared state, start, status and shutdown;
@@ -25,6 +26,8 @@
 //! - `listener`: the accept loop and one task per dialer, driving a serve session;
 //! - `repairer`: the anti-entropy rounds, each on a connection of its own, and
 //!   [`Node::verify_peer`]; the listener answers them;
+//! - `summaries`: the members task (member timeouts, member records to disk, this node's
+//!   summary published for the listener after a sync of the write-ahead log);
 //! - `round_reader`: a round read from one snapshot; `blocking_jobs`: the seam to RocksDB.
 //!
 //! Invariants kept here (docs/design.md): 7 one snapshot per round, 8 the cursor moves only after a
@@ -45,6 +48,7 @@ pub mod handshake;
 pub(crate) mod handshake;
 mod listener;
 mod liveness;
+mod members;
 #[cfg(feature = "internals")]
 pub mod message;
 #[cfg(not(feature = "internals"))]
@@ -60,11 +64,13 @@ mod repairer;
 mod round_reader;
 mod serve_session;
 mod status;
+mod summaries;
 
 pub use crate::net::TaskFailure;
 #[cfg(feature = "internals")]
 pub use backoff::backoff;
 pub use config::NodeConfig;
+pub use members::{Member, MemberRow, MemberState, MAX_MEMBERS};
 pub use node::Node;
 pub use repairer::RepairReport;
 pub use status::{ClockStatus, NodeStatus, PeerSource, PeerStatus, RepairStatus};

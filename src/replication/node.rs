@@ -36,12 +36,13 @@ use super::blocking_jobs::BlockingJobs;
 use super::channel::{ByteCounters, Channel};
 use super::config::NodeConfig;
 use super::handshake::{self, HandshakeConfig};
+use super::members::{Member, Members, NotDecommissioned, Summary, MAX_MEMBERS};
 use super::message::{Limits, Message};
 use super::peer_clocks::PeerClocks;
 use super::peers::{Admission, Peers};
 use super::repairer::{self, RepairReport};
 use super::status::{ClockStatus, NodeStatus, PeerSource};
-use super::{listener, puller};
+use super::{listener, puller, summaries};
 use crate::discovery::membership::Membership;
 use crate::discovery::multicast::{self, Discovery, PeerSet};
 use crate::net::{LogThrottle, Shutdown, TaskSet, Tcp, Transport, REFUSAL_LOG_INTERVAL};
@@ -83,6 +84,14 @@ pub(super) struct Shared<T: Transport> {
     pub(super) repair_applied: AtomicU64,
     /// One anti-entropy round per peer address at a time (`repairer::compare_with`).
     pub(super) repair_locks: Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// The member table and this node's applied frontier.
+    pub(super) members: Mutex<Members>,
+    /// What the listener sends its pullers after a heartbeat: the summary the `summaries` task
+    /// published last (captured before a sync of the write-ahead log), and its generation (0:
+    /// none yet).
+    pub(super) summary: Mutex<(u64, Arc<Summary>)>,
+    /// The last failure to store member records, shown in the status.
+    pub(super) members_error: Mutex<Option<String>>,
 }
 
 /// A replicating node: serves this database's log to peers and pulls theirs.
@@ -138,6 +147,9 @@ impl<T: Transport> Node<T> {
         if let Some(detail) = db.replica().rolled_back()? {
             return Err(Error::RolledBack { detail });
         }
+        if let Some(detail) = db.replica().decommissioned()? {
+            return Err(Error::Decommissioned { detail });
+        }
         let listener = transport.bind(config.listen).await?;
         let local_addr = T::local_addr(&listener)?;
         // Where peers should dial us: `advertise`, else the listen address; a wildcard listen
@@ -161,6 +173,9 @@ impl<T: Transport> Node<T> {
             }
             _ => None,
         };
+        let records = db.replica().members()?;
+        let members = Members::new(db.node_id(), advertise.clone(), records, MAX_MEMBERS);
+        let refused_ids = Arc::new(parking_lot::RwLock::new(members.decommissioned()));
         let handshake = HandshakeConfig {
             cluster: config.cluster.clone(),
             node_id: db.node_id(),
@@ -173,6 +188,7 @@ impl<T: Transport> Node<T> {
             advertise: advertise.clone(),
             max_message: config.max_frame_size,
             limits: Limits::of(db.options(), &config),
+            refused_ids,
         };
         let shared = Arc::new(Shared {
             db,
@@ -201,12 +217,17 @@ impl<T: Transport> Node<T> {
             repair_received: AtomicU64::new(0),
             repair_applied: AtomicU64::new(0),
             repair_locks: Mutex::default(),
+            members: Mutex::new(members),
+            summary: Mutex::new((0, Arc::new(Summary::default()))),
+            members_error: Mutex::new(None),
             config,
         });
         tracing::info!(node = %shared.db.node_id(), addr = %local_addr, "meshkv node listening");
         let s = Arc::clone(&shared);
         let accept = listener::accept_loop(s, listener);
         shared.tasks.spawn("accept loop", true, accept);
+        let task = summaries::run(Arc::clone(&shared)).instrument(tracing::info_span!("members"));
+        shared.tasks.spawn("members", true, task);
         if let Some(discovery) = discovery {
             let stop = shared.shutdown.subscribe();
             let task = discovery.run(Arc::clone(&shared), stop);
@@ -263,7 +284,64 @@ impl<T: Transport> Node<T> {
             repairs_served: s.repairs_served.load(Ordering::Relaxed),
             repair_entries_received: s.repair_received.load(Ordering::Relaxed),
             repair_entries_applied: s.repair_applied.load(Ordering::Relaxed),
+            members: s.members.lock().len(),
+            members_error: s.members_error.lock().clone(),
         }
+    }
+
+    /// The members of the cluster as this node knows them, itself first: every node it heard
+    /// of directly, through the origin of an entry it applied, or through a peer's member rows,
+    /// with its last known address, when it was last heard, and how far this node holds its
+    /// writes. Kept across restarts. What `meshkv members` prints.
+    pub fn members(&self) -> Vec<Member> {
+        let s = &self.shared;
+        let connected = s.peers.lock().connected_ids();
+        let (_, clock) = s.db.replica().applied_point();
+        s.members.lock().list(&connected, clock, s.wall_ms())
+    }
+
+    /// Removes member `id` for good: its connections are refused from then on (both ways), the
+    /// addresses learned for it and its cursor are forgotten, and the peers learn it from this
+    /// node's member rows. Unless `force`, it first checks that every other active member
+    /// holds `id`'s writes as far as the best-informed one known here (from the frontiers the
+    /// members sent), and refuses with [`Error::NotDecommissioned`] naming the ones that may
+    /// lack some; stop the node first, so that it writes nothing more. Durable when it returns.
+    /// What `meshkv decommission NODE_ID` runs.
+    pub async fn decommission(&self, id: NodeId, force: bool) -> Result<()> {
+        let s = &self.shared;
+        let decided = s.members.lock().decommission(id, force, s.wall_ms());
+        let reason = match &decided {
+            Ok(_) => None,
+            Err(NotDecommissioned::Unknown) => Some("no member has this id".to_string()),
+            Err(NotDecommissioned::Own) => {
+                Some("it is this node; decommission it from another member".to_string())
+            }
+            Err(NotDecommissioned::WritesMissing(missing)) => {
+                let who: Vec<String> = missing
+                    .iter()
+                    .map(|(m, why)| format!("{m} ({why})"))
+                    .collect();
+                Some(format!(
+                    "{} member(s) may lack some of its writes: {}; stop it and wait until they \
+                     catch up, or force it (its writes they lack are lost)",
+                    missing.len(),
+                    who.join(", ")
+                ))
+            }
+        };
+        let (Ok(record), None) = (decided, reason.clone()) else {
+            let reason = reason.unwrap_or_default();
+            return Err(Error::NotDecommissioned { node: id, reason });
+        };
+        s.decommissioned(&[id]);
+        // Written here, synced, whatever the members task does meanwhile (it writes the same
+        // again, and retries if this fails).
+        let db = s.db.clone();
+        s.jobs
+            .run(move || db.replica().put_members(&[(id, record)], &[id]))
+            .await?;
+        tracing::warn!(node = %id, force, "decommissioned: refused from now on");
+        Ok(())
     }
 
     /// Runs one anti-entropy round with the peer at `address` now (`host:port`, any address,
@@ -350,8 +428,10 @@ impl<T: Transport> Shared<T> {
         &self,
         entries: Vec<(u64, crate::Entry)>,
     ) -> Result<super::pull_session::Applied> {
+        let origins = origins_of(&entries);
         let (db, resolver) = (self.db.clone(), Arc::clone(&self.config.resolver));
-        self.jobs
+        let applied = self
+            .jobs
             .run(move || {
                 let replica = db.replica();
                 let check = |e: &crate::Entry| replica.check_entry(e);
@@ -359,7 +439,78 @@ impl<T: Transport> Shared<T> {
                     replica.apply(batch, &*resolver)
                 })
             })
-            .await
+            .await?;
+        // Their origins are members (heard of through a relay, or directly).
+        self.members.lock().origins(&origins, self.wall_ms());
+        Ok(applied)
+    }
+
+    /// `id` was heard directly (a hello), at `address` if it gave one.
+    pub(super) fn heard(&self, id: NodeId, address: Option<&str>) {
+        let heard = self.members.lock().heard(id, address, self.wall_ms());
+        if let Err(super::members::Refused::Full) = heard {
+            tracing::warn!(node = %id, "the member table is full ({MAX_MEMBERS}); not recording a member");
+        }
+    }
+
+    /// A peer's member rows: takes them, refuses the members they decommission, and stops this
+    /// node if they decommission it.
+    pub(super) fn relayed(&self, from: &str, rows: &[super::members::MemberRow]) {
+        let relayed = self.members.lock().rows(rows, self.wall_ms());
+        if !relayed.decommissioned.is_empty() {
+            tracing::warn!(peer = from, nodes = ?relayed.decommissioned, "members decommissioned elsewhere: refused from now on");
+            self.decommissioned(&relayed.decommissioned);
+        }
+        if relayed.own_decommissioned {
+            self.halt_decommissioned(from);
+        }
+    }
+
+    /// This node was decommissioned (a peer said so): marks the folder, so that `Node::start`
+    /// refuses it until `renew-id`, and stops replication.
+    pub(super) fn halt_decommissioned(&self, from: &str) {
+        let why = format!("this node was decommissioned from its cluster (told by {from})");
+        if self.halted.lock().is_some() {
+            return;
+        }
+        tracing::error!(reason = %why, "replication stops; give the folder a new id (renew-id) to join as a new node");
+        if let Err(e) = self.db.replica().mark_decommissioned(&why) {
+            tracing::error!(error = %e, "could not record the decommission");
+        }
+        *self.halted.lock() = Some(why);
+        self.shutdown.stop();
+    }
+
+    /// Refuses `ids` from now on and forgets the addresses learned for them (their pullers stop).
+    pub(super) fn decommissioned(&self, ids: &[NodeId]) {
+        self.handshake
+            .refused_ids
+            .write()
+            .extend(ids.iter().copied());
+        let mut forgotten = Vec::new();
+        {
+            let mut peers = self.peers.lock();
+            for id in ids {
+                forgotten.extend(peers.forget_node(*id));
+            }
+        }
+        let mut locks = self.repair_locks.lock();
+        for p in &forgotten {
+            locks.remove(&p.status.address);
+        }
+        drop(locks);
+        let mut clocks = self.clocks.lock();
+        for id in ids {
+            clocks.forget(*id);
+        }
+        drop(clocks);
+        // Dropped outside the locks: their pullers stop and close their connections.
+        drop(forgotten);
+    }
+
+    /// Whether `id` was decommissioned (a connection to or from it ends).
+    pub(super) fn is_refused(&self, id: NodeId) -> bool {
+        self.handshake.refused_ids.read().contains(&id)
     }
 
     /// Changes the state of `address`, if still registered.
@@ -370,7 +521,7 @@ impl<T: Transport> Shared<T> {
     }
 
     /// This node's wall clock (`Options::clock`), in milliseconds.
-    fn wall_ms(&self) -> u64 {
+    pub(super) fn wall_ms(&self) -> u64 {
         crate::hlc::millis(self.db.options().clock.reading())
     }
 
@@ -462,4 +613,16 @@ pub(super) fn handshake_timeout(peer: &str) -> Error {
         peer: peer.to_string(),
         detail: "timed out".into(),
     }
+}
+
+/// The distinct origins of `entries`, each with the physical milliseconds of its newest
+/// timestamp among them.
+fn origins_of(entries: &[(u64, crate::Entry)]) -> Vec<(NodeId, u64)> {
+    let mut origins = std::collections::BTreeMap::new();
+    for (_, e) in entries {
+        let ms = crate::hlc::millis(e.version.timestamp);
+        let newest = origins.entry(e.version.origin).or_insert(ms);
+        *newest = (*newest).max(ms);
+    }
+    origins.into_iter().collect()
 }

@@ -88,6 +88,11 @@ impl PeerClocks {
         );
     }
 
+    /// Forgets `peer`'s reading (a decommissioned member no longer counts).
+    pub fn forget(&mut self, peer: NodeId) {
+        self.readings.remove(&peer);
+    }
+
     /// Each peer's limit as of `now`.
     fn limits(&self, now: Instant) -> Vec<u64> {
         self.readings
@@ -151,6 +156,9 @@ mod tests {
             c.majority(t0 + Duration::from_secs(10)).unwrap().limit_ms,
             T + DRIFT
         );
+        // A decommissioned peer's reading goes.
+        c.forget(id(1));
+        assert_eq!(c.majority(t0), None);
     }
 
     #[test]

@@ -175,6 +175,29 @@ impl Peers {
         }
     }
 
+    /// Forgets the addresses that reached node `id`, a decommissioned member, except configured
+    /// and added ones (an operator's list, which may come to hold a new node): returns them, to
+    /// drop outside the lock (that stops their pullers).
+    pub(crate) fn forget_node(&mut self, id: NodeId) -> Vec<PeerState> {
+        let gone: Vec<String> = self
+            .map
+            .values()
+            .filter(|p| p.status.node_id == Some(id))
+            .filter(|p| matches!(p.status.source, PeerSource::Dialed | PeerSource::Discovered))
+            .map(|p| p.status.address.clone())
+            .collect();
+        gone.iter().filter_map(|a| self.map.remove(a)).collect()
+    }
+
+    /// The node ids of the peers connected now.
+    pub(crate) fn connected_ids(&self) -> std::collections::BTreeSet<NodeId> {
+        self.map
+            .values()
+            .filter(|p| p.status.connected)
+            .filter_map(|p| p.status.node_id)
+            .collect()
+    }
+
     /// The state of `address`, if registered.
     pub(crate) fn get_mut(&mut self, address: &str) -> Option<&mut PeerState> {
         self.map.get_mut(address)

@@ -12,8 +12,10 @@
 //! - backpressure: while a piece of work waits for the applier, nothing more is read (at most
 //!   the applier's queue plus one batch wait in memory) and the dead-peer deadline is suspended;
 //!   heartbeats still go out so the peer does not give up on us;
-//! - which messages are refused: anything but `Batch`, `End` and `Heartbeat` closes the
-//!   connection;
+//! - which messages are refused: anything but `Batch`, `End`, `Heartbeat` and `Members` (at
+//!   most [`MAX_MEMBERS`](super::members::MAX_MEMBERS) rows and origins) closes the
+//!   connection; a `Members` message's frontier goes to the applier in order, after the `End`
+//!   before it, and its rows to the driver;
 //! - how the session ends: cleanly only when the peer closed and everything before was applied.
 //!
 //! [`apply_batch`] and [`Refusals`] are the applier's rules for entries this node cannot apply:
@@ -30,15 +32,24 @@ use crate::{ApplyReport, Entry, Error, PeerCursor, Result};
 pub(crate) enum Work {
     /// Entries to apply.
     Batch(Vec<(u64, Entry)>),
-    /// The round ended: store this cursor once everything before it is applied.
-    End(PeerCursor),
+    /// The round ended: store this cursor once everything before it is applied; with no entry
+    /// refused, the dialer then holds the peer's own writes up to `clock` (`Message::End`).
+    End(PeerCursor, u64),
+    /// The peer's applied frontier, captured at its sequence `through`: merged once the
+    /// cursor stored for it covers `through` (`members::FrontierGate`).
+    Frontier {
+        /// The peer's last committed sequence when it captured the vector.
+        through: u64,
+        /// The vector.
+        applied: Vec<(crate::NodeId, u64)>,
+    },
     /// The peer closed the connection: stop once everything before is applied.
     Close,
 }
 
 /// What a message means for the driver, besides work for the applier (see
 /// [`PullSession::take_work`]).
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq)]
 pub(crate) enum Pulled {
     /// Nothing to do but read on (or deliver the work now pending).
     Nothing,
@@ -50,6 +61,8 @@ pub(crate) enum Pulled {
         /// Its wall clock.
         clock_ms: u64,
     },
+    /// The peer's member rows (its frontier went to the applier as work).
+    Members(Vec<super::members::MemberRow>),
 }
 
 /// The state of one pulling connection.
@@ -117,13 +130,36 @@ impl PullSession {
                 high_seq,
                 incarnation,
                 proof,
-            }) => Work::End(PeerCursor {
-                seq: high_seq,
-                incarnation,
-                proof: Some(proof),
-            }),
+                clock,
+            }) => Work::End(
+                PeerCursor {
+                    seq: high_seq,
+                    incarnation,
+                    proof: Some(proof),
+                },
+                clock,
+            ),
             Some(Message::Heartbeat { last_seq, clock_ms }) => {
                 return Ok(Pulled::PeerAt { last_seq, clock_ms })
+            }
+            Some(Message::Members {
+                through,
+                applied,
+                members,
+            }) => {
+                let max = super::members::MAX_MEMBERS;
+                if applied.len() > max || members.len() > max {
+                    return Err(Error::Protocol {
+                        peer: self.peer.clone(),
+                        detail: format!(
+                            "a member summary of {} rows and {} origins (at most {max} each)",
+                            members.len(),
+                            applied.len()
+                        ),
+                    });
+                }
+                self.pending = Some(Work::Frontier { through, applied });
+                return Ok(Pulled::Members(members));
             }
             Some(other) => {
                 return Err(Error::Protocol {
@@ -389,28 +425,46 @@ mod tests {
                 high_seq: 9,
                 incarnation: 2,
                 proof: [1; 32],
+                clock: 5,
+            }),
+            Some(Message::Members {
+                through: 9,
+                applied: vec![(crate::NodeId([3; 16]), 77)],
+                members: vec![],
             }),
             None,
         ];
         let mut work = Vec::new();
         let mut peer_at = Vec::new();
+        let mut rows = 0;
         for msg in round {
             assert!(s.wants_read());
             match s.on_message(t0, msg).unwrap() {
                 Pulled::PeerAt { last_seq, .. } => peer_at.push(last_seq),
                 Pulled::Nothing => work.push(s.take_work(t0).expect("work")),
+                Pulled::Members(_) => {
+                    rows += 1;
+                    work.push(s.take_work(t0).expect("the frontier, as work"));
+                }
             }
         }
         assert_eq!(peer_at, [9]);
+        assert_eq!(rows, 1);
         let kinds: Vec<String> = work
             .iter()
             .map(|w| match w {
                 Work::Batch(e) => format!("batch {}", e.len()),
-                Work::End(c) => format!("end {} {}", c.seq, c.incarnation),
+                Work::End(c, clock) => format!("end {} {} {clock}", c.seq, c.incarnation),
+                Work::Frontier { through, applied } => {
+                    format!("frontier {through} {}", applied.len())
+                }
                 Work::Close => "close".into(),
             })
             .collect();
-        assert_eq!(kinds, ["batch 2", "batch 1", "end 9 2", "close"]);
+        assert_eq!(
+            kinds,
+            ["batch 2", "batch 1", "end 9 2 5", "frontier 9 1", "close"]
+        );
         // After the peer closed: nothing more is read, no heartbeat, no deadline.
         assert!(!s.wants_read());
         assert_eq!(s.heartbeat_due(), None);
@@ -463,6 +517,28 @@ mod tests {
         );
         assert_eq!(s.deadline(), Some(t0 + 5 * BEAT));
         assert!(s.silent().to_string().contains("presumed dead"));
+    }
+
+    #[test]
+    fn an_oversized_member_summary_closes_the_session() {
+        let max = crate::replication::MAX_MEMBERS;
+        let row = crate::replication::MemberRow {
+            node_id: crate::NodeId([1; 16]),
+            address: None,
+            decommissioned: false,
+            last_heard_ms: 0,
+        };
+        for (applied, members) in [(max + 1, 0), (0, max + 1)] {
+            let mut s = PullSession::new("peer", BEAT, Instant::now());
+            let msg = Message::Members {
+                through: 1,
+                applied: vec![(crate::NodeId([1; 16]), 1); applied],
+                members: vec![row.clone(); members],
+            };
+            let err = s.on_message(Instant::now(), Some(msg)).unwrap_err();
+            assert!(err.to_string().contains("at most 1024"), "{err}");
+            assert!(!s.has_work());
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, watch};
 use super::backoff::Reconnect;
 use super::channel::Channel;
 use super::handshake;
+use super::members::FrontierGate;
 use super::message::Hello;
 use super::node::{at, handshake_timeout, now, send_within, Shared};
 use super::progress::RoundStats;
@@ -38,6 +39,11 @@ pub(super) async fn puller<T: Transport>(
             _ = removed.changed() => return,
             r = session(&shared, &address) => r,
         };
+        if let Err(Error::Refused { reason, .. }) = &result {
+            if handshake::says_decommissioned(reason, shared.db.node_id()) {
+                shared.halt_decommissioned(&address);
+            }
+        }
         let mut error = String::new();
         shared.with_peer(&address, |p| error = p.session_ended(&result));
         tracing::warn!(peer = %address, error = %error, "replication connection ended");
@@ -101,6 +107,7 @@ async fn session<T: Transport>(shared: &Arc<Shared<T>>, address: &str) -> Result
         .await?;
     let cursor = stored.map(|c| c.seq);
     shared.with_peer(address, |p| p.connected(peer_id, cursor));
+    shared.heard(peer_id, Some(address));
     tracing::info!(peer = %address, node = %peer_id, cursor = ?cursor, "connected; catch-up starts above the cursor");
     // Our own writes since the database was opened are here: the peer need not echo them.
     let skip_own_after = shared.db.replica().holds_own_writes_after();
@@ -126,12 +133,23 @@ async fn session<T: Transport>(shared: &Arc<Shared<T>>, address: &str) -> Result
                 }
             }
             msg = channel.recv(), if session.wants_read() => {
-                if let Pulled::PeerAt { last_seq, clock_ms } = session.on_message(now(), msg?)? {
-                    shared.with_peer(address, |p| p.heartbeat(last_seq));
-                    shared.heard_clock(peer_id, clock_ms, &limits);
+                match session.on_message(now(), msg?)? {
+                    Pulled::PeerAt { last_seq, clock_ms } => {
+                        shared.with_peer(address, |p| p.heartbeat(last_seq));
+                        shared.heard_clock(peer_id, clock_ms, &limits);
+                        shared.heard(peer_id, None);
+                    }
+                    Pulled::Members(rows) => shared.relayed(address, &rows),
+                    Pulled::Nothing => {}
                 }
             }
             _ = at(session.heartbeat_due()) => {
+                if shared.is_refused(peer_id) {
+                    return Err(Error::Refused {
+                        peer: address.to_string(),
+                        reason: format!("node {peer_id} was decommissioned"),
+                    });
+                }
                 send_within(&mut channel, &shared.heartbeat(), session.send_limit()).await?;
                 session.heartbeat_sent(now());
             }
@@ -164,6 +182,8 @@ async fn applier<T: Transport>(
     // is stored before they are committed, and how many such rounds ended.
     let mut behind: Vec<(u64, Entry)> = Vec::new();
     let mut behind_rounds = 0u64;
+    // The peer's frontiers wait here until the stored cursor covers them.
+    let mut gate = FrontierGate::default();
     loop {
         let item = tokio::select! {
             biased;
@@ -179,7 +199,19 @@ async fn applier<T: Transport>(
                 apply(&shared, &address, entries, &mut round, &mut refusals).await?;
             }
             Work::Close => return Ok(()),
-            Work::End(end) => {
+            Work::Frontier { through, applied } => {
+                if let Some(vector) = gate.offer(through, applied) {
+                    shared.members.lock().merge(peer_id, &vector);
+                }
+            }
+            Work::End(end, clock) => {
+                if shared.is_refused(peer_id) {
+                    // Decommissioned meanwhile: its cursor was deleted and stays so.
+                    return Err(Error::Refused {
+                        peer: address.clone(),
+                        reason: format!("node {peer_id} was decommissioned"),
+                    });
+                }
                 let store = refusals.cursor_to_store(end);
                 let db = shared.db.clone();
                 shared
@@ -187,6 +219,17 @@ async fn applier<T: Transport>(
                     .run(move || db.replica().set_peer_cursor(peer_id, store))
                     .await?;
                 round.finish(&address, end.seq);
+                {
+                    let mut members = shared.members.lock();
+                    if store.seq == end.seq {
+                        // Every entry of the round is committed: the peer's own writes up to
+                        // its clock reading before the snapshot are here.
+                        members.holds(peer_id, clock);
+                    }
+                    for vector in gate.stored(store.seq) {
+                        members.merge(peer_id, &vector);
+                    }
+                }
                 let pending = refusals.pending();
                 shared.with_peer(&address, |p| p.round_ended(store.seq, end.seq, pending));
                 if !behind.is_empty() {

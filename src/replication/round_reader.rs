@@ -13,13 +13,15 @@ use crate::{Db, Entry, Error, NodeId, Result};
 pub(crate) enum RoundItem {
     /// Entries with their local sequences.
     Batch(Vec<(u64, Entry)>),
-    /// The round ended: everything up to this sequence was sent.
-    End(u64),
+    /// The round ended: everything up to this sequence was sent; the clock reading taken with
+    /// the last sequence before the snapshot (`Message::End::clock`).
+    End(u64, u64),
 }
 
 /// Reads one round.
 pub(crate) struct RoundReader<'a> {
     source: SyncSource<'a>,
+    clock: u64,
     batch_bytes: usize,
     done: bool,
 }
@@ -33,7 +35,10 @@ impl<'a> RoundReader<'a> {
         held: Option<(NodeId, u64)>,
         batch_bytes: usize,
     ) -> RoundReader<'a> {
+        // Taken before the snapshot: every write of this node up to the reading is in it.
+        let (_, clock) = db.replica().applied_point();
         RoundReader {
+            clock,
             source: db.replica().sync_source(cursor, held),
             batch_bytes,
             done: false,
@@ -48,7 +53,7 @@ impl<'a> RoundReader<'a> {
         let batch = self.source.next_batch(self.batch_bytes)?;
         if batch.is_empty() {
             self.done = true;
-            return Ok(RoundItem::End(self.source.high_seq()));
+            return Ok(RoundItem::End(self.source.high_seq(), self.clock));
         }
         Ok(RoundItem::Batch(batch))
     }
@@ -66,6 +71,7 @@ mod tests {
         for i in 0..10u8 {
             db.put([b'k', i], [0u8; 100]).unwrap();
         }
+        let before = db.replica().applied_point().1;
         let mut reader = RoundReader::new(&db, 4, None, 300);
         // Written after the round started: not in it (one snapshot).
         db.put(b"late", b"x").unwrap();
@@ -80,9 +86,17 @@ mod tests {
                     );
                     seqs.extend(b.iter().map(|(s, _)| *s));
                 }
-                RoundItem::End(high) => break high,
+                RoundItem::End(high, clock) => {
+                    // The reading covers every write in the snapshot, none after it.
+                    assert_eq!(clock, before);
+                    break high;
+                }
             }
         };
+        assert!(
+            db.replica().applied_point().1 > before,
+            "the late write is after it"
+        );
         seqs.sort_unstable();
         assert_eq!(seqs, (5..=10).collect::<Vec<u64>>());
         assert_eq!(high, 10);

@@ -353,6 +353,7 @@ mod tests {
                 high_seq: 1,
                 incarnation: 1,
                 proof: [0; 32],
+                clock: 0,
             },
         ] {
             let kind = msg.kind();

@@ -123,6 +123,11 @@ pub struct NodeStatus {
     pub repair_entries_received: u64,
     /// Of those, the entries that won and were committed here.
     pub repair_entries_applied: u64,
+    /// Members this node knows, itself included (`Node::members` lists them).
+    pub members: usize,
+    /// The last failure to store member records or sync the log for a summary (retried every
+    /// five heartbeat intervals); `None` once it succeeded again.
+    pub members_error: Option<String>,
     /// Tasks of this node that panicked or failed, oldest first (at most 64). A failure of an
     /// essential one (the accept loop, discovery) means the node no longer does its whole job:
     /// see [`NodeStatus::healthy`].

@@ -330,6 +330,24 @@ impl Client {
         self.request("POST", &path, Vec::new()).await?.ok()?.json()
     }
 
+    /// `GET /v1/members` as JSON.
+    pub async fn members(&self) -> Result<Value, ClientError> {
+        self.request("GET", "/v1/members", Vec::new())
+            .await?
+            .ok()?
+            .json()
+    }
+
+    /// `POST /v1/decommission?node=`: removes member `node` (32 hex digits) for good; `force`
+    /// skips the check that every member holds its writes.
+    pub async fn decommission(&self, node: &str, force: bool) -> Result<Value, ClientError> {
+        let path = format!(
+            "/v1/decommission?node={}&force={force}",
+            super::urlkey::encode(node.as_bytes())
+        );
+        self.request("POST", &path, Vec::new()).await?.ok()?.json()
+    }
+
     /// `GET /metrics` as text.
     pub async fn metrics(&self) -> Result<String, ClientError> {
         let reply = self.request("GET", "/metrics", Vec::new()).await?.ok()?;

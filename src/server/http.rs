@@ -10,6 +10,8 @@
 //! | `/v1/watch?prefix=&from=` | `GET` | server-sent events of every change under `prefix`, from now on, or above sequence `from` |
 //! | `/v1/status` | `GET` | node, peers and counters as JSON (see [`super::status`]) |
 //! | `/v1/verify?peer=HOST:PORT` | `POST` | one anti-entropy round with that peer now (one of the node's known peer addresses, else `unknown_peer`, 404): what differed and what was repaired, as JSON (see [`super::status::repair_report_json`]); `peer_failed` (502) when the round failed |
+//! | `/v1/members` | `GET` | the cluster's members as this node knows them, itself first, as JSON (see [`super::status::members_json`]) |
+//! | `/v1/decommission?node=NODE_ID&force=true` | `POST` | removes a member for good (`Node::decommission`; `force` skips the check that every member holds its writes): 200 `{"decommissioned", "forced"}`; `unknown_member` (404) for an id no member has, `not_decommissioned` (409) when the check fails or the id is this node's, naming why |
 //! | `/metrics` | `GET` | Prometheus text (see [`super::metrics`]) |
 //!
 //! Keys and prefixes are percent-decoded to raw bytes ([`super::urlkey`]). Successful `GET`,
@@ -21,7 +23,8 @@
 //! the JSON as `expires_at`. A `ttl` must be a whole number of seconds, 1 or more
 //! (`bad_ttl`, 400, otherwise, and for a deadline past the year 10889).
 //!
-//! Errors: `bad_request` / `bad_encoding` / `empty_key` (400), `not_found` / `unknown_peer` (404),
+//! Errors: `bad_request` / `bad_encoding` / `empty_key` (400), `not_found` / `unknown_peer` /
+//! `unknown_member` (404), `not_decommissioned` (409),
 //! `method_not_allowed` (405, with `Allow`), `key_too_large` / `value_too_large` (413, over
 //! `max_key_size` / `max_value_size`), `internal` (500), `peer_failed` (502).
 //!
@@ -76,6 +79,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/watch", any(watch_feed))
         .route("/v1/status", any(status))
         .route("/v1/verify", any(verify))
+        .route("/v1/members", any(members))
+        .route("/v1/decommission", any(decommission))
         .route("/metrics", any(metrics))
         .fallback(not_found)
         .with_state(state)
@@ -619,6 +624,76 @@ async fn verify(State(st): State<AppState>, req: Request) -> Result<Response, Ap
             StatusCode::BAD_GATEWAY,
             "peer_failed",
             format!("anti-entropy round with {peer} failed: {e}"),
+        )),
+    }
+}
+
+/// `GET /v1/members`.
+async fn members(State(st): State<AppState>, req: Request) -> Result<Response, ApiError> {
+    if req.method() != Method::GET {
+        return Err(ApiError::method("GET"));
+    }
+    let body = super::status::members_json(&st.node.members());
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+/// `POST /v1/decommission?node=NODE_ID[&force=true]`.
+async fn decommission(State(st): State<AppState>, req: Request) -> Result<Response, ApiError> {
+    if req.method() != Method::POST {
+        return Err(ApiError::method("POST"));
+    }
+    let (mut node, mut force) = (None, false);
+    for (name, value) in query(&req)? {
+        let value = String::from_utf8_lossy(&value).into_owned();
+        match name.as_str() {
+            "node" => {
+                let id = value.parse::<crate::NodeId>().map_err(|e| {
+                    ApiError::bad(
+                        "bad_request",
+                        format!("`node` {value:?} is not a node id: {e}"),
+                    )
+                })?;
+                node = Some(id);
+            }
+            "force" => {
+                force = match value.as_str() {
+                    "" | "true" | "1" => true,
+                    "false" | "0" => false,
+                    _ => return Err(ApiError::bad("bad_request", "`force` is true or false")),
+                }
+            }
+            other => {
+                return Err(ApiError::bad(
+                    "bad_request",
+                    format!("unknown parameter `{other}` (node, force)"),
+                ))
+            }
+        }
+    }
+    let Some(node) = node else {
+        return Err(ApiError::bad("bad_request", "`node` is required"));
+    };
+    if !st.node.members().iter().any(|m| m.node_id == node) {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_member",
+            format!("no member of this node's cluster has the id {node}"),
+        ));
+    }
+    match st.node.decommission(node, force).await {
+        Ok(()) => Ok(json_response(
+            StatusCode::OK,
+            &serde_json::json!({ "decommissioned": node.to_string(), "forced": force }),
+        )),
+        Err(e @ crate::Error::NotDecommissioned { .. }) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not_decommissioned",
+            e.to_string(),
+        )),
+        Err(e) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            e.to_string(),
         )),
     }
 }

@@ -176,6 +176,12 @@ pub fn render(node: &NodeStatus, stats: &DbStats, last_seq: u64) -> String {
         &[(none(), node.repairs_served)],
     );
     family(
+        "meshkv_members",
+        "gauge",
+        "Members of the cluster this node knows, itself included.",
+        &[(none(), node.members as u64)],
+    );
+    family(
         "meshkv_unproven_rollback_claims_total",
         "counter",
         "Pulls that claimed this folder is an old copy without its proof (ignored).",

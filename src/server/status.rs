@@ -5,6 +5,7 @@
 //!  "refused_inbound": 0, "bytes_in": 1234, "bytes_out": 5678, "halted": null,
 //!  "healthy": true, "failed_tasks": [], "unproven_rollback_claims": 0,
 //!  "repairs_served": 3, "repair_entries_received": 0, "repair_entries_applied": 0,
+//!  "members": 3, "members_error": null,
 //!  "clock": {"peers_heard": 1, "peers_refusing": 0, "refused": false},
 //!  "stats": {"local_writes": 40, "remote_applied": 2, "remote_stale": 0,
 //!            "remote_duplicate": 0, "conflicts_resolved": 0, "clock_skew_refusals": 0,
@@ -25,7 +26,9 @@
 //! with `ClockSkew`). `halted` says why replication stopped for good (the folder is an old copy of its node), if it
 //! did. `failed_tasks` lists the node's tasks that panicked or failed (`task`, `essential`,
 //! `error`); `healthy` is false once replication halted or an essential one died. `storage_error`
-//! is the database's last background failure (a lease fsync), or null. `resp`, present with `resp_listen`, holds the RESP listener's counters
+//! is the database's last background failure (a lease fsync), or null. `members` counts the
+//! members this node knows (itself included; `GET /v1/members` lists them), `members_error` is the
+//! last failure to store their records, or null. `resp`, present with `resp_listen`, holds the RESP listener's counters
 //! (`connections`, `refused`, `connected`, `commands`, `errors`). `discovery`, when on, holds its group, advertised address, peer count and datagram counters.
 
 use serde_json::{json, Value};
@@ -119,6 +122,26 @@ pub fn repair_report_json(address: &str, r: &crate::RepairReport) -> Value {
     })
 }
 
+/// The member list (`GET /v1/members`): this node first, then by node id.
+pub fn members_json(members: &[crate::Member]) -> Value {
+    let rows: Vec<Value> = members
+        .iter()
+        .map(|m| {
+            json!({
+                "node_id": m.node_id.to_string(),
+                "self": m.is_self,
+                "address": m.address,
+                "state": m.state.name(),
+                "last_heard_ms": m.last_heard_ms,
+                "connected": m.connected,
+                "held_through_ms": m.held_through_ms,
+                "holds_all_through_ms": m.holds_all_through_ms,
+            })
+        })
+        .collect();
+    json!({ "members": rows })
+}
+
 /// The whole status document.
 pub fn status_json(node: &NodeStatus, stats: &DbStats, last_seq: u64) -> Value {
     json!({
@@ -131,6 +154,8 @@ pub fn status_json(node: &NodeStatus, stats: &DbStats, last_seq: u64) -> Value {
         "repairs_served": node.repairs_served,
         "repair_entries_received": node.repair_entries_received,
         "repair_entries_applied": node.repair_entries_applied,
+        "members": node.members,
+        "members_error": node.members_error,
         "clock": {
             "peers_heard": node.clock.peers_heard,
             "peers_refusing": node.clock.peers_refusing,

@@ -350,6 +350,7 @@ impl Store {
         }
         let last = state.next_seq - 1;
         self.last_seq.store(last, Ordering::Release);
+        *self.applied_point.lock() = (last, state.hlc.last());
         // After the last sequence is stored (see `crate::watch`), in commit order.
         for event in state.events.drain(..) {
             let _ = self.watchers.send(event);

@@ -78,6 +78,19 @@ pub mod meta {
     /// node that has since handed out later sequences: replication refuses to start until the
     /// folder gets a new node id (`Db::renew_node_id`).
     pub const ROLLED_BACK: &[u8] = b"rolled_back";
+    /// Present (a UTF-8 explanation) once a peer told this node it was decommissioned from its
+    /// cluster: replication refuses to start until the folder gets a new node id.
+    pub const DECOMMISSIONED: &[u8] = b"decommissioned";
+    /// Prefix of member records: `member/` + the member's 16-byte node id -> `state u8 |
+    /// last_heard_ms u64 | address length u8 | address` (`storage::members`).
+    pub const MEMBER_PREFIX: &[u8] = b"member/";
+
+    /// The meta key of a member's record.
+    pub fn member_key(member: &crate::NodeId) -> Vec<u8> {
+        let mut k = MEMBER_PREFIX.to_vec();
+        k.extend_from_slice(member.as_bytes());
+        k
+    }
 
     /// The meta key of a peer's cursor.
     pub fn cursor_key(peer: &crate::NodeId) -> Vec<u8> {

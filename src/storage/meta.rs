@@ -89,6 +89,23 @@ impl Store {
         Ok(())
     }
 
+    /// Writes the decommissioned mark, with fsync.
+    pub(crate) fn mark_decommissioned(&self, why: &str) -> Result<()> {
+        self.db.put_cf_opt(
+            self.cf(cf::META),
+            meta::DECOMMISSIONED,
+            why.as_bytes(),
+            &self.sync_opts,
+        )?;
+        Ok(())
+    }
+
+    /// The decommissioned mark's explanation, if the folder has one.
+    pub(crate) fn decommissioned(&self) -> Result<Option<String>> {
+        let got = self.db.get_cf(self.cf(cf::META), meta::DECOMMISSIONED)?;
+        Ok(got.map(|b| String::from_utf8_lossy(&b).into_owned()))
+    }
+
     /// The rolled-back mark's explanation, if the folder has one.
     pub(crate) fn rolled_back(&self) -> Result<Option<String>> {
         let got = self.db.get_cf(self.cf(cf::META), meta::ROLLED_BACK)?;
@@ -108,6 +125,8 @@ impl Store {
         batch.put_cf(meta_cf, meta::NODE_ID, id.as_bytes());
         batch.put_cf(meta_cf, meta::NODE_SECRET, rand::random::<[u8; 32]>());
         batch.delete_cf(meta_cf, meta::ROLLED_BACK);
+        // A new id is a new node: it may join the cluster that decommissioned the old one.
+        batch.delete_cf(meta_cf, meta::DECOMMISSIONED);
         // Pull everything again from every peer: what the old copy pulled while it still
         // believed its own later writes were here skipped those writes.
         let prefix = meta::CURSOR_PREFIX;

@@ -20,6 +20,8 @@
 //!   derived.
 //! - `reads`, `meta`: point reads and maintenance; peer cursors, the rolled-back mark and the
 //!   node-id renewal.
+//! - `members`: the cluster's members as the folder remembers them ([`MemberRecord`]), and the
+//!   point the node's own applied frontier is taken at.
 //! - `scan`, `verify`: key-ordered scans ([`Scan`]) and the consistency check
 //!   ([`VerifyReport`]).
 //! - `watch`, `commits`, `stats`, `counts`: change notifications ([`Watch`]), the commit signal
@@ -53,6 +55,7 @@ pub mod keys;
 #[cfg(not(feature = "internals"))]
 pub(crate) mod keys;
 pub(crate) mod lease;
+pub(crate) mod members;
 pub(crate) mod meta;
 mod migrate;
 pub(crate) mod reads;
@@ -77,6 +80,7 @@ pub use digest::{
 };
 pub use error::StorageError;
 pub use full_sync::FullSync;
+pub use members::MemberRecord;
 pub use meta::PeerCursor;
 #[cfg(feature = "internals")]
 pub use rocks::rocksdb_options;

@@ -167,6 +167,10 @@ pub(crate) struct Store {
     pub(crate) leases: Leases,
     /// Highest sequence known committed (may lag RocksDB briefly, never lead it).
     pub(crate) last_seq: AtomicU64,
+    /// The last committed sequence and the clock's last reading, stored together under the
+    /// commit lock after each commit ([`Store::applied_point`](super::members)): readers take
+    /// only this small lock, never the commit lock (which a commit holds through its fsync).
+    pub(crate) applied_point: Mutex<(u64, u64)>,
     /// The changes of every commit, for watchers (see `crate::watch`).
     pub(crate) watchers: tokio::sync::broadcast::Sender<Arc<crate::Event>>,
     /// How many `Watch`es exist: commits publish their changes only when some do.
@@ -424,6 +428,7 @@ impl Store {
             leases,
             commit_signal: Default::default(),
             last_seq: AtomicU64::new(last_seq),
+            applied_point: Mutex::new((last_seq, hlc_floor)),
             watchers: tokio::sync::broadcast::Sender::new(watch_buffer),
             watching: std::sync::atomic::AtomicUsize::new(0),
             holds_own_after: (!adopted_id).then_some(hlc_floor),

@@ -64,6 +64,7 @@ async fn answer(mut recv: impl AsyncFnMut() -> Option<Message>) -> Answer {
                 high_seq,
                 incarnation,
                 proof,
+                ..
             }) => {
                 return Answer::Served {
                     entries,

@@ -21,6 +21,7 @@ mod discovery_survives_garbage_datagrams;
 mod discovery_three_nodes_converge;
 mod keyed_ids_are_bound_to_node_keys;
 mod large_catch_up_batches;
+mod members_are_learned_kept_and_decommissioned;
 mod own_writes_are_not_echoed;
 mod peers_with_different_limits_are_refused;
 mod refused_entries_are_pulled_again;

@@ -239,6 +239,45 @@ async fn put_get_delete_status_and_metrics_across_two_processes() {
     let m = parse_prometheus(&ca.metrics().await.unwrap());
     assert!(m["meshkv_anti_entropy_served_total"] >= 1.0, "{m:?}");
 
+    // `meshkv members`: B lists itself first, then A, both active, A connected.
+    let members = common::process::command()
+        .args(["members", "--addr", &b.http])
+        .output()
+        .unwrap();
+    assert!(members.status.success(), "{members:?}");
+    let text = String::from_utf8_lossy(&members.stdout);
+    let rows: Vec<&str> = text.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    assert!(rows[0].contains("active (self)"), "{text}");
+    assert!(
+        rows[1].starts_with(&a_id) && rows[1].contains("active") && rows[1].contains("yes"),
+        "{text}"
+    );
+    assert!(m["meshkv_members"] == 2.0, "{m:?}");
+    // `meshkv decommission`: an id no member has, or the server's own, is refused (exit 1).
+    let decommission = |id: &str| {
+        common::process::command()
+            .args(["decommission", id, "--addr", &b.http])
+            .output()
+            .unwrap()
+    };
+    let out = decommission(&"ab".repeat(16));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no member"),
+        "{out:?}"
+    );
+    let b_id = cb.status().await.unwrap()["node_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = decommission(&b_id);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("it is this node"),
+        "{out:?}"
+    );
+
     // Both stop cleanly on SIGTERM.
     assert!(b.terminate().success(), "{}", b.stderr());
     assert!(a.terminate().success(), "{}", a.stderr());

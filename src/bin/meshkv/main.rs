@@ -1,5 +1,6 @@
 //! The `meshkv` command: the server (`serve`), thin clients of its HTTP API (`get`, `put`,
-//! `del`, `ls`, `status`, `watch`), and local tools (`demo`, `example`, `verify`).
+//! `del`, `ls`, `status`, `watch`, `members`, `decommission`, `verify --peer`), and local tools
+//! (`demo`, `example`, `verify`, `renew-id`).
 //!
 //! Exit codes: 0 success; 1 a failure (server unreachable, key not found, verify found a
 //! problem); 2 bad usage or a bad configuration (the message names the field).
@@ -118,6 +119,25 @@ enum Command {
         #[command(flatten)]
         addr: Addr,
     },
+    /// List the cluster's members as the server knows them: id, state (active, gone,
+    /// decommissioned), address, when last heard, and how far the server holds each one's
+    /// writes.
+    Members {
+        #[command(flatten)]
+        addr: Addr,
+    },
+    /// Remove a member for good (stop it first): checks that every other member holds its
+    /// writes (or skips that with --force, losing the ones they lack); its id is refused from
+    /// then on, everywhere.
+    Decommission {
+        /// The member's node id (32 hex digits, as `meshkv members` prints it).
+        node_id: String,
+        /// Skip the check that every other member holds its writes.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        addr: Addr,
+    },
     /// Give a stopped node's folder a new node id (the repair for a folder restored from an old
     /// copy, which replication refuses to start): its data stays, its peer cursors are cleared,
     /// peers pull everything from the new id. Remove any `node_id` setting from its config.
@@ -158,6 +178,12 @@ fn main() -> ExitCode {
             remote::run(&addr.addr, remote::Op::Ls(prefix.unwrap_or_default(), page))
         }
         Command::Status { addr } => remote::run(&addr.addr, remote::Op::Status),
+        Command::Members { addr } => remote::run(&addr.addr, remote::Op::Members),
+        Command::Decommission {
+            node_id,
+            force,
+            addr,
+        } => remote::run(&addr.addr, remote::Op::Decommission(node_id, force)),
         Command::Watch { prefix, from, addr } => remote::run(
             &addr.addr,
             remote::Op::Watch(prefix.unwrap_or_default(), from),

@@ -15,6 +15,8 @@ pub enum Op {
     Status,
     Watch(String, Option<u64>),
     VerifyPeer(String),
+    Members,
+    Decommission(String, bool),
 }
 
 type Outcome = Result<ExitCode, Box<dyn std::error::Error>>;
@@ -97,6 +99,23 @@ async fn run_async(client: Client, op: Op) -> Outcome {
                 return Ok(ExitCode::FAILURE);
             }
         }
+        Op::Members => {
+            let members = client.members().await?;
+            write!(out, "{}", members_table(&members))?;
+        }
+        Op::Decommission(node, force) => {
+            let v = client.decommission(&node, force).await?;
+            let forced = if v["forced"] == Value::Bool(true) {
+                " (forced)"
+            } else {
+                ""
+            };
+            writeln!(
+                out,
+                "decommissioned: {}{forced}",
+                v["decommissioned"].as_str().unwrap_or(&node)
+            )?;
+        }
         Op::Watch(prefix, from) => {
             let mut stream = client.watch(prefix.as_bytes(), from).await?;
             while let Some(event) = stream.next_event().await? {
@@ -109,6 +128,48 @@ async fn run_async(client: Client, op: Op) -> Outcome {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `meshkv members` prints of `GET /v1/members`: one line per member, the server first.
+pub fn members_table(v: &Value) -> String {
+    let mut out = format!(
+        "{:<32}  {:<14}  {:<22}  {:>12}  {:>9}  {}\n",
+        "NODE", "STATE", "ADDRESS", "HEARD", "CONNECTED", "WRITES HELD THROUGH"
+    );
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let ago = |ms: u64| -> String {
+        match ms {
+            0 => "never".into(),
+            ms if ms >= now_ms => "now".into(),
+            ms => format!("{:.1} s ago", (now_ms - ms) as f64 / 1000.0),
+        }
+    };
+    for m in v["members"].as_array().into_iter().flatten() {
+        let mut state = m["state"].as_str().unwrap_or("?").to_string();
+        if m["self"] == Value::Bool(true) {
+            state.push_str(" (self)");
+        }
+        let held = match m["held_through_ms"].as_u64() {
+            Some(ms) => ago(ms),
+            None => "nothing yet".into(),
+        };
+        out.push_str(&format!(
+            "{:<32}  {:<14}  {:<22}  {:>12}  {:>9}  {}\n",
+            m["node_id"].as_str().unwrap_or("?"),
+            state,
+            m["address"].as_str().unwrap_or("-"),
+            ago(m["last_heard_ms"].as_u64().unwrap_or(0)),
+            if m["connected"] == Value::Bool(true) {
+                "yes"
+            } else {
+                "no"
+            },
+            held,
+        ));
+    }
+    out
 }
 
 /// What `verify --peer` prints of a round's JSON: a summary, then one line per key that

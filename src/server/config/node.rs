@@ -120,6 +120,17 @@ settings! {
             .anti_entropy_interval
             .unwrap_or_default();
 
+        /// How long a member may stay silent before this node declares it gone and stops
+        /// waiting for it, at least ten heartbeat intervals; 0 (the default) waits forever.
+        #[setting(
+            flag = "member-timeout",
+            env = "MESHKV_MEMBER_TIMEOUT",
+            value_name = "DURATION"
+        )]
+        member_timeout: Duration = NodeConfig::default()
+            .member_timeout
+            .unwrap_or_default();
+
         /// Allow plaintext replication, the HTTP API and the RESP listener on a non-loopback
         /// address.
         #[setting(flag = "allow-insecure", env = "MESHKV_ALLOW_INSECURE", value_name = "BOOL")]
@@ -156,6 +167,7 @@ impl NodeValues {
             max_clock_drift: self.max_clock_drift,
             anti_entropy_interval: (!self.anti_entropy_interval.is_zero())
                 .then_some(self.anti_entropy_interval),
+            member_timeout: (!self.member_timeout.is_zero()).then_some(self.member_timeout),
             discovery,
             // The resolver: last-writer-wins (custom resolvers are a library feature).
             ..NodeConfig::default()
