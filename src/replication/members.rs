@@ -127,6 +127,30 @@ pub(crate) enum Refused {
     Full,
 }
 
+impl std::fmt::Display for NotDecommissioned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotDecommissioned::Unknown => write!(f, "no member has this id"),
+            NotDecommissioned::Own => {
+                write!(f, "it is this node; decommission it from another member")
+            }
+            NotDecommissioned::WritesMissing(missing) => {
+                let who: Vec<String> = missing
+                    .iter()
+                    .map(|(m, why)| format!("{m} ({why})"))
+                    .collect();
+                write!(
+                    f,
+                    "{} member(s) may lack some of its writes: {}; stop it and wait until they \
+                     catch up, or force it (its writes they lack are lost)",
+                    missing.len(),
+                    who.join(", ")
+                )
+            }
+        }
+    }
+}
+
 /// Why [`Members::decommission`] refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum NotDecommissioned {
@@ -145,6 +169,17 @@ struct Known {
     gone: bool,
     /// The vector it last sent this node (its own claim), if it sent one.
     vector: Option<BTreeMap<NodeId, u64>>,
+}
+
+impl Known {
+    /// A member as first heard of, or as its folder kept it.
+    fn new(record: MemberRecord) -> Known {
+        Known {
+            record,
+            gone: false,
+            vector: None,
+        }
+    }
 }
 
 /// The member table and this node's applied frontier.
@@ -174,14 +209,7 @@ impl Members {
             .into_iter()
             .filter(|(id, _)| *id != own)
             .take(max)
-            .map(|(id, record)| {
-                let known = Known {
-                    record,
-                    gone: false,
-                    vector: None,
-                };
-                (id, known)
-            })
+            .map(|(id, record)| (id, Known::new(record)))
             .collect();
         Members {
             own,
@@ -220,17 +248,7 @@ impl Members {
                 return Err(Refused::Full);
             }
             self.dirty.insert(id);
-            let record = MemberRecord {
-                address: None,
-                decommissioned: false,
-                last_heard_ms: 0,
-            };
-            let known = Known {
-                record,
-                gone: false,
-                vector: None,
-            };
-            self.known.insert(id, known);
+            self.known.insert(id, Known::new(MemberRecord::unheard()));
         }
         Ok(self.known.get_mut(&id).expect("inserted above"))
     }
@@ -320,15 +338,10 @@ impl Members {
         if self.known.len() >= self.max && !self.known.contains_key(&id) {
             return false;
         }
-        let known = self.known.entry(id).or_insert_with(|| Known {
-            record: MemberRecord {
-                address: None,
-                decommissioned: false,
-                last_heard_ms: 0,
-            },
-            gone: false,
-            vector: None,
-        });
+        let known = self
+            .known
+            .entry(id)
+            .or_insert_with(|| Known::new(MemberRecord::unheard()));
         known.record.decommissioned = true;
         known.record.last_heard_ms = known.record.last_heard_ms.max(now_ms);
         if known.record.address.is_none() {

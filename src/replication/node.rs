@@ -36,7 +36,7 @@ use super::blocking_jobs::BlockingJobs;
 use super::channel::{ByteCounters, Channel};
 use super::config::NodeConfig;
 use super::handshake::{self, HandshakeConfig};
-use super::members::{Member, Members, NotDecommissioned, Summary, MAX_MEMBERS};
+use super::members::{Member, Members, Summary, MAX_MEMBERS};
 use super::message::{Limits, Message};
 use super::peer_clocks::PeerClocks;
 use super::peers::{Admission, Peers};
@@ -310,29 +310,10 @@ impl<T: Transport> Node<T> {
     pub async fn decommission(&self, id: NodeId, force: bool) -> Result<()> {
         let s = &self.shared;
         let decided = s.members.lock().decommission(id, force, s.wall_ms());
-        let reason = match &decided {
-            Ok(_) => None,
-            Err(NotDecommissioned::Unknown) => Some("no member has this id".to_string()),
-            Err(NotDecommissioned::Own) => {
-                Some("it is this node; decommission it from another member".to_string())
-            }
-            Err(NotDecommissioned::WritesMissing(missing)) => {
-                let who: Vec<String> = missing
-                    .iter()
-                    .map(|(m, why)| format!("{m} ({why})"))
-                    .collect();
-                Some(format!(
-                    "{} member(s) may lack some of its writes: {}; stop it and wait until they \
-                     catch up, or force it (its writes they lack are lost)",
-                    missing.len(),
-                    who.join(", ")
-                ))
-            }
-        };
-        let (Ok(record), None) = (decided, reason.clone()) else {
-            let reason = reason.unwrap_or_default();
-            return Err(Error::NotDecommissioned { node: id, reason });
-        };
+        let record = decided.map_err(|why| Error::NotDecommissioned {
+            node: id,
+            reason: why.to_string(),
+        })?;
         s.decommissioned(&[id]);
         // Written here, synced, whatever the members task does meanwhile (it writes the same
         // again, and retries if this fails).

@@ -24,6 +24,15 @@ pub struct MemberRecord {
 }
 
 impl MemberRecord {
+    /// A member just heard of: no address, never heard directly.
+    pub fn unheard() -> MemberRecord {
+        MemberRecord {
+            address: None,
+            decommissioned: false,
+            last_heard_ms: 0,
+        }
+    }
+
     /// The stored bytes.
     pub(crate) fn encode(&self) -> Vec<u8> {
         // Callers keep only well-formed addresses (at most 255 bytes); anything longer is stored
